@@ -1,0 +1,187 @@
+"""Value types of the chain language.
+
+One vocabulary of types is shared by every stage: the checker infers them,
+the IR stores them, ``answers`` turns answer types into JSON Schema and
+validates model replies against them, and the simulated answerers draw
+random valid values from them.
+
+Types are frozen pydantic models discriminated on ``kind`` so that they are
+hashable, JSON round-trippable and usable as part of cache keys.
+
+    Type
+     ├─ BoolT, IntT, FloatT, TextT       scalars
+     ├─ EnumT                             "red" | "blue" | "equal"
+     ├─ LabelT                            one label of a named label set
+     ├─ ListT                             [T]
+     ├─ RecordT                           { field: T, ... }
+     ├─ KeyedT                            {"1": T, ..., "n": T}   (batched asks)
+     ├─ OptionalT                         T?  (may be missing)
+     ├─ ImageT                            an image (inputs, crops, generated images)
+     └─ OpaqueT                           stdlib values: Regions, Pair, Box, Grid, Mask, ...
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _T(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def show(self) -> str:
+        """Render the type the way a user writes it in a `.chain` file."""
+        raise NotImplementedError
+
+
+class BoolT(_T):
+    kind: Literal["bool"] = "bool"
+
+    def show(self) -> str:
+        return "Bool"
+
+
+class IntT(_T):
+    kind: Literal["int"] = "int"
+
+    def show(self) -> str:
+        return "Int"
+
+
+class FloatT(_T):
+    kind: Literal["float"] = "float"
+
+    def show(self) -> str:
+        return "Float"
+
+
+class TextT(_T):
+    kind: Literal["text"] = "text"
+
+    def show(self) -> str:
+        return "Text"
+
+
+class EnumT(_T):
+    """A closed set of string literals, e.g. ``"red" | "blue"``."""
+
+    kind: Literal["enum"] = "enum"
+    values: tuple[str, ...]
+
+    def show(self) -> str:
+        return " | ".join(f'"{v}"' for v in self.values)
+
+
+class LabelT(_T):
+    """One label from a named label set (``Label(coco80)``)."""
+
+    kind: Literal["label"] = "label"
+    labelset: str
+
+    def show(self) -> str:
+        return f"Label({self.labelset})"
+
+
+class ListT(_T):
+    kind: Literal["list"] = "list"
+    item: Type
+
+    def show(self) -> str:
+        return f"[{self.item.show()}]"
+
+
+class FieldT(BaseModel):
+    """One named field of a record, with an optional description for schemas."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    type: Type
+    doc: str | None = None
+
+
+class RecordT(_T):
+    """A record of named fields; every field is required in answers."""
+
+    kind: Literal["record"] = "record"
+    name: str | None = None
+    fields: tuple[FieldT, ...]
+
+    def field(self, name: str) -> FieldT | None:
+        """Return the field called ``name``, or None."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    def show(self) -> str:
+        if self.name:
+            return self.name
+        return "{ " + ", ".join(f"{f.name}: {f.type.show()}" for f in self.fields) + " }"
+
+
+class KeyedT(_T):
+    """The answer to a batched ask: one ``item`` per key ``"1".."n"``.
+
+    ``keys`` is filled in per request (the last batch may be shorter), so in
+    the IR it is usually empty and only ``item`` is fixed.
+    """
+
+    kind: Literal["keyed"] = "keyed"
+    item: Type
+    keys: tuple[str, ...] = ()
+
+    def show(self) -> str:
+        return f"Keyed[{self.item.show()}]"
+
+
+class OptionalT(_T):
+    """A value that may be missing (``T?``): e.g. an answer whose ask failed with ``else skip``."""
+
+    kind: Literal["optional"] = "optional"
+    item: Type
+
+    def show(self) -> str:
+        return f"{self.item.show()}?"
+
+
+class ImageT(_T):
+    kind: Literal["image"] = "image"
+
+    def show(self) -> str:
+        return "Image"
+
+
+class OpaqueT(_T):
+    """A value produced and consumed only by standard-library operations.
+
+    Names in use: Regions, Region, Pair, Box, Grid, Cell, Mask, Marker, Point,
+    DepthMap, NormalMap, SemanticMask, InstanceMask, Boxes, Label, Points,
+    Graph, Colour.
+    """
+
+    kind: Literal["opaque"] = "opaque"
+    name: str
+
+    def show(self) -> str:
+        return self.name
+
+
+Type = Annotated[
+    BoolT | IntT | FloatT | TextT | EnumT | LabelT | ListT | RecordT | KeyedT | OptionalT | ImageT
+    | OpaqueT,
+    Field(discriminator="kind"),
+]
+
+for _model in (ListT, FieldT, RecordT, KeyedT, OptionalT):
+    _model.model_rebuild()
+
+ANSWER_KINDS = frozenset({"bool", "int", "float", "text", "enum", "label", "list", "record", "keyed", "image"})
+
+
+def is_answer_type(t: Type) -> bool:
+    """True if ``t`` can be the answer of an ``ask`` (it has a JSON form)."""
+    if isinstance(t, ListT):
+        return is_answer_type(t.item)
+    if isinstance(t, RecordT):
+        return all(is_answer_type(f.type) for f in t.fields)
+    if isinstance(t, KeyedT):
+        return is_answer_type(t.item)
+    return t.kind in ANSWER_KINDS
