@@ -1,0 +1,346 @@
+"""The Python API: load a chain, price it, run it, from a script or a notebook.
+
+    >>> import chainlang
+    >>> program = chainlang.load_chain("chains/depth.chain")          # doctest: +SKIP
+    >>> plan = chainlang.plan(program, "data/syn", "openai:gpt-4o")    # doctest: +SKIP
+    >>> result = chainlang.run(program, "data/syn", "oracle", out="runs/x")  # doctest: +SKIP
+    >>> result.summary.items_ok                                        # doctest: +SKIP
+
+Every coroutine has a synchronous twin (``run``/``arun``, ``plan``/``aplan``);
+the synchronous one also works inside a running event loop (Jupyter) by
+running the coroutine on a helper thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import tomllib
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from chainlang import ir
+from chainlang.data.manifest import Dataset, load_dataset
+from chainlang.errors import UsageError
+from chainlang.providers.base import ModelRef, Params
+from chainlang.runtime.interpreter import Settings
+
+T = TypeVar("T")
+DEFAULT_CACHE = Path(".chainlang") / "cache.sqlite"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: parameters, samples, limits, money, cache and display.
+
+    Attributes:
+        params: ``-p name=value`` overrides (``variant.<prompt>=<name>`` picks a variant).
+        samples: independent answers per question (distinct cache entries).
+        concurrency, rpm, tpm: limits for the model (None: the models file's defaults;
+            ``rpm=None`` adapts to 429s).
+        max_cost: dollars never to exceed (None: no cap).
+        cache: the sqlite journal; shared by every run that names it.
+        config: a TOML file with ``[limits]``, ``[prices]`` and provider sections.
+        timeout_s: per-call timeout.
+        window: dataset items in flight at once.
+        force_new: start the run folder afresh even if it holds another run.
+        progress: ``auto`` (rich on a terminal, plain lines otherwise), ``plain`` or ``none``.
+        temperature, max_tokens, seed: sampling settings sent to the model.
+    """
+
+    params: Mapping[str, Any] = field(default_factory=dict)
+    samples: int = 1
+    concurrency: int | None = None
+    rpm: float | None = None
+    tpm: float | None = None
+    max_cost: float | None = None
+    cache: Path | None = DEFAULT_CACHE
+    config: Path | None = None
+    timeout_s: float = 120.0
+    window: int = 4
+    force_new: bool = False
+    progress: str = "auto"
+    temperature: float | None = 0.0
+    max_tokens: int | None = 4000
+    seed: int | None = None
+    max_failures: int | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its folder and totals."""
+
+    out: Path
+    summary: Any
+
+
+def load_chain(path: str | Path) -> ir.Program:
+    """Compile a ``.chain`` file.
+
+    Raises:
+        CompileError: the chain has errors (``err.diagnostics`` holds them all).
+    """
+    from chainlang.compiler import compile_file
+
+    return compile_file(Path(path))
+
+
+def parse_model(spec: str | ModelRef) -> ModelRef:
+    """``openai:gpt-4o`` / ``oracle:flip=0.3`` / ... → :class:`ModelRef`."""
+    if isinstance(spec, ModelRef):
+        return spec
+    from chainlang.providers.registry import parse_model as parse
+
+    return parse(spec)
+
+
+def settings_for(program: ir.Program, model: ModelRef, options: RunOptions) -> Settings:
+    """Resolve parameters and variants for ``model`` (defaults blocks, then overrides)."""
+    from chainlang.lower import resolve_params
+
+    resolved = resolve_params(program, model.model or model.provider, options.params)
+    sampling = Params(
+        temperature=options.temperature,
+        max_tokens=options.max_tokens,
+        seed=options.seed,
+    )
+    return Settings(
+        model=model,
+        params=dict(resolved.params),
+        variants=dict(resolved.variants),
+        sampling=sampling,
+    )
+
+
+def read_config(path: Path | None) -> dict[str, Any]:
+    """Read the optional TOML config (limits, prices, provider keys and base URLs)."""
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"config file {path} is not valid TOML: {err}") from None
+
+
+def make_scheduler(
+    models: list[ModelRef], options: RunOptions, observer: Any = None, *, salt: str = ""
+) -> Any:
+    """The one scheduler of a run or sweep; checks every model's key first."""
+    from chainlang.providers.registry import check_credentials, make_provider
+    from chainlang.runtime.cache import Journal
+    from chainlang.runtime.cost import Budget, PriceTable
+    from chainlang.runtime.limits import LimitsConfig, ModelLimits
+    from chainlang.runtime.scheduler import ErrorBudget, Scheduler
+
+    config = read_config(options.config)
+    creds = check_credentials(models, os.environ, config)
+    limits = LimitsConfig.from_mapping(config.get("limits", {}))
+    if options.concurrency or options.rpm or options.tpm:
+        default = ModelLimits(options.concurrency or 16, options.rpm, options.tpm)
+        limits = LimitsConfig(default, limits.per_model)
+    return Scheduler(
+        providers=lambda ref: make_provider(ref, creds[ref]),
+        limits=limits,
+        cache=Journal(options.cache) if options.cache else None,
+        budget=Budget(options.max_cost) if options.max_cost is not None else None,
+        prices=PriceTable.load(config.get("prices")),
+        error_budget=ErrorBudget(max_failures=options.max_failures),
+        observer=observer,
+        timeout_s=options.timeout_s,
+        salt=salt or f"ir{ir.IR_VERSION}",
+    )
+
+
+async def arun(
+    chain: str | Path | ir.Program,
+    data: str | Path | Dataset,
+    model: str | ModelRef,
+    *,
+    out: str | Path,
+    options: RunOptions | None = None,
+    chain_path: str | Path | None = None,
+    scheduler: Any = None,
+) -> RunResult:
+    """Run ``chain`` on every item of ``data`` with ``model``; results go to ``out``.
+
+    Rerunning into the same folder resumes: finished items are skipped and
+    answered questions come from the journal. A sweep passes its own
+    ``scheduler`` so that every cell shares one set of limits and one cache
+    (the caller then owns closing it).
+    """
+    from chainlang.runtime.execute import Runner
+    from chainlang.runtime.progress import PlainProgress, make_progress
+    from chainlang.runtime.runfolder import RunFolder
+
+    options = options or RunOptions()
+    program, path = _program(chain, chain_path)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    ref = parse_model(model)
+    settings = settings_for(program, ref, options)
+    identity = run_identity(program, path, dataset, ref, settings, options.samples)
+    folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
+    own = scheduler is None
+    progress = _progress(options.progress, make_progress, PlainProgress) if own else None
+    if own:
+        scheduler = make_scheduler([ref], options, progress)
+    batch = _batch_items(program, settings)
+    runner = Runner(program, settings, scheduler, folder, options.samples, options.window, batch)
+    try:
+        summary = await runner.run(dataset)
+    finally:
+        if own:
+            await scheduler.aclose()
+        if progress is not None:
+            progress.close()
+    return RunResult(Path(out), summary)
+
+
+def run(*args: Any, **kwargs: Any) -> RunResult:
+    """Synchronous :func:`arun` (usable in notebooks)."""
+    return run_sync(arun(*args, **kwargs))
+
+
+async def aplan(
+    chain: str | Path | ir.Program,
+    data: str | Path | Dataset,
+    model: str | ModelRef,
+    *,
+    options: RunOptions | None = None,
+    sample_items: int = 2,
+) -> Any:
+    """Price a run before paying for it (see :mod:`chainlang.runtime.plan`)."""
+    from chainlang.runtime.cost import PriceTable
+    from chainlang.runtime.plan import make_plan
+
+    options = options or RunOptions()
+    program, path = _program(chain, None)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    ref = parse_model(model)
+    settings = settings_for(program, ref, options)
+    prices = PriceTable.load(read_config(options.config).get("prices"))
+    return await make_plan(
+        program, dataset, settings, prices=prices, samples=options.samples,
+        sample_items=sample_items, chain_name=str(path) if path else program.name,
+    )  # fmt: skip
+
+
+def plan(*args: Any, **kwargs: Any) -> Any:
+    """Synchronous :func:`aplan`."""
+    return run_sync(aplan(*args, **kwargs))
+
+
+def run_identity(
+    program: ir.Program,
+    path: Path | None,
+    dataset: Dataset,
+    model: ModelRef,
+    settings: Settings,
+    samples: int,
+) -> Any:
+    """What makes a run resumable: same chain source, params, variants, model, data."""
+    import hashlib
+
+    from chainlang.runtime.runfolder import RunIdentity
+
+    ids = "\n".join(dataset.ids()).encode()
+    return RunIdentity(
+        chain=str(path) if path else program.name,
+        chain_sha256=hashlib.sha256(program.source.encode()).hexdigest(),
+        params={k: v for k, v in settings.params.items()},
+        variants=dict(settings.variants),
+        model=str(model),
+        samples=samples,
+        dataset=str(dataset.root) if hasattr(dataset, "root") else "",
+        dataset_sha256=hashlib.sha256(ids).hexdigest(),
+        ir_version=ir.IR_VERSION,
+    )
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, even from inside a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as err:  # re-raised in the caller's thread
+            box["error"] = err
+
+    thread = threading.Thread(target=target, name="chainlang-run")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _program(
+    chain: str | Path | ir.Program, path: str | Path | None
+) -> tuple[ir.Program, Path | None]:
+    if isinstance(chain, ir.Program):
+        return chain, Path(path) if path else None
+    return load_chain(chain), Path(chain)
+
+
+def _batch_items(program: ir.Program, settings: Settings) -> int | None:
+    """``batch items = B`` evaluated with the resolved parameters (None: no batching)."""
+    from chainlang.runtime.execute import item_batched_asks
+
+    expr = program.batch_items
+    if expr is None:
+        asks = [a for a in _asks(program) if a.batch_items is not None]
+        expr = asks[0].batch_items if asks else None
+    if expr is None or not item_batched_asks(program):
+        return None
+    value = _static_value(expr, settings.params)
+    if not isinstance(value, int) or value < 1:
+        raise UsageError(f"'batch items' must be a positive whole number, got {value!r}")
+    return value
+
+
+def _asks(program: ir.Program) -> list[ir.Ask]:
+    found: list[ir.Ask] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, ir.Ask):
+            found.append(node)
+        if isinstance(node, ir.Node):
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+        elif isinstance(node, tuple):
+            for x in node:
+                walk(x)
+
+    walk(program.body)
+    walk(program.result)
+    return found
+
+
+def _static_value(expr: Any, params: Mapping[str, Any]) -> Any:
+    if isinstance(expr, ir.Lit):
+        return expr.value
+    if isinstance(expr, ir.Ref) and expr.scope == "param":
+        return params.get(expr.name)
+    raise UsageError("'batch items' must be a number or a parameter")
+
+
+def _progress(mode: str, make: Any, plain: Any) -> Any:
+    import sys
+
+    if mode == "none":
+        return None
+    if mode == "plain":
+        return plain(None, sys.stderr, 10.0)
+    progress = make(None)
+    if hasattr(progress, "__enter__"):
+        progress.__enter__()
+    return progress

@@ -1,0 +1,531 @@
+"""Execute a chain's IR on one dataset item.
+
+Every ``ask`` becomes a :class:`ModelRequest` handed to the one shared
+scheduler; everything else is evaluated here: lets, expressions, calls into
+the standard library, ``for`` fan-out (concurrent, aligned with its source),
+``batch`` packing into keyed requests, bounded loops with state, and the
+``oracle`` and ``else`` clauses.
+
+Failures are data: a question that failed after the scheduler's retries
+either takes its ``else`` value (counted as a fallback), becomes missing
+(``else skip``), or fails the item with its cause and the ``.chain`` line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainlang import answers, ir
+from chainlang.errors import ChainlangError, DataError, OperationError
+from chainlang.providers.base import ModelRef, ModelRequest, Params
+from chainlang.runtime.batching import ItemBatcher
+from chainlang.runtime.outcome import Outcome
+from chainlang.runtime.render import (
+    choose_variant,
+    element_values,
+    oracle_answer,
+    render,
+    request_type,
+)
+from chainlang.types import RecordT
+
+SIMULATED = frozenset({"oracle", "random", "specialist"})
+MAX_BODIES_IN_FLIGHT = 32  # per for-loop: bounds the marked images alive at once
+
+
+class ItemFailed(ChainlangError):
+    """The item cannot produce an output; carries the cause and the .chain origin."""
+
+    def __init__(self, kind: str, message: str, origin: str = "") -> None:
+        self.kind = kind
+        self.origin = origin
+        super().__init__(f"{origin}: {message}" if origin else message)
+        self.message = message
+
+
+@dataclass
+class Question:
+    """One question as recorded in the run folder."""
+
+    origin: str
+    prompt: str
+    variant: str
+    outcome: Outcome
+    batch: int | None
+    share: float = 1.0  # this item's part of a request shared with other items
+    expected: Any = None  # the oracle clause's answer, where the item has truth
+    fallback: bool = False
+    skipped: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.outcome
+        return {
+            "origin": self.origin,
+            "prompt": self.prompt,
+            "variant": self.variant,
+            "key": o.request_key,
+            "batch": self.batch,
+            "share": self.share,
+            "expected": self.expected,
+            "ok": o.ok,
+            "answer": o.value if o.ok and not isinstance(o.value, bytes) else None,
+            "raw": o.raw_text,
+            "input_tokens": o.usage.input_tokens,
+            "output_tokens": o.usage.output_tokens,
+            "cached_input_tokens": o.usage.cached_input_tokens,
+            "cost_usd": o.cost_usd,
+            "attempts": o.attempts,
+            "reasks": o.reasks,
+            "latency_s": round(o.latency_s, 4),
+            "cache_hit": o.cached,
+            "failure": o.failure_kind,
+            "failure_message": o.failure_message,
+            "fallback": self.fallback,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass
+class ItemContext:
+    """Per-item state: where truth comes from and what was asked."""
+
+    item_id: str
+    truth: Callable[[str], Any]
+    questions: list[Question] = field(default_factory=list)
+    batchers: dict[str, ItemBatcher] = field(default_factory=dict)
+    truth_memo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the interpreter needs besides the program."""
+
+    model: ModelRef
+    params: Mapping[str, Any]
+    variants: Mapping[str, str] = field(default_factory=dict)
+    sample_index: int = 0
+    sampling: Params = field(default_factory=Params)
+    origin_file: str = ""
+
+
+class Interpreter:
+    """Runs one program for many items, sharing one scheduler."""
+
+    def __init__(self, program: ir.Program, settings: Settings, scheduler: Any) -> None:
+        self.program = program
+        self.settings = settings
+        self.scheduler = scheduler
+        self._ops: dict[str, Callable[..., Any]] = {}
+
+    async def run(self, inputs: Mapping[str, Any], ctx: ItemContext) -> Any:
+        """Evaluate the program for one item and return its output value."""
+        env: dict[str, Any] = {**self.settings.params, **inputs}
+        for let in self.program.body:
+            env[let.name] = await self.eval(let.value, env, ctx)
+        return await self.eval(self.program.result, env, ctx)
+
+    # ---------------------------------------------------------------- dispatch
+
+    async def eval(self, e: Any, env: dict[str, Any], ctx: ItemContext) -> Any:
+        """Evaluate one expression node."""
+        method = getattr(self, f"_eval_{e.kind}")
+        try:
+            return await method(e, env, ctx)
+        except (ItemFailed, asyncio.CancelledError):
+            raise
+        except OperationError as err:
+            raise ItemFailed("operation", str(err.args[0]), err.origin or e.origin) from err
+        except DataError as err:
+            raise ItemFailed("data", str(err), e.origin) from err
+
+    async def _eval_lit(self, e: ir.Lit, env: dict[str, Any], ctx: ItemContext) -> Any:
+        return e.value
+
+    async def _eval_ref(self, e: ir.Ref, env: dict[str, Any], ctx: ItemContext) -> Any:
+        if e.scope == "truth":
+            return _TruthView(ctx.truth, ctx.truth_memo)
+        if e.scope == "labelset":
+            return list(answers.load_labels(_labelset_source(self.program, e.name)))
+        if e.name not in env:
+            raise ItemFailed("internal", f"{e.name!r} has no value here", e.origin)
+        return env[e.name]
+
+    async def _eval_field(self, e: ir.GetField, env: dict[str, Any], ctx: ItemContext) -> Any:
+        obj = await self.eval(e.obj, env, ctx)
+        return _lift(lambda v: _get(v, e.name, e.origin), obj, e.lift)
+
+    async def _eval_call(self, e: ir.Call, env: dict[str, Any], ctx: ItemContext) -> Any:
+        kwargs = {a.name: await self.eval(a.value, env, ctx) for a in e.args}
+        fn = self._op(e)
+        try:
+            return fn(**kwargs)
+        except OperationError as err:
+            raise OperationError(str(err.args[0]), err.origin or e.origin) from err
+
+    async def _eval_binary(self, e: ir.BinOp, env: dict[str, Any], ctx: ItemContext) -> Any:
+        left = await self.eval(e.left, env, ctx)
+        if e.op == "and" and not left:
+            return False
+        if e.op == "or" and left:
+            return True
+        right = await self.eval(e.right, env, ctx)
+        if e.lift and isinstance(left, list):
+            return [None if v is None else _binary(e.op, v, right, e.origin) for v in left]
+        return _binary(e.op, left, right, e.origin)
+
+    async def _eval_unary(self, e: ir.UnOp, env: dict[str, Any], ctx: ItemContext) -> Any:
+        v = await self.eval(e.operand, env, ctx)
+        return (not v) if e.op == "not" else -v
+
+    async def _eval_if(self, e: ir.Cond, env: dict[str, Any], ctx: ItemContext) -> Any:
+        chosen = e.then if await self.eval(e.cond, env, ctx) else e.otherwise
+        return await self.eval(chosen, env, ctx)
+
+    async def _eval_list(self, e: ir.ListOf, env: dict[str, Any], ctx: ItemContext) -> Any:
+        return [await self.eval(x, env, ctx) for x in e.items]
+
+    async def _eval_record(self, e: ir.RecordOf, env: dict[str, Any], ctx: ItemContext) -> Any:
+        return {a.name: await self.eval(a.value, env, ctx) for a in e.fields}
+
+    async def _eval_comprehension(
+        self, e: ir.Comprehension, env: dict[str, Any], ctx: ItemContext
+    ) -> Any:
+        out = []
+        for x in await self.eval(e.source, env, ctx):
+            inner = {**env, e.var: x}
+            if e.cond is None or await self.eval(e.cond, inner, ctx):
+                out.append(await self.eval(e.result, inner, ctx))
+        return out
+
+    async def _eval_branch(self, e: ir.Branch, env: dict[str, Any], ctx: ItemContext) -> Any:
+        block = e.then if await self.eval(e.cond, env, ctx) else e.otherwise
+        return await self.block(block, env, ctx)
+
+    async def block(self, b: ir.Block, env: dict[str, Any], ctx: ItemContext) -> Any:
+        """Evaluate a block's lets in a child scope, then its result."""
+        inner = dict(env)
+        for let in b.lets:
+            inner[let.name] = await self.eval(let.value, inner, ctx)
+        return await self.eval(b.result, inner, ctx)
+
+    # ---------------------------------------------------------------- loops
+
+    async def _eval_loop(self, e: ir.Loop, env: dict[str, Any], ctx: ItemContext) -> Any:
+        state = {f.name: await self.eval(f.init, env, ctx) for f in e.state}
+        bound = _as_int(await self.eval(e.bound, env, ctx), e.origin)
+        for _ in range(bound):
+            scope = {**env, **state}
+            if await self.eval(e.until, scope, ctx):
+                break
+            for let in e.lets:
+                scope[let.name] = await self.eval(let.value, scope, ctx)
+            state = dict(await self.eval(e.next, scope, ctx))
+        return state
+
+    async def _eval_for(self, e: ir.ForEach, env: dict[str, Any], ctx: ItemContext) -> Any:
+        source = await self.eval(e.source, env, ctx)
+        if source is None:
+            return []
+        elements = list(source)
+        if e.batch is not None:
+            size = _as_int(await self.eval(e.batch, env, ctx), e.origin)
+            return await self._batched(e, elements, max(1, size), env, ctx)
+        gate = asyncio.Semaphore(MAX_BODIES_IN_FLIGHT)
+
+        async def body(x: Any) -> Any:
+            async with gate:
+                return await self.block(e.body, {**env, e.var: x}, ctx)
+
+        return await _gather([body(x) for x in elements])
+
+    async def _batched(
+        self, e: ir.ForEach, elements: list[Any], size: int, env: dict[str, Any], ctx: ItemContext
+    ) -> list[Any]:
+        ask = e.body.result
+        if not isinstance(ask, ir.Ask):
+            raise ItemFailed("internal", "a batched for must end in an ask", e.origin)
+        chunks = [elements[i : i + size] for i in range(0, len(elements), size)]
+        results = await _gather([self._ask_chunk(e, ask, c, env, ctx) for c in chunks])
+        return [v for chunk in results for v in chunk]
+
+    async def _ask_chunk(
+        self, e: ir.ForEach, ask: ir.Ask, chunk: list[Any], env: dict[str, Any], ctx: ItemContext
+    ) -> list[Any]:
+        scopes = []
+        for x in chunk:
+            scope = {**env, e.var: x}
+            for let in e.body.lets:
+                scope[let.name] = await self.eval(let.value, scope, ctx)
+            scopes.append(scope)
+        return await self._ask(ask, scopes, [ctx] * len(scopes), batched=True)
+
+    # ---------------------------------------------------------------- asking
+
+    async def _eval_ask(self, e: ir.Ask, env: dict[str, Any], ctx: ItemContext) -> Any:
+        batcher = ctx.batchers.get(e.origin)
+        if batcher is not None:
+            return await batcher.ask(self, e, env, ctx)
+        return (await self._ask(e, [env], [ctx], batched=False))[0]
+
+    async def ask_many(
+        self, e: ir.Ask, scopes: list[dict[str, Any]], ctxs: list[ItemContext]
+    ) -> list[Any]:
+        """One keyed request for asks of several items (``batch items``)."""
+        return await self._ask(e, scopes, ctxs, batched=True)
+
+    async def _ask(
+        self,
+        e: ir.Ask,
+        scopes: list[dict[str, Any]],
+        ctxs: list[ItemContext],
+        *,
+        batched: bool,
+    ) -> list[Any]:
+        """Ask one request for ``scopes`` (one scope, or one per batch item)."""
+        prompt = self.program.prompt(e.prompt)
+        variant = choose_variant(prompt, self.settings.variants)
+        n = len(scopes) if batched else None
+        shared, each = await self._arguments(e, scopes, ctxs, batched)
+        expected = await self._oracle(e, prompt, variant, scopes, ctxs, n)
+        simulated = self.settings.model.provider == "oracle"
+        if simulated and e.oracle is not None and expected is None:
+            raise ItemFailed("oracle", "the item has no truth for this ask's oracle", e.origin)
+        request = ModelRequest(
+            model=self.settings.model,
+            messages=render(variant, shared, each),
+            answer_type=(t := request_type(prompt, variant, n)),
+            schema=None if t.kind == "image" else answers.schema_for(t),
+            schema_name=_schema_name(prompt.name),
+            params=self.settings.sampling,
+            sample_index=self.settings.sample_index,
+            oracle=expected if simulated else None,
+            origin=e.origin,
+        )
+        outcome: Outcome = await self.scheduler.ask(request)
+        questions = self._record(e, prompt, variant, outcome, n, ctxs)
+        for q in questions:
+            q.expected = expected
+        if outcome.ok:
+            return element_values(prompt, variant, outcome.value, n)
+        return await self._on_failure(e, questions, scopes, ctxs)
+
+    def _record(
+        self,
+        e: ir.Ask,
+        prompt: ir.Prompt,
+        variant: ir.Variant,
+        outcome: Outcome,
+        n: int | None,
+        ctxs: list[ItemContext],
+    ) -> list[Question]:
+        """Record the question once per distinct item that shares it."""
+        distinct = list({id(c): c for c in ctxs}.values())
+        out = []
+        for c in distinct:
+            q = Question(e.origin, prompt.name, variant.name, outcome, n, share=1 / len(distinct))
+            c.questions.append(q)
+            out.append(q)
+        return out
+
+    async def _arguments(
+        self, e: ir.Ask, scopes: list[dict[str, Any]], ctxs: list[ItemContext], batched: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+        each_names = set(e.each) if batched else set()
+        shared = {
+            a.name: await self.eval(a.value, scopes[0], ctxs[0])
+            for a in e.args
+            if a.name not in each_names
+        }
+        if not batched:
+            return shared, None
+        each = []
+        for scope, ctx in zip(scopes, ctxs, strict=True):
+            each.append(
+                {
+                    a.name: await self.eval(a.value, scope, ctx)
+                    for a in e.args
+                    if a.name in each_names
+                }
+            )
+        return shared, each
+
+    async def _oracle(
+        self,
+        e: ir.Ask,
+        prompt: ir.Prompt,
+        variant: ir.Variant,
+        scopes: list[dict[str, Any]],
+        ctxs: list[ItemContext],
+        n: int | None,
+    ) -> Any:
+        """The truth's answer to this question, or None where the item has no truth.
+
+        It is what ``oracle`` answerers reply (never sent to a real provider), and
+        it is recorded with every question so answers can be scored one by one.
+        """
+        if e.oracle is None:
+            return None
+        try:
+            values = [
+                await self.block(e.oracle, scope, ctx)
+                for scope, ctx in zip(scopes, ctxs, strict=True)
+            ]
+        except ItemFailed as err:
+            if self.settings.model.provider != "oracle":
+                return None  # a missing truth file must not stop a real model's run
+            raise ItemFailed(
+                "oracle", f"the oracle clause failed: {err.message}", err.origin
+            ) from err
+        return oracle_answer(prompt, variant, values, n)
+
+    async def _on_failure(
+        self,
+        e: ir.Ask,
+        questions: list[Question],
+        scopes: list[dict[str, Any]],
+        ctxs: list[ItemContext],
+    ) -> list[Any]:
+        o = questions[0].outcome
+        if e.on_failure == "skip":
+            for q in questions:
+                q.skipped = True
+            return [None] * len(scopes)
+        if e.on_failure == "value" and e.fallback is not None:
+            for q in questions:
+                q.fallback = True
+            return [
+                await self.block(e.fallback, scope, ctx)
+                for scope, ctx in zip(scopes, ctxs, strict=True)
+            ]
+        raise ItemFailed(
+            o.failure_kind or "failed", o.failure_message or "the question failed", e.origin
+        )
+
+    def _op(self, e: ir.Call) -> Callable[..., Any]:
+        fn = self._ops.get(e.impl)
+        if fn is None:
+            fn = resolve_impl(e.impl)
+            self._ops[e.impl] = fn
+        return fn
+
+
+def resolve_impl(impl: str) -> Callable[..., Any]:
+    """Import ``module:function`` (or ``module.function``)."""
+    module, _, name = impl.partition(":") if ":" in impl else impl.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise OperationError(f"operation implementation {impl!r} cannot be loaded: {err}") from err
+
+
+class _TruthView:
+    """``truth`` inside oracle clauses: fields load lazily from the item, once each."""
+
+    def __init__(self, load: Callable[[str], Any], memo: dict[str, Any]) -> None:
+        self._load = load
+        self._memo = memo
+
+    def get(self, name: str) -> Any:
+        if name not in self._memo:
+            self._memo[name] = self._load(name)
+        return self._memo[name]
+
+
+def _labelset_source(program: ir.Program, name: str) -> str:
+    for ls in program.labelsets:
+        if ls.name == name:
+            return ls.source if ls.source != "builtin" else ls.name
+    return name
+
+
+def _get(value: Any, name: str, origin: str) -> Any:
+    if isinstance(value, _TruthView):
+        return value.get(name)
+    if isinstance(value, Mapping):
+        if name in value:
+            return value[name]
+        raise OperationError(f"no field {name!r} (fields: {', '.join(map(str, value))})", origin)
+    try:
+        return getattr(value, name)
+    except AttributeError:
+        raise OperationError(f"{type(value).__name__} has no field {name!r}", origin) from None
+
+
+def _lift(fn: Callable[[Any], Any], value: Any, depth: int) -> Any:
+    """Apply ``fn`` under ``depth`` layers of lists and optionals (missing stays missing)."""
+    if value is None:
+        return None
+    if depth <= 0:
+        return fn(value)
+    if isinstance(value, list):
+        return [_lift(fn, v, depth - 1) for v in value]
+    return _lift(fn, value, depth - 1)  # an optional layer that holds a value
+
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "%": lambda a, b: a % b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "and": lambda a, b: bool(a) and bool(b),
+    "or": lambda a, b: bool(a) or bool(b),
+}
+
+
+def _binary(op: str, a: Any, b: Any, origin: str) -> Any:
+    if op == "/":
+        if b == 0:
+            raise OperationError("division by zero", origin)
+        return a / b
+    if a is None or b is None:
+        if op in ("==", "!="):
+            return _ARITH[op](a, b)
+        raise OperationError(f"{op!r} on a missing value", origin)
+    try:
+        return _ARITH[op](a, b)
+    except TypeError as err:
+        raise OperationError(f"cannot apply {op!r}: {err}", origin) from err
+
+
+def _as_int(value: Any, origin: str) -> int:
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    raise OperationError(f"expected a whole number, got {value!r}", origin)
+
+
+def _schema_name(prompt: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in prompt)[:64] or "answer"
+
+
+async def _gather(coros: Sequence[Any]) -> list[Any]:
+    """Run concurrently; the first item failure cancels its siblings and propagates."""
+    if not coros:
+        return []
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(c) for c in coros]
+    except* ItemFailed as group:
+        raise group.exceptions[0] from None
+    return [t.result() for t in tasks]
+
+
+def now() -> float:
+    """Wall clock for item timings."""
+    return time.perf_counter()
+
+
+__all__ = ["Interpreter", "ItemContext", "ItemFailed", "Question", "RecordT", "Settings"]

@@ -1,0 +1,235 @@
+"""Price a run before it is paid for.
+
+Two sources are combined:
+
+* the chain's static call bound (``chainlang.bounds``): an exact formula of
+  the parameters, or an upper bound where loops depend on answers;
+* a dry run of the chain on a few items in which every question is answered
+  locally with a random valid answer. Nothing is sent; each request is built
+  exactly as it would be for the real model (same images, same resizing
+  rules, same schema), so its input and image tokens are estimated with the
+  provider's own formulas.
+
+Expected dollars use the bound's call count and the dry run's mean request;
+worst-case dollars assume every call answers with ``max_tokens``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from chainlang import answers, ir
+from chainlang.data.manifest import Dataset
+from chainlang.providers.base import ModelRequest, Usage
+from chainlang.runtime.cost import PriceTable, estimate_input_tokens
+from chainlang.runtime.execute import item_inputs
+from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed, Settings
+from chainlang.runtime.outcome import Outcome
+
+REASONING_TOKENS = 200  # a typical reasoning preamble when a variant asks for one
+
+
+@dataclass(frozen=True)
+class ItemEstimate:
+    """Per-item figures from the dry run."""
+
+    calls: int
+    input_tokens: int
+    image_tokens: int
+    output_tokens: int
+    max_output_tokens: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will cost, per item and in total."""
+
+    chain: str
+    model: str
+    items: int
+    samples: int
+    formula: str
+    exact: bool
+    calls_per_item: float
+    dry_run: tuple[ItemEstimate, ...]
+    usd_per_item: float | None
+    usd_worst_per_item: float | None
+    notes: tuple[str, ...] = ()
+    per_call: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def total_calls(self) -> float:
+        return self.calls_per_item * self.items * self.samples
+
+    @property
+    def total_usd(self) -> float | None:
+        if self.usd_per_item is None:
+            return None
+        return self.usd_per_item * self.items * self.samples
+
+    @property
+    def total_usd_worst(self) -> float | None:
+        if self.usd_worst_per_item is None:
+            return None
+        return self.usd_worst_per_item * self.items * self.samples
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain": self.chain,
+            "model": self.model,
+            "items": self.items,
+            "samples": self.samples,
+            "calls_per_item": {"formula": self.formula, "exact": self.exact,
+                               "value": self.calls_per_item},
+            "per_call": dict(self.per_call),
+            "usd_per_item": self.usd_per_item,
+            "usd_worst_per_item": self.usd_worst_per_item,
+            "total_calls": self.total_calls,
+            "total_usd": self.total_usd,
+            "total_usd_worst": self.total_usd_worst,
+            "dry_run": [e.__dict__ for e in self.dry_run],
+            "notes": list(self.notes),
+        }  # fmt: skip
+
+
+class DryRun:
+    """Stands in for the scheduler: records each request and answers it at random."""
+
+    def __init__(self, prices: PriceTable, seed: int = 0) -> None:
+        self.requests: list[ModelRequest] = []
+        self._prices = prices
+        self._rng = np.random.default_rng(seed)
+
+    async def ask(self, request: ModelRequest) -> Outcome:
+        self.requests.append(request)
+        value = (
+            b"" if request.answer_type.kind == "image"
+            else answers.random_answer(request.answer_type, self._rng)
+        )  # fmt: skip
+        return Outcome(True, value, None, Usage(), 1, 0, 0.0, False, 0.0, None, None, "dry-run")
+
+
+async def make_plan(
+    program: ir.Program,
+    dataset: Dataset,
+    settings: Settings,
+    *,
+    prices: PriceTable,
+    samples: int = 1,
+    sample_items: int = 2,
+    chain_name: str = "",
+) -> Plan:
+    """Estimate calls, tokens and dollars of running ``program`` on ``dataset``."""
+    estimates, notes = await _dry_run(program, dataset, settings, prices, sample_items)
+    bound = program.bounds
+    values = dict(settings.params)
+    if bound is not None:
+        calls = float(bound.evaluate(values))
+        formula, exact = bound.show(), bound.exact
+    else:
+        calls = float(np.mean([e.calls for e in estimates])) if estimates else 0.0
+        formula, exact = "observed in the dry run", False
+    per_call = _per_call(estimates)
+    usd, worst = _dollars(prices, settings, per_call, calls)
+    if usd is None and settings.model.provider not in ("oracle", "random", "specialist"):
+        notes.append(f"no price known for {settings.model}; add it to a models file (--prices)")
+    return Plan(
+        chain=chain_name or program.name,
+        model=str(settings.model),
+        items=len(dataset),
+        samples=samples,
+        formula=formula,
+        exact=exact,
+        calls_per_item=calls,
+        dry_run=tuple(estimates),
+        usd_per_item=usd,
+        usd_worst_per_item=worst,
+        notes=tuple(notes),
+        per_call=per_call,
+    )
+
+
+async def _dry_run(
+    program: ir.Program, dataset: Dataset, settings: Settings, prices: PriceTable, n: int
+) -> tuple[list[ItemEstimate], list[str]]:
+    estimates: list[ItemEstimate] = []
+    notes: list[str] = []
+    for item in _first(dataset, n):
+        fake = DryRun(prices)
+        ctx = ItemContext(item.id, truth=item.truth)
+        try:
+            await Interpreter(program, settings, fake).run(item_inputs(program, item), ctx)
+        except ItemFailed as err:
+            notes.append(f"dry run of item {item.id} stopped: {err}")
+        except Exception as err:  # a data problem is reported, the plan still prints
+            notes.append(f"dry run of item {item.id} failed: {err}")
+        if fake.requests:
+            estimates.append(_estimate(fake.requests))
+    if not estimates:
+        notes.append("the dry run asked no question; per-call tokens are unknown")
+    return estimates, notes
+
+
+def _estimate(requests: Sequence[ModelRequest]) -> ItemEstimate:
+    tokens = [estimate_input_tokens(r) for r in requests]
+    out = sum(_expected_output(r) for r in requests)
+    max_out = sum(r.params.max_tokens or 4096 for r in requests)
+    return ItemEstimate(
+        calls=len(requests),
+        input_tokens=sum(t for t, _ in tokens),
+        image_tokens=sum(i for _, i in tokens),
+        output_tokens=out,
+        max_output_tokens=max_out,
+    )
+
+
+def _expected_output(request: ModelRequest) -> int:
+    """Tokens of a typical valid answer (JSON of a random answer, plus reasoning)."""
+    if request.answer_type.kind == "image":
+        return 4160  # gpt-image-1, 1024x1024 at high quality
+    example = answers.random_answer(request.answer_type, np.random.default_rng(0))
+    text = json.dumps(example)
+    extra = REASONING_TOKENS if '"reasoning"' in text else 0
+    return math.ceil(len(text) / 4) + extra
+
+
+def _per_call(estimates: Sequence[ItemEstimate]) -> dict[str, float]:
+    calls = sum(e.calls for e in estimates)
+    if not calls:
+        return {}
+    return {
+        "input_tokens": sum(e.input_tokens for e in estimates) / calls,
+        "image_tokens": sum(e.image_tokens for e in estimates) / calls,
+        "output_tokens": sum(e.output_tokens for e in estimates) / calls,
+        "max_output_tokens": sum(e.max_output_tokens for e in estimates) / calls,
+    }
+
+
+def _dollars(
+    prices: PriceTable, settings: Settings, per_call: Mapping[str, float], calls: float
+) -> tuple[float | None, float | None]:
+    if settings.model.provider in ("oracle", "random", "specialist"):
+        return 0.0, 0.0
+    if not per_call:
+        return None, None
+    inp, img = round(per_call["input_tokens"]), round(per_call["image_tokens"])
+    one = prices.price(settings.model, Usage(inp, round(per_call["output_tokens"]), 0, img))
+    worst = prices.price(settings.model, Usage(inp, round(per_call["max_output_tokens"]), 0, img))
+    if one is None or worst is None:
+        return None, None
+    return one * calls, worst * calls
+
+
+def _first(dataset: Dataset, n: int) -> list[Any]:
+    out = []
+    for item in dataset:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out

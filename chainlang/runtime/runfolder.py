@@ -1,0 +1,247 @@
+"""The run folder: everything needed to score, inspect and reproduce a run.
+
+Layout::
+
+    runs/depth-gpt4o/
+      run.json          identity (chain source hash, params, variants, model, samples,
+                        dataset) + package versions; written once when the run starts
+      results.jsonl     one line per finished item, appended and flushed as each item ends
+      outputs/<id>.npz  dense outputs (depth, normals, masks) of each item
+      summary.json      calls, failures by cause, tokens, cost, wall time (rewritten at the end)
+
+Resuming is the default: rerunning the same command into the same folder reads
+``results.jsonl``, skips items that finished, and retries the rest; their
+questions that were already answered come from the journal (cache) for free.
+A run whose identity differs from the folder's is refused unless the caller
+asks for a fresh start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainlang.errors import RunError
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.json"
+OUTPUTS_DIR = "outputs"
+
+_PACKAGES = ("chainlang", "numpy", "scikit-image", "pillow", "openai", "anthropic", "google-genai")
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What makes two runs "the same run" (so one may resume the other)."""
+
+    chain: str  # path as given
+    chain_sha256: str
+    params: Mapping[str, Any]
+    variants: Mapping[str, str]
+    model: str
+    samples: int
+    dataset: str
+    dataset_sha256: str
+    ir_version: int
+
+    def key(self) -> dict[str, Any]:
+        """The fields compared on resume (paths are informational only)."""
+        return {
+            "chain_sha256": self.chain_sha256,
+            "params": dict(self.params),
+            "variants": dict(self.variants),
+            "model": self.model,
+            "samples": self.samples,
+            "dataset_sha256": self.dataset_sha256,
+            "ir_version": self.ir_version,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain": self.chain,
+            "dataset": self.dataset,
+            **self.key(),
+        }
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that can change a run's answers or numbers."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass
+class RunFolder:
+    """A run's folder on disk. Create with :meth:`open`."""
+
+    path: Path
+    identity: RunIdentity
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Path, identity: RunIdentity, *, force_new: bool = False) -> RunFolder:
+        """Open ``path`` for ``identity``: create it, resume it, or refuse.
+
+        Raises:
+            RunError: the folder holds a different run and ``force_new`` is false.
+        """
+        path.mkdir(parents=True, exist_ok=True)
+        run_file = path / RUN_FILE
+        if run_file.exists() and not force_new:
+            _check_same_run(run_file, identity)
+        elif run_file.exists():
+            _clear(path)
+        if not run_file.exists():
+            doc = {**identity.to_json(), "packages": package_versions()}
+            _write_json_atomic(run_file, doc)
+        (path / OUTPUTS_DIR).mkdir(exist_ok=True)
+        folder = cls(path, identity)
+        folder.done = {_key(r): r for r in read_results(path) if r.get("status") == "ok"}
+        return folder
+
+    def is_done(self, key: str) -> bool:
+        """True if the (item, sample) result ``key`` finished successfully before."""
+        return key in self.done
+
+    def output_path(self, item_id: str) -> Path:
+        """Where an item's dense arrays live."""
+        return self.path / OUTPUTS_DIR / f"{safe_name(item_id)}.npz"
+
+    def write_arrays(self, item_id: str, arrays: Mapping[str, np.ndarray]) -> str:
+        """Save an item's dense outputs; return the path relative to the folder."""
+        target = self.output_path(item_id)
+        tmp = target.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, target)
+        return str(target.relative_to(self.path))
+
+    def append_result(self, record: Mapping[str, Any]) -> None:
+        """Append one item's record and flush it (survives a kill of the process)."""
+        line = json.dumps(record, sort_keys=True, default=_json_default)
+        with open(self.path / RESULTS_FILE, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+        if record.get("status") == "ok":
+            self.done[_key(record)] = dict(record)
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        """Replace ``summary.json``."""
+        _write_json_atomic(self.path / SUMMARY_FILE, dict(summary))
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    """Read a run folder's ``run.json``.
+
+    Raises:
+        RunError: ``path`` is not a run folder.
+    """
+    run_file = Path(path) / RUN_FILE
+    if not run_file.exists():
+        raise RunError(f"{path} is not a run folder (no {RUN_FILE})")
+    return json.loads(run_file.read_text(encoding="utf-8"))
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """All (item, sample) records of a run; the latest record of each wins.
+
+    A last line cut short by a kill is ignored (it is rewritten on resume).
+    """
+    results: dict[str, dict[str, Any]] = {}
+    file = Path(path) / RESULTS_FILE
+    if not file.exists():
+        return []
+    with open(file, encoding="utf-8") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            results[_key(record)] = record
+    return list(results.values())
+
+
+def _key(record: Mapping[str, Any]) -> str:
+    """Records are per (item, sample); older records without a key are sample 0."""
+    return str(record.get("key") or f"{record['id']}#0")
+
+
+def iter_results(path: Path) -> Iterator[dict[str, Any]]:
+    """Iterate item records in file order, latest per item (see :func:`read_results`)."""
+    yield from read_results(path)
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """The run's summary, or None if the run has not finished once."""
+    file = Path(path) / SUMMARY_FILE
+    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else None
+
+
+def safe_name(item_id: str) -> str:
+    """A file name for an item id (ids may contain slashes)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._") or "item"
+    digest = hashlib.sha1(item_id.encode()).hexdigest()[:8]
+    return f"{cleaned[:80]}-{digest}"
+
+
+def _check_same_run(run_file: Path, identity: RunIdentity) -> None:
+    old = json.loads(run_file.read_text(encoding="utf-8"))
+    new = identity.key()
+    changed = [k for k in new if old.get(k) != json.loads(json.dumps(new[k]))]
+    if changed:
+        what = ", ".join(changed)
+        raise RunError(
+            f"{run_file.parent} holds a different run (changed: {what}); "
+            "use another --out folder, or --force-new to start this folder afresh"
+        )
+
+
+def _clear(path: Path) -> None:
+    for name in (RUN_FILE, RESULTS_FILE, SUMMARY_FILE):
+        (path / name).unlink(missing_ok=True)
+    outputs = path / OUTPUTS_DIR
+    if outputs.exists():
+        for f in outputs.iterdir():
+            f.unlink()
+
+
+def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=_json_default), "utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a run record")

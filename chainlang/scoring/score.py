@@ -1,0 +1,301 @@
+"""Join a run's outputs with the dataset's truth and compute the task's metrics.
+
+The chain's output type selects the metrics (``Label`` → top-1, ``Boxes`` →
+COCO AP, ``SemanticMask`` → mIoU, ``InstanceMask`` → grouping IoU,
+``DepthMap`` → δ/AbsRel/ρ, ``NormalMap`` → per-axis ρ and angles). Every run
+also gets ``answer_acc``: the fraction of the model's answers that agree
+with the answer the truth gives to the same question (the ask's ``oracle``
+clause, recorded with each question) — for depth this is the paper's
+pairwise accuracy.
+
+Failed items are excluded from the metrics (the paper's convention) and
+reported in coverage; classification and grouping also report the metric
+with failures counted as wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainlang.data.manifest import Dataset, load_dataset
+from chainlang.errors import DataError, ScoringError
+from chainlang.experiments.stats import PerImage
+from chainlang.runtime.runfolder import read_results, read_run
+from chainlang.scoring import metrics
+from chainlang.scoring.metrics import Coverage, MetricValue, Sample
+
+TRUTH_FOR_OUTPUT = {
+    "Label": "label",
+    "Boxes": "boxes",
+    "SemanticMask": "semantic",
+    "InstanceMask": "instances",
+    "DepthMap": "depth",
+    "NormalMap": "normals",
+}
+
+# The metrics shown first in tables, per output type (the paper's columns).
+HEADLINE = {
+    "Label": ("top1", "top1_normalised"),
+    "Boxes": ("ap", "ap50", "ap75"),
+    "SemanticMask": ("miou", "pixel_acc"),
+    "InstanceMask": ("miou",),
+    "DepthMap": ("delta1", "delta2", "delta3", "absrel", "spearman"),
+    "NormalMap": ("spearman_x", "spearman_y", "spearman_z", "angle_mean", "within_30"),
+}
+
+
+@dataclass(frozen=True)
+class RunScore:
+    """A run's metrics, per-image contributions (for paired statistics), and coverage."""
+
+    run: str
+    chain: str
+    model: str
+    output: str
+    metrics: Mapping[str, MetricValue]
+    per_image: Mapping[str, PerImage] = field(default_factory=dict)
+    coverage: Coverage = field(default_factory=Coverage)
+    cost_usd: float | None = None
+
+    def headline(self) -> list[str]:
+        """Metric names in display order: the paper's columns first."""
+        first = [m for m in HEADLINE.get(self.output, ()) if m in self.metrics]
+        return first + [m for m in self.metrics if m not in first]
+
+
+def score_run(
+    run_dir: str | Path,
+    *,
+    dataset: Dataset | str | Path | None = None,
+    mask: str = "valid",
+    n_boot: int = 1000,
+) -> RunScore:
+    """Score one run folder against its dataset's truth.
+
+    Raises:
+        ScoringError: the run has no scorable items, or its dataset/truth is missing.
+    """
+    run_dir = Path(run_dir)
+    info = read_run(run_dir)
+    records = [r for r in read_results(run_dir) if "id" in r]
+    if not records:
+        raise ScoringError(f"{run_dir} has no finished items to score")
+    data = _dataset(info, dataset, run_dir)
+    output = _output_kind(records)
+    samples = list(_samples(run_dir, records, data, output))
+    spec = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
+    classes = _num_classes(data) if output == "SemanticMask" else 0
+    values = dict(_task_metrics(output, samples, mask, spec, classes))
+    acc, per_answer = answer_accuracy(records)
+    if acc is not None:
+        values["answer_acc"] = acc
+    per_image = _per_image(output, samples, per_answer)
+    cov = Coverage(
+        items=len(records),
+        items_failed=sum(r.get("status") != "ok" for r in records),
+        questions=sum(int(r.get("n_questions", 0)) for r in records),
+        questions_failed=sum(int(r.get("n_failed", 0)) for r in records),
+    )
+    costs = [r.get("cost_usd") for r in records]
+    cost = None if any(c is None for c in costs) else float(sum(costs))
+    return RunScore(
+        run=str(run_dir),
+        chain=str(info.get("chain", "")),
+        model=str(info.get("model", "")),
+        output=output,
+        metrics=values,
+        per_image=per_image,
+        coverage=cov,
+        cost_usd=cost,
+    )
+
+
+def answer_accuracy(
+    records: list[Mapping[str, Any]],
+) -> tuple[MetricValue | None, dict[str, float]]:
+    """Agreement of each answer with the truth's answer to the same question.
+
+    Returns the metric (None when no question had a truth answer) and the
+    per-item agreement used for paired comparisons.
+    """
+    per_item: dict[str, list[int]] = {}
+    for r in records:
+        agree = total = 0
+        for q in r.get("questions", []):
+            if q.get("expected") is None or not q.get("ok"):
+                continue
+            a, t = _agreement(q.get("answer"), q["expected"])
+            agree, total = agree + a, total + t
+        if total:
+            per_item.setdefault(str(r["id"]), [0, 0])
+            per_item[str(r["id"])][0] += agree
+            per_item[str(r["id"])][1] += total
+    if not per_item:
+        return None, {}
+    values = {k: a / t for k, (a, t) in per_item.items()}
+    arr = np.array(list(values.values()))
+    lo, hi = _mean_ci(arr)
+    metric = MetricValue("answer_acc", float(arr.mean()), lo, hi, len(arr), True)
+    return metric, values
+
+
+def _agreement(answer: Any, expected: Any) -> tuple[int, int]:
+    """(matching leaves, leaves) between an answer and the truth's answer."""
+    if isinstance(expected, Mapping):
+        a = t = 0
+        for key, exp in expected.items():
+            if key == "reasoning":
+                continue
+            got = answer.get(key) if isinstance(answer, Mapping) else None
+            da, dt = _agreement(got, exp)
+            a, t = a + da, t + dt
+        return a, t
+    if isinstance(expected, list):
+        return int(_norm(answer) == _norm(expected)), 1
+    return int(_norm(answer) == _norm(expected)), 1
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, str):
+        return " ".join(value.lower().replace("_", " ").split())
+    if isinstance(value, list):
+        return sorted(_norm(v) for v in value)
+    return value
+
+
+def _mean_ci(values: np.ndarray, n_boot: int = 1000) -> tuple[float, float]:
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    means = values[idx].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _dataset(info: Mapping[str, Any], given: Any, run_dir: Path) -> Dataset:
+    if isinstance(given, Dataset):
+        return given
+    path = given or info.get("dataset")
+    if not path:
+        raise ScoringError(f"{run_dir}: the run does not name its dataset; pass --data")
+    try:
+        return load_dataset(path)
+    except DataError as err:
+        raise ScoringError(f"{run_dir}: cannot open its dataset: {err}") from err
+
+
+def _output_kind(records: list[Mapping[str, Any]]) -> str:
+    for r in records:
+        if r.get("output"):
+            return str(r["output"]["kind"])
+    raise ScoringError("no item of the run produced an output; nothing to score")
+
+
+def _samples(
+    run_dir: Path, records: list[Mapping[str, Any]], data: Dataset, output: str
+) -> Iterator[Sample[Any, Any]]:
+    truth_name = TRUTH_FOR_OUTPUT.get(output)
+    if truth_name is None:
+        raise ScoringError(f"no metric is defined for {output} outputs")
+    for r in sorted(records, key=lambda r: (str(r["id"]), int(r.get("sample", 0)))):
+        item_id = str(r["id"])
+        try:
+            item = data.get(item_id)
+            truth = item.truth(truth_name)
+            if output == "InstanceMask":
+                truth = metrics.instance_masks_for_points(truth, item.input("points"))
+        except DataError as err:
+            raise ScoringError(f"item {item_id}: {err}") from err
+        pred = _prediction(run_dir, r, output) if r.get("status") == "ok" else None
+        yield Sample(
+            item_id=item_id,
+            pred=pred,
+            truth=truth,
+            questions=int(r.get("n_questions", 0)),
+            questions_failed=int(r.get("n_failed", 0)),
+        )
+
+
+def _prediction(run_dir: Path, record: Mapping[str, Any], output: str) -> Any:
+    out = record["output"]
+    if "arrays" in out:
+        with np.load(run_dir / out["arrays"]) as z:
+            array = z["output"]
+        if output == "InstanceMask":
+            return [array == k for k in range(1, int(array.max(initial=0)) + 1)]
+        return array
+    if output == "Boxes":
+        return [metrics.ScoredBox(b["label"], *b["box"], b.get("score", 1.0)) for b in out["boxes"]]
+    return out.get("value")
+
+
+def _num_classes(data: Dataset) -> int:
+    """Classes of the dataset's label set (the semantic truth indexes into it)."""
+    from chainlang import labelsets
+
+    if not data.labelset:
+        return metrics.COCO_SEMANTIC_CLASSES
+    return len(labelsets.load(data.labelset))
+
+
+def _task_metrics(
+    output: str, samples: list[Sample[Any, Any]], mask: str, spec: Any, classes: int
+) -> dict[str, MetricValue]:
+    if output == "Label":
+        return metrics.score_classification(samples, bootstrap=spec)
+    if output == "Boxes":
+        return metrics.score_detection(samples)
+    if output == "SemanticMask":
+        return metrics.score_segmentation(samples, num_classes=classes, bootstrap=spec)
+    if output == "InstanceMask":
+        return metrics.score_grouping(samples, bootstrap=spec)
+    if output == "DepthMap":
+        return metrics.score_depth(samples, mask=mask, bootstrap=spec)  # type: ignore[arg-type]
+    return metrics.score_normals(samples, mask=mask, bootstrap=spec)  # type: ignore[arg-type]
+
+
+def _per_image(
+    output: str, samples: list[Sample[Any, Any]], per_answer: Mapping[str, float]
+) -> dict[str, PerImage]:
+    """Per-image values of the headline per-image metrics, for paired comparisons."""
+    out: dict[str, PerImage] = {}
+    ok = [s for s in samples if s.pred is not None]
+    if per_answer:
+        ids = tuple(per_answer)
+        out["answer_acc"] = PerImage(ids, np.array([per_answer[i] for i in ids]))
+    if not ok:
+        return out
+    ids = tuple(s.item_id for s in ok)
+    if output == "Label":
+        vals = [float(metrics.exact_match(str(s.pred), s.truth)) for s in ok]
+        out["top1"] = PerImage(ids, np.array(vals))
+    elif output == "DepthMap":
+        out["spearman"] = PerImage(ids, np.array([_rho(s) for s in ok]))
+    elif output == "NormalMap":
+        out["spearman_mean"] = PerImage(ids, np.array([_rho3(s) for s in ok]))
+    elif output == "InstanceMask":
+        out["miou"] = PerImage(ids, np.array([_group_iou(s) for s in ok]))
+    return out
+
+
+def _rho(s: Sample[Any, Any]) -> float:
+    gt = np.asarray(s.truth, dtype=np.float64)
+    keep = np.isfinite(gt) & (gt > 0)
+    return metrics.spearman(np.asarray(s.pred, dtype=np.float64)[keep], gt[keep])
+
+
+def _rho3(s: Sample[Any, Any]) -> float:
+    gt = np.asarray(s.truth, dtype=np.float64)
+    pred = np.asarray(s.pred, dtype=np.float64)
+    keep = np.linalg.norm(gt, axis=-1) > 0
+    return float(np.mean([metrics.spearman(pred[keep][:, a], gt[keep][:, a]) for a in range(3)]))
+
+
+def _group_iou(s: Sample[Any, Any]) -> float:
+    ious = [metrics.mask_iou(p, t) for p, t in zip(s.pred, s.truth, strict=False)]
+    return float(np.mean(ious)) if ious else 0.0
