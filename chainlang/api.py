@@ -38,6 +38,7 @@ class RunOptions:
 
     Attributes:
         params: ``-p name=value`` overrides (``variant.<prompt>=<name>`` picks a variant).
+        labels: ``--labels alias=name_or_path`` rebinds a label set of the chain.
         samples: independent answers per question (distinct cache entries).
         concurrency, rpm, tpm: limits for the model (None: the models file's defaults;
             ``rpm=None`` adapts to 429s).
@@ -52,6 +53,7 @@ class RunOptions:
     """
 
     params: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     samples: int = 1
     concurrency: int | None = None
     rpm: float | None = None
@@ -97,7 +99,9 @@ def parse_model(spec: str | ModelRef) -> ModelRef:
     return parse(spec)
 
 
-def settings_for(program: ir.Program, model: ModelRef, options: RunOptions) -> Settings:
+def settings_for(
+    program: ir.Program, model: ModelRef, options: RunOptions, dataset: Dataset | None = None
+) -> Settings:
     """Resolve parameters and variants for ``model`` (defaults blocks, then overrides)."""
     from chainlang.lower import resolve_params
 
@@ -112,6 +116,7 @@ def settings_for(program: ir.Program, model: ModelRef, options: RunOptions) -> S
         params=dict(resolved.params),
         variants=dict(resolved.variants),
         sampling=sampling,
+        dataset_labels=dataset.labelset if dataset is not None else None,
     )
 
 
@@ -178,11 +183,11 @@ async def arun(
     from chainlang.runtime.runfolder import RunFolder
 
     options = options or RunOptions()
-    program, path = _program(chain, chain_path)
+    program, path = _program(chain, chain_path, options.labels)
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
     ref = parse_model(model)
-    settings = settings_for(program, ref, options)
-    identity = run_identity(program, path, dataset, ref, settings, options.samples)
+    settings = settings_for(program, ref, options, dataset)
+    identity = run_identity(program, path, dataset, ref, settings, options)
     folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
     own = scheduler is None
     progress = _progress(options.progress, make_progress, PlainProgress) if own else None
@@ -218,10 +223,10 @@ async def aplan(
     from chainlang.runtime.plan import make_plan
 
     options = options or RunOptions()
-    program, path = _program(chain, None)
+    program, path = _program(chain, None, options.labels)
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
     ref = parse_model(model)
-    settings = settings_for(program, ref, options)
+    settings = settings_for(program, ref, options, dataset)
     prices = PriceTable.load(read_config(options.config).get("prices"))
     return await make_plan(
         program, dataset, settings, prices=prices, samples=options.samples,
@@ -240,7 +245,7 @@ def run_identity(
     dataset: Dataset,
     model: ModelRef,
     settings: Settings,
-    samples: int,
+    options: RunOptions,
 ) -> Any:
     """What makes a run resumable: same chain source, params, variants, model, data."""
     import hashlib
@@ -254,10 +259,19 @@ def run_identity(
         params={k: v for k, v in settings.params.items()},
         variants=dict(settings.variants),
         model=str(model),
-        samples=samples,
-        dataset=str(dataset.root) if hasattr(dataset, "root") else "",
+        samples=options.samples,
+        dataset=str(Path(dataset.root).resolve()),
         dataset_sha256=hashlib.sha256(ids).hexdigest(),
         ir_version=ir.IR_VERSION,
+        labels=dict(options.labels),
+        info={
+            "cache": str(options.cache) if options.cache else None,
+            "sampling": {
+                "temperature": options.temperature,
+                "max_tokens": options.max_tokens,
+                "seed": options.seed,
+            },
+        },
     )
 
 
@@ -284,11 +298,18 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _program(
-    chain: str | Path | ir.Program, path: str | Path | None
+    chain: str | Path | ir.Program, path: str | Path | None, labels: Mapping[str, str]
 ) -> tuple[ir.Program, Path | None]:
+    """The compiled chain with its label sets bound (see :mod:`chainlang.runtime.labels`)."""
+    from chainlang.runtime.labels import bind_labelsets
+
     if isinstance(chain, ir.Program):
-        return chain, Path(path) if path else None
-    return load_chain(chain), Path(chain)
+        where = Path(path) if path else None
+        program = chain
+    else:
+        where = Path(chain)
+        program = load_chain(chain)
+    return bind_labelsets(program, where.parent if where else None, labels), where
 
 
 def _batch_items(program: ir.Program, settings: Settings) -> int | None:

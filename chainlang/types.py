@@ -185,3 +185,95 @@ def is_answer_type(t: Type) -> bool:
     if isinstance(t, KeyedT):
         return is_answer_type(t.item)
     return t.kind in ANSWER_KINDS
+
+
+# ---- helpers for the checker (appended; the classes above are unchanged) ----
+
+#: The type of an expression that already has an error: every check accepts it silently.
+ERROR_TYPE = OpaqueT(name="!")
+#: Any type: the element type of ``[]`` and of ``none``.
+ANY_TYPE = OpaqueT(name="?")
+
+
+def _wild(t: Type) -> bool:
+    return isinstance(t, OpaqueT) and t.name in {"!", "?"}
+
+
+def assignable(actual: Type, expected: Type) -> bool:
+    """True if a value of type ``actual`` may be used where ``expected`` is required.
+
+    >>> assignable(EnumT(values=("red",)), TextT()), assignable(TextT(), EnumT(values=("red",)))
+    (True, False)
+    """
+    if _wild(actual) or _wild(expected) or actual == expected:
+        return True
+    if isinstance(expected, OptionalT):
+        inner = actual.item if isinstance(actual, OptionalT) else actual
+        return assignable(inner, expected.item)
+    if isinstance(actual, OptionalT):
+        return False
+    if isinstance(actual, ListT) and isinstance(expected, ListT):
+        return assignable(actual.item, expected.item)
+    if isinstance(actual, EnumT):
+        if isinstance(expected, EnumT):
+            return set(actual.values) <= set(expected.values)
+        # A literal may name a label where any label set's label is accepted.
+        return isinstance(expected, TextT) or expected == OpaqueT(name="Label")
+    if isinstance(actual, LabelT):
+        return isinstance(expected, TextT) or expected == OpaqueT(name="Label")
+    if actual == OpaqueT(name="Label"):
+        return isinstance(expected, LabelT | TextT)
+    if isinstance(actual, IntT):
+        return isinstance(expected, FloatT)
+    if isinstance(actual, RecordT) and isinstance(expected, RecordT):
+        return _record_assignable(actual, expected)
+    return False
+
+
+def _record_assignable(actual: RecordT, expected: RecordT) -> bool:
+    # Width subtyping: extra fields (an answer's ``reasoning``) may be dropped.
+    for f in expected.fields:
+        got = actual.field(f.name)
+        if got is None or not assignable(got.type, f.type):
+            return False
+    return True
+
+
+def join(a: Type, b: Type) -> Type | None:
+    """The least type both ``a`` and ``b`` are assignable to, or None.
+
+    >>> join(EnumT(values=("red",)), EnumT(values=("blue",))).show()
+    '"red" | "blue"'
+    """
+    if _wild(a):
+        return b
+    if _wild(b):
+        return a
+    if isinstance(a, EnumT) and isinstance(b, EnumT):
+        return EnumT(values=tuple(dict.fromkeys(a.values + b.values)))
+    if isinstance(a, OptionalT) or isinstance(b, OptionalT):
+        inner = join(_strip(a), _strip(b))
+        return None if inner is None else OptionalT(item=inner)
+    if isinstance(a, ListT) and isinstance(b, ListT):
+        item = join(a.item, b.item)
+        return None if item is None else ListT(item=item)
+    if assignable(a, b):
+        return b
+    if assignable(b, a):
+        return a
+    return None
+
+
+def _strip(t: Type) -> Type:
+    return t.item if isinstance(t, OptionalT) else t
+
+
+def contains_any(t: Type) -> bool:
+    """True if ``t`` mentions the ``ANY`` placeholder (e.g. the type of ``[]``)."""
+    if t == ANY_TYPE:
+        return True
+    if isinstance(t, ListT | OptionalT | KeyedT):
+        return contains_any(t.item)
+    if isinstance(t, RecordT):
+        return any(contains_any(f.type) for f in t.fields)
+    return False

@@ -83,7 +83,7 @@ class ModelRef:
         opts = ",".join(f"{k}={v}" for k, v in self.options)
         s = f"{self.provider}:{self.model}" if self.model else self.provider
         if opts:
-            s += (":" if self.model else ":") + opts
+            s += ":" + opts
         if self.base_url:
             s += "@" + self.base_url
         return s

@@ -33,7 +33,7 @@ from chainlang.runtime.render import (
     render,
     request_type,
 )
-from chainlang.types import RecordT
+from chainlang.types import LabelT, RecordT
 
 SIMULATED = frozenset({"oracle", "random", "specialist"})
 MAX_BODIES_IN_FLIGHT = 32  # per for-loop: bounds the marked images alive at once
@@ -112,6 +112,7 @@ class Settings:
     sample_index: int = 0
     sampling: Params = field(default_factory=Params)
     origin_file: str = ""
+    dataset_labels: str | None = None  # the label set the dataset's truth indexes into
 
 
 class Interpreter:
@@ -163,6 +164,8 @@ class Interpreter:
     async def _eval_call(self, e: ir.Call, env: dict[str, Any], ctx: ItemContext) -> Any:
         kwargs = {a.name: await self.eval(a.value, env, ctx) for a in e.args}
         fn = self._op(e)
+        if e.op in LABELLED_OPS and "label_set" not in kwargs:
+            kwargs["label_set"] = self._label_set(e)
         try:
             return fn(**kwargs)
         except OperationError as err:
@@ -407,12 +410,40 @@ class Interpreter:
             o.failure_kind or "failed", o.failure_message or "the question failed", e.origin
         )
 
+    def _label_set(self, e: ir.Call) -> tuple[str, ...]:
+        """Labels for ops that turn class indices into names or back.
+
+        ``semantic_from_labels`` paints the labels of its ``labels`` argument's
+        set; ``majority`` names truth classes, which index into the dataset's set.
+        """
+        name = _labelset_in([a.value.type for a in e.args] + [e.type])
+        if e.op == "majority" or name is None:
+            name = self.settings.dataset_labels or name
+        if name is None:
+            raise OperationError(f"{e.op} needs a label set and none is known", e.origin)
+        return answers.load_labels(name)
+
     def _op(self, e: ir.Call) -> Callable[..., Any]:
         fn = self._ops.get(e.impl)
         if fn is None:
             fn = resolve_impl(e.impl)
             self._ops[e.impl] = fn
         return fn
+
+
+LABELLED_OPS = frozenset({"semantic_from_labels", "majority"})
+
+
+def _labelset_in(types: list[Any]) -> str | None:
+    """The first label set named anywhere inside ``types``."""
+    for t in types:
+        if isinstance(t, LabelT):
+            return t.labelset
+        inner = [getattr(t, "item", None)] if hasattr(t, "item") else []
+        found = _labelset_in([x for x in inner if x is not None])
+        if found:
+            return found
+    return None
 
 
 def resolve_impl(impl: str) -> Callable[..., Any]:

@@ -54,6 +54,8 @@ class RunIdentity:
     dataset: str
     dataset_sha256: str
     ir_version: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict)  # recorded, not compared
 
     def key(self) -> dict[str, Any]:
         """The fields compared on resume (paths are informational only)."""
@@ -65,12 +67,14 @@ class RunIdentity:
             "samples": self.samples,
             "dataset_sha256": self.dataset_sha256,
             "ir_version": self.ir_version,
+            "labels": dict(self.labels),
         }
 
     def to_json(self) -> dict[str, Any]:
         return {
             "chain": self.chain,
             "dataset": self.dataset,
+            **dict(self.info),
             **self.key(),
         }
 

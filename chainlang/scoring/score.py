@@ -212,6 +212,9 @@ def _samples(
         except DataError as err:
             raise ScoringError(f"item {item_id}: {err}") from err
         pred = _prediction(run_dir, r, output) if r.get("status") == "ok" else None
+        if output == "InstanceMask" and pred is not None:
+            # one instance id per query point, in point order (ids stay aligned)
+            pred = [pred == k for k in range(1, len(truth) + 1)]
         yield Sample(
             item_id=item_id,
             pred=pred,
@@ -226,8 +229,6 @@ def _prediction(run_dir: Path, record: Mapping[str, Any], output: str) -> Any:
     if "arrays" in out:
         with np.load(run_dir / out["arrays"]) as z:
             array = z["output"]
-        if output == "InstanceMask":
-            return [array == k for k in range(1, int(array.max(initial=0)) + 1)]
         return array
     if output == "Boxes":
         return [metrics.ScoredBox(b["label"], *b["box"], b.get("score", 1.0)) for b in out["boxes"]]

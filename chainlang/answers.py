@@ -1,0 +1,527 @@
+"""Answer types as the model sees them, and model replies as chains see them.
+
+Four jobs, all driven by a :mod:`chainlang.types` answer type:
+
+- :func:`schema_for` turns the type into a JSON Schema that OpenAI's strict mode
+  accepts (and so do Anthropic tools, Gemini and vLLM guided decoding);
+- :func:`instructions_for` describes the same shape in words plus a JSON example,
+  for servers that cannot enforce a schema;
+- :func:`extract_json` finds the JSON in a free-text reply;
+- :func:`validate` checks a decoded reply against the type and returns it
+  normalised (label spelling, record field order), or raises :class:`AnswerError`
+  naming the offending path, so the scheduler can re-ask with that message.
+
+:func:`random_answer` and :func:`other_answer` draw valid values for the
+simulated answerers (``random`` and ``oracle:flip=P``).
+
+Strict mode wants an object at the top, so an answer type that is not a record
+or a keyed batch is wrapped as ``{"answer": T}``; :func:`validate` accepts both
+the wrapped and the bare form and returns the bare value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainlang.errors import ChainlangError, UsageError
+from chainlang.types import (
+    BoolT,
+    EnumT,
+    FloatT,
+    ImageT,
+    IntT,
+    KeyedT,
+    LabelT,
+    ListT,
+    OptionalT,
+    RecordT,
+    TextT,
+    Type,
+)
+
+WRAP_KEY = "answer"
+MAX_ENUM_LABELS = 300  # above this, a label enum bloats every request; validate afterwards
+REASONING_FIELD = "reasoning"
+
+LabelLoader = Callable[[str], tuple[str, ...]]
+
+
+class AnswerError(ChainlangError):
+    """A model reply does not fit its declared answer type (the message names the path)."""
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def load_labels(name: str) -> tuple[str, ...]:
+    """Load a label set by built-in name or file path (:func:`chainlang.labelsets.load`)."""
+    from chainlang.labelsets import load  # lazy: answers must import without the data files
+
+    return load(name)
+
+
+def normalise(text: str) -> str:
+    """Canonical comparison form: case-folded, underscores/hyphens/whitespace runs as one space."""
+    return " ".join(re.split(r"[\s_\-]+", text.strip().casefold())).strip()
+
+
+class _Vocab:
+    """Allowed strings of one enum or label set, indexed by normalised form."""
+
+    def __init__(self, name: str, values: tuple[str, ...]) -> None:
+        self.name = name
+        self.values = values
+        self.by_norm = {normalise(v): v for v in values}
+
+    def match(self, text: str) -> str | None:
+        return self.by_norm.get(normalise(text))
+
+    def closest(self, text: str) -> str | None:
+        hits = difflib.get_close_matches(normalise(text), list(self.by_norm), n=1, cutoff=0.6)
+        return self.by_norm[hits[0]] if hits else None
+
+
+class _Context:
+    """Per-call memo so a keyed batch of 50 labels builds the label index once."""
+
+    def __init__(self, loader: LabelLoader) -> None:
+        self.loader = loader
+        self.vocabs: dict[str, _Vocab] = {}
+
+    def labels(self, name: str) -> _Vocab:
+        if name not in self.vocabs:
+            self.vocabs[name] = _Vocab(name, self.loader(name))
+        return self.vocabs[name]
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def schema_for(t: Type, *, labels: LabelLoader = load_labels) -> dict[str, Any] | None:
+    """JSON Schema of answer type ``t``, valid for OpenAI strict mode.
+
+    Args:
+        t: the answer type.
+        labels: label-set loader (defaults to :func:`load_labels`).
+
+    Returns:
+        An object schema (non-object types wrapped as ``{"answer": ...}``), or
+        None for :class:`ImageT` answers, which are images, not JSON.
+
+    Raises:
+        UsageError: the type cannot be an answer (optional, opaque, keyed without keys).
+    """
+    if isinstance(t, ImageT):
+        return None
+    ctx = _Context(labels)
+    if isinstance(t, RecordT | KeyedT):
+        return _schema(t, ctx)
+    return _object({WRAP_KEY: _schema(t, ctx)})
+
+
+def _object(props: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+def _schema(t: Type, ctx: _Context) -> dict[str, Any]:
+    if isinstance(t, BoolT):
+        return {"type": "boolean"}
+    if isinstance(t, IntT):
+        return {"type": "integer"}
+    if isinstance(t, FloatT):
+        return {"type": "number"}
+    if isinstance(t, TextT):
+        return {"type": "string"}
+    if isinstance(t, EnumT):
+        return {"type": "string", "enum": list(t.values)}
+    if isinstance(t, LabelT):
+        values = ctx.labels(t.labelset).values
+        if len(values) <= MAX_ENUM_LABELS:
+            return {"type": "string", "enum": list(values)}
+        return {"type": "string", "description": f"one label of the {t.labelset} label set"}
+    if isinstance(t, ListT):
+        return {"type": "array", "items": _schema(t.item, ctx)}
+    if isinstance(t, RecordT):
+        props = {}
+        for f in _ordered_fields(t):
+            props[f.name] = _schema(f.type, ctx)
+            if f.doc:
+                props[f.name] = {**props[f.name], "description": f.doc}
+        return _object(props)
+    if isinstance(t, KeyedT):
+        return _object({k: _schema(t.item, ctx) for k in _keys(t)})
+    if isinstance(t, OptionalT):
+        raise UsageError(
+            f"an optional type ({t.show()}) cannot be an answer: every field is required"
+        )
+    raise UsageError(f"{t.show()} cannot be an answer type (it has no JSON form)")
+
+
+def _ordered_fields(t: RecordT) -> list:
+    # Models that write their reasoning before the answer answer better, and
+    # structured-output decoders emit properties in schema order.
+    return sorted(t.fields, key=lambda f: f.name != REASONING_FIELD)
+
+
+def _keys(t: KeyedT) -> tuple[str, ...]:
+    if not t.keys:
+        raise UsageError("a keyed answer needs its keys ('1'..'n') filled in before asking")
+    return t.keys
+
+
+# --------------------------------------------------------------------------- instructions
+
+
+def instructions_for(t: Type, *, labels: LabelLoader = load_labels) -> str:
+    """Describe the answer shape in words plus one JSON example.
+
+    Used for servers without schema support; the reply is then read with
+    :func:`extract_json` and checked with :func:`validate`.
+    """
+    if isinstance(t, ImageT):
+        raise UsageError("an image answer has no JSON form to describe")
+    ctx = _Context(labels)
+    wrapped = not isinstance(t, RecordT | KeyedT)
+    shape = KeyedT(item=t, keys=(WRAP_KEY,)) if wrapped else t
+    example = _example(shape, ctx)
+    lines = ["Reply with a single JSON object and nothing else. Its fields:"]
+    lines += _describe_fields(shape, ctx, indent="")
+    lines += ["Example of the form (the values are placeholders):", json.dumps(example)]
+    return "\n".join(lines)
+
+
+def _describe_fields(t: RecordT | KeyedT, ctx: _Context, indent: str) -> list[str]:
+    items = (
+        [(f.name, f.type, f.doc) for f in _ordered_fields(t)]
+        if isinstance(t, RecordT)
+        else [(k, t.item, None) for k in _keys(t)]
+    )
+    out = []
+    for name, ft, doc in items:
+        note = f" ({doc})" if doc else ""
+        out.append(f'{indent}- "{name}": {_describe(ft, ctx)}{note}')
+        if isinstance(ft, RecordT):
+            out += _describe_fields(ft, ctx, indent + "  ")
+    return out
+
+
+def _describe(t: Type, ctx: _Context) -> str:
+    if isinstance(t, BoolT):
+        return "true or false"
+    if isinstance(t, IntT):
+        return "an integer"
+    if isinstance(t, FloatT):
+        return "a number"
+    if isinstance(t, TextT):
+        return "a string"
+    if isinstance(t, EnumT):
+        return "one of " + ", ".join(json.dumps(v) for v in t.values)
+    if isinstance(t, LabelT):
+        values = ctx.labels(t.labelset).values
+        if len(values) <= MAX_ENUM_LABELS:
+            return "one of " + ", ".join(json.dumps(v) for v in values)
+        return f"one label of the {t.labelset} label set, spelled exactly as listed"
+    if isinstance(t, ListT):
+        return f"a list, each element {_describe(t.item, ctx)}"
+    if isinstance(t, RecordT):
+        return "an object with these fields:"
+    if isinstance(t, KeyedT):
+        return f"an object with keys {', '.join(_keys(t))}, each {_describe(t.item, ctx)}"
+    raise UsageError(f"{t.show()} cannot be an answer type (it has no JSON form)")
+
+
+def _example(t: Type, ctx: _Context) -> Any:
+    if isinstance(t, BoolT):
+        return True
+    if isinstance(t, IntT):
+        return 0
+    if isinstance(t, FloatT):
+        return 0.5
+    if isinstance(t, TextT):
+        return "..."
+    if isinstance(t, EnumT):
+        return t.values[0]
+    if isinstance(t, LabelT):
+        return ctx.labels(t.labelset).values[0]
+    if isinstance(t, ListT):
+        return [_example(t.item, ctx)]
+    if isinstance(t, RecordT):
+        return {f.name: _example(f.type, ctx) for f in _ordered_fields(t)}
+    if isinstance(t, KeyedT):
+        return {k: _example(t.item, ctx) for k in _keys(t)}
+    raise UsageError(f"{t.show()} cannot be an answer type (it has no JSON form)")
+
+
+# --------------------------------------------------------------------------- extraction
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+
+
+def extract_json(text: str) -> Any:
+    """Find and decode the JSON value in a free-text reply.
+
+    Tolerates code fences, prose before and after, and trailing commas.
+    Single-quoted pseudo-JSON is rejected (it is not JSON, and guessing how to
+    unquote it would silently change answers).
+
+    Raises:
+        AnswerError: no JSON value could be found, with the reason.
+    """
+    if not text or not text.strip():
+        raise AnswerError("the reply is empty")
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    for chunk in candidates:
+        for start in _starts(chunk):
+            block = _balanced(chunk, start)
+            if block is None:
+                continue
+            value = _loads_lenient(block)
+            if value is not _NO_VALUE:
+                return value
+    stripped = text.strip()
+    value = _loads_lenient(stripped)
+    if value is not _NO_VALUE:
+        return value
+    if re.search(r"[{\[]\s*'", text):
+        raise AnswerError("the reply uses single quotes, which is not JSON")
+    raise AnswerError(f"no JSON object found in the reply: {_clip(text)}")
+
+
+_NO_VALUE = object()
+
+
+def _starts(text: str) -> list[int]:
+    return [i for i, ch in enumerate(text) if ch in "{["]
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The bracketed block starting at ``start``, respecting strings; None if unclosed."""
+    depth, in_str, escape = 0, False, False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return None
+
+
+def _loads_lenient(block: str) -> Any:
+    for candidate in (block, _TRAILING_COMMA.sub(r"\1", block)):
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    return _NO_VALUE
+
+
+def _clip(text: str, n: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate(t: Type, value: Any, *, labels: LabelLoader = load_labels) -> Any:
+    """Check a decoded reply against ``t`` and return it normalised.
+
+    Labels and enum values match ignoring case, surrounding whitespace and
+    ``_``/``-``/space differences and come back in their canonical spelling;
+    records come back with fields in declared order. Numbers are never parsed
+    from strings.
+
+    Raises:
+        AnswerError: the reply does not fit; the message names the JSON path,
+            e.g. ``$.3.label: "zebraa" is not a label of coco80; closest: zebra``.
+    """
+    ctx = _Context(labels)
+    if not isinstance(t, RecordT | KeyedT) and isinstance(value, dict) and set(value) == {WRAP_KEY}:
+        value = value[WRAP_KEY]
+    return _check(t, value, "$", ctx)
+
+
+def _fail(path: str, message: str) -> AnswerError:
+    return AnswerError(f"{path}: {message}")
+
+
+def _show(value: Any) -> str:
+    return _clip(json.dumps(value, default=str), 60)
+
+
+def _check(t: Type, v: Any, path: str, ctx: _Context) -> Any:
+    if isinstance(t, BoolT):
+        if not isinstance(v, bool):
+            raise _fail(path, f"expected true or false, got {_show(v)}")
+        return v
+    if isinstance(t, IntT):
+        return _check_int(v, path)
+    if isinstance(t, FloatT):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise _fail(path, f"expected a number, got {_show(v)}")
+        return float(v)
+    if isinstance(t, TextT):
+        if not isinstance(v, str):
+            raise _fail(path, f"expected a string, got {_show(v)}")
+        return v
+    if isinstance(t, EnumT):
+        return _check_word(_Vocab("the choices", t.values), v, path, "one of the choices")
+    if isinstance(t, LabelT):
+        vocab = ctx.labels(t.labelset)
+        return _check_word(vocab, v, path, f"a label of {t.labelset}")
+    if isinstance(t, ListT):
+        if not isinstance(v, list):
+            raise _fail(path, f"expected a list, got {_show(v)}")
+        return [_check(t.item, x, f"{path}[{i}]", ctx) for i, x in enumerate(v)]
+    if isinstance(t, RecordT):
+        return _check_object(path, v, [(f.name, f.type) for f in t.fields], ctx)
+    if isinstance(t, KeyedT):
+        return _check_object(path, v, [(k, t.item) for k in _keys(t)], ctx)
+    raise UsageError(f"{t.show()} cannot be an answer type (it has no JSON form)")
+
+
+def _check_int(v: Any, path: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise _fail(path, f"expected an integer, got {_show(v)}")
+    if isinstance(v, float) and not (math.isfinite(v) and v.is_integer()):
+        raise _fail(path, f"expected an integer, got {_show(v)}")
+    return int(v)
+
+
+def _check_word(vocab: _Vocab, v: Any, path: str, what: str) -> str:
+    if not isinstance(v, str):
+        raise _fail(path, f"expected a string, {what}, got {_show(v)}")
+    hit = vocab.match(v)
+    if hit is not None:
+        return hit
+    closest = vocab.closest(v)
+    hint = f"; closest: {closest}" if closest else ""
+    if len(vocab.values) <= 12:
+        hint += "; allowed: " + ", ".join(vocab.values)
+    raise _fail(path, f"{_show(v)} is not {what}{hint}")
+
+
+def _check_object(path: str, v: Any, fields: list[tuple[str, Type]], ctx: _Context) -> dict:
+    if not isinstance(v, dict):
+        raise _fail(path, f"expected an object, got {_show(v)}")
+    names = [n for n, _ in fields]
+    missing = [n for n in names if n not in v]
+    if missing:
+        raise _fail(path, f"missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    extra = [k for k in v if k not in names]
+    if extra:
+        raise _fail(path, f"unexpected key{'s' if len(extra) > 1 else ''} {', '.join(extra)}")
+    return {n: _check(ft, v[n], f"{path}.{n}", ctx) for n, ft in fields}
+
+
+# --------------------------------------------------------------------------- simulated values
+
+_WORDS = ("red", "blue", "left", "right", "near", "far", "cat", "tree", "road", "sky")
+
+
+def random_answer(t: Type, rng: np.random.Generator, *, labels: LabelLoader = load_labels) -> Any:
+    """A uniformly drawn valid value of ``t`` (validates against ``t``)."""
+    return _random(t, rng, _Context(labels))
+
+
+def _random(t: Type, rng: np.random.Generator, ctx: _Context) -> Any:
+    if isinstance(t, BoolT):
+        return bool(rng.random() < 0.5)
+    if isinstance(t, IntT):
+        return int(rng.integers(0, 10))
+    if isinstance(t, FloatT):
+        return float(rng.random())
+    if isinstance(t, TextT):
+        return str(rng.choice(_WORDS))
+    if isinstance(t, EnumT):
+        return str(rng.choice(list(t.values)))
+    if isinstance(t, LabelT):
+        return str(rng.choice(list(ctx.labels(t.labelset).values)))
+    if isinstance(t, ListT):
+        return [_random(t.item, rng, ctx) for _ in range(int(rng.integers(1, 4)))]
+    if isinstance(t, RecordT):
+        return {f.name: _random(f.type, rng, ctx) for f in t.fields}
+    if isinstance(t, KeyedT):
+        return {k: _random(t.item, rng, ctx) for k in _keys(t)}
+    raise UsageError(f"cannot draw a random {t.show()} answer")
+
+
+def other_answer(
+    t: Type, value: Any, rng: np.random.Generator, *, labels: LabelLoader = load_labels
+) -> Any:
+    """A valid value of ``t`` that differs from ``value`` (for ``oracle:flip=P``).
+
+    Raises:
+        UsageError: ``t`` has only one possible value, so nothing differs.
+    """
+    ctx = _Context(labels)
+    value = _check(t, value, "$", ctx)
+    return _other(t, value, rng, ctx)
+
+
+def _other(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
+    if isinstance(t, BoolT):
+        return not v
+    if isinstance(t, IntT):
+        return v + int(rng.choice([-3, -2, -1, 1, 2, 3]))
+    if isinstance(t, FloatT):
+        return v + float(rng.choice([-1.0, 1.0])) * (0.5 + float(rng.random()))
+    if isinstance(t, TextT):
+        return v + " " + str(rng.choice(_WORDS))
+    if isinstance(t, EnumT | LabelT):
+        pool = t.values if isinstance(t, EnumT) else ctx.labels(t.labelset).values
+        others = [x for x in pool if x != v]
+        if not others:
+            raise UsageError(f"{t.show()} has a single value; no other answer exists")
+        return str(rng.choice(others))
+    if isinstance(t, ListT):
+        if not v:
+            return [_random(t.item, rng, ctx)]
+        i = int(rng.integers(0, len(v)))
+        return [*v[:i], _other(t.item, v[i], rng, ctx), *v[i + 1 :]]
+    if isinstance(t, RecordT | KeyedT):
+        fields = (
+            [(f.name, f.type) for f in t.fields]
+            if isinstance(t, RecordT)
+            else [(k, t.item) for k in _keys(t)]
+        )
+        return _other_in_object(v, fields, rng, ctx)
+    raise UsageError(f"cannot draw another {t.show()} answer")
+
+
+def _other_in_object(
+    v: dict, fields: list[tuple[str, Type]], rng: np.random.Generator, ctx: _Context
+) -> dict:
+    order = list(rng.permutation(len(fields)))
+    for i in order:
+        name, ft = fields[int(i)]
+        try:
+            changed = _other(ft, v[name], rng, ctx)
+        except UsageError:
+            continue  # this field cannot change (single-valued); try another
+        return {**v, name: changed}
+    raise UsageError("no field of this answer can take another value")

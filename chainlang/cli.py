@@ -1,0 +1,196 @@
+"""The ``chainlang`` command.
+
+Each command is one short function registered on an argparse subparser, so
+later commands (plan, run, score, demo, data, sweep, report, trace, cache) are
+added the same way. Exit codes: 0 clean, 1 diagnostics (or files that need
+formatting), 2 usage errors. This is the only module that imports rich, and
+it colours output only when the terminal supports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from chainlang import commands, nodes
+from chainlang.bounds import show
+from chainlang.compiler import Result, check_file
+from chainlang.diagnostics import Diagnostics, render_all, to_json
+from chainlang.errors import ChainlangError
+from chainlang.parser import parse
+from chainlang.source import SourceFile
+from chainlang.unparse import unparse
+
+EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args))
+    except ChainlangError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="chainlang",
+        description="Evaluate vision-language models on vision tasks by prompt chaining.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_check(sub)
+    _add_fmt(sub)
+    _add_dump(sub)
+    commands.register(sub)
+    return parser
+
+
+# ---- check ----
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check .chain files and report every problem",
+        description="Check .chain files: syntax, names, types, prompts, "
+        "parameters, loop bounds and imports.",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print each chain's model calls per item (formula or upper bound)",
+    )
+    p.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``chainlang check FILE...``."""
+    results = [check_file(f) for f in args.files]
+    diags = [d for r in results for d in r.diagnostics]
+    if args.json:
+        print(to_json(diags))
+    elif diags:
+        sources = {k: v for r in results for k, v in r.sources.items()}
+        _print_diagnostics(render_all(diags, sources))
+    if args.explain and not args.json:
+        for f, r in zip(args.files, results, strict=True):
+            _explain(f, r)
+    return EXIT_DIAGNOSTICS if diags else EXIT_OK
+
+
+def _explain(path: Path, r: Result) -> None:
+    if r.program is None or r.program.bounds is None:
+        return
+    b = r.program.bounds
+    print(f"{path}: chain {r.program.name}: {b.show()} per item")
+    for s in b.symbols:
+        est = f" (estimate: {show(s.estimate)})" if s.estimate is not None else ""
+        print(f"  {s.name}: {s.doc}{est}")
+
+
+# ---- fmt ----
+
+
+def _add_fmt(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "fmt",
+        help="rewrite .chain files in the canonical layout",
+        description="Rewrite .chain files in place in the canonical layout.",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if any file is not formatted"
+    )
+    p.set_defaults(func=cmd_fmt)
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    """``chainlang fmt [--check] FILE...``."""
+    status = EXIT_OK
+    for path in args.files:
+        src, text = _format(path)
+        if text is None:
+            status = EXIT_DIAGNOSTICS
+        elif text != src.text:
+            if args.check:
+                print(f"{path}: would reformat")
+                status = EXIT_DIAGNOSTICS
+            else:
+                path.write_text(text, encoding="utf-8")
+                print(f"{path}: reformatted")
+    return status
+
+
+def _format(path: Path) -> tuple[SourceFile, str | None]:
+    try:
+        src = SourceFile.read(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"{path}: cannot read: {exc.__class__.__name__}")
+        return SourceFile.of(str(path), ""), None
+    diags = Diagnostics()
+    module = parse(src, diags)
+    if module is None:
+        _print_diagnostics(render_all(diags, {src.name: src}))
+        return src, None
+    return src, unparse(module)
+
+
+# ---- dump ----
+
+
+def _add_dump(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "dump",
+        help="print a file's AST or IR as JSON",
+        description="Print an intermediate form of a .chain file as JSON.",
+    )
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--stage", choices=["ast", "ir"], default="ir", help="which form (default: ir)")
+    p.set_defaults(func=cmd_dump)
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    """``chainlang dump --stage ast|ir FILE``."""
+    result = check_file(args.file)
+    if args.stage == "ast" and result.module is not None:
+        print(json.dumps(nodes.to_data(result.module), indent=1))
+        return EXIT_OK
+    if args.stage == "ir" and result.program is not None:
+        print(result.program.model_dump_json(indent=1))
+        return EXIT_OK
+    _print_diagnostics(result.render())
+    return EXIT_DIAGNOSTICS
+
+
+# ---- output ----
+
+
+def _print_diagnostics(text: str) -> None:
+    if not sys.stderr.isatty():
+        print(text, file=sys.stderr)
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    styled = Text(text)
+    styled.highlight_regex(r"error\[E\d+\]", "bold red")
+    styled.highlight_regex(r"\^+", "red")
+    Console(stderr=True, highlight=False).print(styled)
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,563 @@
+"""The running side of the ``chainlang`` command: plan, run, score, data, cache, demo.
+
+Registered by :mod:`chainlang.cli`. Every heavy import happens inside the
+command that needs it, so ``chainlang check`` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chainlang.errors import CompileError, UsageError
+
+Sub = argparse._SubParsersAction  # type: ignore[type-arg]
+EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+def register(sub: Sub) -> None:
+    """Add the running commands to the CLI's subparsers."""
+    _add_plan(sub)
+    _add_run(sub)
+    _add_score(sub)
+    _add_data(sub)
+    _add_cache(sub)
+    _add_demo(sub)
+    _add_sweep(sub)
+    _add_report(sub)
+    _add_trace(sub)
+
+
+# ---- shared options -------------------------------------------------------------------
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("chain", type=Path, help="the .chain file")
+    p.add_argument("--data", required=True, help="manifest.jsonl, a folder with one, or images")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="openai:gpt-4o, anthropic:…, gemini:…, "
+        "openai-compat:MODEL@URL, oracle, oracle:flip=0.3, random",
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter; variant.PROMPT=NAME picks a prompt variant",
+    )
+    p.add_argument(
+        "--labels",
+        action="append",
+        default=[],
+        metavar="ALIAS=SET",
+        help="rebind a label set (built-in name or file), e.g. coco80=synthetic",
+    )
+    p.add_argument("--samples", type=int, default=1, help="independent answers per question")
+    p.add_argument("--config", type=Path, help="TOML with [limits], [prices], provider keys")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(".chainlang/cache.sqlite"),
+        help="the journal shared by runs (default: .chainlang/cache.sqlite)",
+    )
+
+
+def _options(args: argparse.Namespace, **extra: Any) -> Any:
+    from chainlang.api import RunOptions
+
+    return RunOptions(
+        params=_pairs(args.param, "-p"),
+        labels=_pairs(args.labels, "--labels"),
+        samples=args.samples,
+        cache=args.cache,
+        config=args.config,
+        **extra,
+    )
+
+
+def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{flag} expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _guard(fn: Any) -> Any:
+    """Print compile errors as diagnostics (exit 1) instead of a one-line message."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return int(fn(args))
+        except CompileError as err:
+            print(str(err), file=sys.stderr)
+            return EXIT_DIAGNOSTICS
+
+    return wrapped
+
+
+# ---- plan ------------------------------------------------------------------------------
+
+
+def _add_plan(sub: Sub) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="price a run before paying for it",
+        description="Calls, tokens and dollars per item and in total; "
+        "nothing is sent to any provider.",
+    )
+    _run_options(p)
+    p.add_argument("--sample-items", type=int, default=2, help="items to dry-run (default 2)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=_guard(cmd_plan))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from chainlang.api import plan
+
+    result = plan(
+        args.chain, args.data, args.model, options=_options(args), sample_items=args.sample_items
+    )
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return EXIT_OK
+    print(format_plan(result))
+    return EXIT_OK
+
+
+def format_plan(plan: Any) -> str:
+    """The plan as a short plain-text table."""
+    per = plan.per_call
+    money = "unknown" if plan.usd_per_item is None else f"${plan.usd_per_item:.4f}"
+    worst = "unknown" if plan.usd_worst_per_item is None else f"${plan.usd_worst_per_item:.4f}"
+    total = "unknown" if plan.total_usd is None else f"${plan.total_usd:.2f}"
+    total_worst = "unknown" if plan.total_usd_worst is None else f"${plan.total_usd_worst:.2f}"
+    kind = "exactly" if plan.exact else "at most"
+    lines = [
+        f"chain  {plan.chain}   model  {plan.model}",
+        f"items  {plan.items}   samples  {plan.samples}",
+        f"calls per item   {kind} {plan.calls_per_item:g}   ({plan.formula})",
+    ]
+    if per:
+        lines.append(
+            f"per call         ~{per['input_tokens']:.0f} input tokens "
+            f"({per['image_tokens']:.0f} image), ~{per['output_tokens']:.0f} output "
+            f"(max {per['max_output_tokens']:.0f})"
+        )
+    lines += [
+        f"per item         {money} expected, {worst} worst case",
+        f"total            {plan.total_calls:g} calls, {total} expected, {total_worst} worst case",
+    ]
+    lines += [f"note: {n}" for n in plan.notes]
+    return "\n".join(lines)
+
+
+# ---- run -------------------------------------------------------------------------------
+
+
+def _add_run(sub: Sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a chain over a dataset (resumes when rerun)",
+        description="Run a chain. Rerunning the same command into the same "
+        "--out folder resumes and pays for nothing twice.",
+    )
+    _run_options(p)
+    p.add_argument("--out", required=True, type=Path, help="the run folder")
+    p.add_argument("--concurrency", type=int, help="requests in flight per model")
+    p.add_argument("--rpm", type=float, help="requests per minute per model (default: adapt)")
+    p.add_argument("--tpm", type=float, help="tokens per minute per model")
+    p.add_argument("--max-cost", type=float, help="dollars never to exceed")
+    p.add_argument("--max-failures", type=int, help="stop after this many failed questions")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
+    p.add_argument(
+        "--force-new",
+        action="store_true",
+        help="start --out afresh even if it holds a different run",
+    )
+    p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto")
+    p.set_defaults(func=_guard(cmd_run))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from chainlang.api import run
+
+    options = _options(
+        args,
+        concurrency=args.concurrency,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        max_cost=args.max_cost,
+        max_failures=args.max_failures,
+        timeout_s=args.timeout,
+        force_new=args.force_new,
+        progress=args.progress,
+    )
+    try:
+        result = run(args.chain, args.data, args.model, out=args.out, options=options)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; rerun the same command to resume into {args.out}", file=sys.stderr)
+        return 130
+    s = result.summary
+    cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"
+    print(
+        f"{s.items_ok}/{s.items} items ok, {s.questions} questions "
+        f"({s.cache_hits} from the journal), {s.provider_calls} provider calls, {cost}, "
+        f"{s.wall_s:.1f}s -> {args.out}"
+    )
+    if s.failures or s.item_failures:
+        print(f"failures: questions {dict(s.failures)}, items {dict(s.item_failures)}")
+    return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
+
+
+# ---- score -----------------------------------------------------------------------------
+
+
+def _add_score(sub: Sub) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score runs against truth, side by side",
+        description="The chain's metrics with coverage and 95% intervals; one row per run.",
+    )
+    p.add_argument("runs", nargs="+", type=Path, help="run folders")
+    p.add_argument("--data", help="the dataset (default: the one the run names)")
+    p.add_argument(
+        "--baselines",
+        default="",
+        help="comma list of answerers run through the same chain: oracle, random, oracle:flip=P",
+    )
+    p.add_argument(
+        "--mask",
+        choices=("valid", "all"),
+        default="valid",
+        help="depth/normals pixels: valid truth only, or all (reference)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--csv", action="store_true")
+    p.set_defaults(func=_guard(cmd_score))
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from chainlang.scoring.score import score_run
+
+    runs = list(args.runs) + _baseline_runs(args)
+    scores = [score_run(r, dataset=args.data, mask=args.mask) for r in runs]
+    if args.json:
+        print(json.dumps([score_json(s) for s in scores], indent=2))
+    elif args.csv:
+        print(score_csv(scores))
+    else:
+        print(score_table(scores))
+    return EXIT_OK
+
+
+def _baseline_runs(args: argparse.Namespace) -> list[Path]:
+    """Run each baseline answerer through the first run's chain (from the journal if done)."""
+    names = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    if not names:
+        return []
+    from chainlang.api import RunOptions, run
+    from chainlang.runtime.runfolder import read_run
+
+    info = read_run(args.runs[0])
+    out = []
+    for name in names:
+        if name.startswith("specialist:"):
+            raise UsageError(
+                "specialist baselines need --data with specialist predictions; "
+                "use folder:DIR predictions with `chainlang run --model specialist:…`"
+            )
+        folder = Path(args.runs[0]).parent / f"{Path(args.runs[0]).name}--{name.replace(':', '-')}"
+        options = RunOptions(
+            params=info.get("params", {}), labels=info.get("labels", {}), progress="none"
+        )
+        run(info["chain"], args.data or info["dataset"], name, out=folder, options=options)
+        out.append(folder)
+    return out
+
+
+def score_json(s: Any) -> dict[str, Any]:
+    """A run's score as JSON."""
+    return {
+        "run": s.run,
+        "chain": s.chain,
+        "model": s.model,
+        "output": s.output,
+        "metrics": {
+            k: {"value": m.value, "ci": [m.ci_low, m.ci_high], "n": m.n_items}
+            for k, m in s.metrics.items()
+        },
+        "coverage": {
+            "items": s.coverage.items,
+            "items_failed": s.coverage.items_failed,
+            "questions": s.coverage.questions,
+            "questions_failed": s.coverage.questions_failed,
+        },
+        "cost_usd": s.cost_usd,
+    }
+
+
+def _columns(scores: Sequence[Any]) -> list[str]:
+    cols: list[str] = []
+    for s in scores:
+        for name in s.headline():
+            if name not in cols and not name.endswith("_with_failures"):
+                cols.append(name)
+    return cols
+
+
+def score_csv(scores: Sequence[Any]) -> str:
+    """Runs as rows, metrics as columns (value and interval columns)."""
+    cols = _columns(scores)
+    head = ["run", "model", "items", "items_failed", "questions_failed", "cost_usd"]
+    head += [f"{c}{suffix}" for c in cols for suffix in ("", "_lo", "_hi")]
+    rows = [",".join(head)]
+    for s in scores:
+        row = [
+            s.run,
+            s.model,
+            str(s.coverage.items),
+            str(s.coverage.items_failed),
+            str(s.coverage.questions_failed),
+            "" if s.cost_usd is None else f"{s.cost_usd}",
+        ]
+        for c in cols:
+            m = s.metrics.get(c)
+            row += (
+                ["", "", ""]
+                if m is None
+                else [f"{m.value:.6g}", f"{m.ci_low:.6g}", f"{m.ci_high:.6g}"]
+            )
+        rows.append(",".join(row))
+    return "\n".join(rows)
+
+
+def score_table(scores: Sequence[Any]) -> str:
+    """Runs as rows, metrics as columns, ``value [lo, hi]`` cells, coverage at the end."""
+    cols = _columns(scores)
+    header = ["run", *cols, "items ok", "q failed", "cost"]
+    rows = [header]
+    for s in scores:
+        cells = [Path(s.run).name]
+        for c in cols:
+            m = s.metrics.get(c)
+            cells.append("–" if m is None else _cell(m))
+        cov = s.coverage
+        cells += [
+            f"{cov.items_scored}/{cov.items}",
+            str(cov.questions_failed),
+            "?" if s.cost_usd is None else f"${s.cost_usd:.2f}",
+        ]
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(m: Any) -> str:
+    import math
+
+    if math.isnan(m.ci_low):
+        return f"{m.value:.3f}"
+    return f"{m.value:.3f} [{m.ci_low:.2f},{m.ci_high:.2f}]"
+
+
+# ---- data ------------------------------------------------------------------------------
+
+
+def _add_data(sub: Sub) -> None:
+    p = sub.add_parser("data", help="make or convert datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="KIND")
+    syn = dsub.add_parser("synthetic", help="render 3D scenes with exact truth for all tasks")
+    syn.add_argument("--n", type=int, default=16, help="scenes (default 16)")
+    syn.add_argument("--out", type=Path, required=True)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default 640x480)")
+    syn.set_defaults(func=_guard(cmd_data_synthetic))
+
+
+def cmd_data_synthetic(args: argparse.Namespace) -> int:
+    from chainlang.data.synthetic import generate
+
+    w, sep, h = args.size.partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise UsageError(f"--size expects WIDTHxHEIGHT, e.g. 640x480, got {args.size!r}")
+    manifest = generate(args.n, args.out, seed=args.seed, size=(int(w), int(h)))
+    print(f"{args.n} scenes -> {manifest}")
+    return EXIT_OK
+
+
+# ---- cache -----------------------------------------------------------------------------
+
+
+def _add_cache(sub: Sub) -> None:
+    p = sub.add_parser("cache", help="inspect or clear the journal")
+    p.add_argument("action", choices=("stats", "clear"))
+    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
+    p.add_argument("--model", help="clear only this model's entries")
+    p.add_argument("--older-than-days", type=float, help="clear only entries older than this")
+    p.set_defaults(func=_guard(cmd_cache))
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from chainlang.runtime.cache import cache_clear, cache_stats
+
+    if not args.cache.exists():
+        raise UsageError(f"no journal at {args.cache}")
+    if args.action == "clear":
+        older = args.older_than_days * 86400 if args.older_than_days else None
+        n = cache_clear(args.cache, older_than=older, model=args.model)
+        print(f"removed {n} entries from {args.cache}")
+        return EXIT_OK
+    st = cache_stats(args.cache)
+    print(f"{st.path}: {st.size_bytes / 1e6:.1f} MB, {st.answers} answers, {st.failures} failures")
+    for model, m in st.by_model.items():
+        print(f"  {model}: {m.answers} answers, {m.failures} failures, ${m.cost_usd:.4f}")
+    return EXIT_OK
+
+
+# ---- demo ------------------------------------------------------------------------------
+
+
+def _add_demo(sub: Sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="all six chains offline on synthetic scenes",
+        description="Generates (or reuses) synthetic scenes, runs every chain "
+        "with simulated answerers, scores them and writes an HTML page.",
+    )
+    p.add_argument("--out", type=Path, default=Path("demo-out"))
+    p.add_argument("--n", type=int, default=4, help="scenes (default 4)")
+    p.add_argument("--tasks", default="", help="comma list (default: all six)")
+    p.set_defaults(func=_guard(cmd_demo))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from chainlang.demo import run_demo
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] or None
+    return run_demo(args.out, n=args.n, tasks=tasks)
+
+
+# ---- sweep, report, trace -------------------------------------------------------------
+
+
+def _add_sweep(sub: Sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="variants x models x parameters x repeats, with paired statistics",
+        description="Run a grid of cells through one scheduler (shared limits and cache), "
+        "price it first, compare cells on the same images. Rerun to resume.",
+    )
+    p.add_argument("chain", type=Path, nargs="?", help="the .chain file (or use --experiment)")
+    p.add_argument("--experiment", type=Path, help="a TOML experiment file")
+    p.add_argument("--data", help="the dataset")
+    p.add_argument("-m", "--model", action="append", default=[], help="a model (repeat)")
+    p.add_argument("--variants", action="append", default=[], metavar="PROMPT=V1,V2")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=[A,B]")
+    p.add_argument("--labels", action="append", default=[], metavar="ALIAS=SET")
+    p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--baseline", help="the cell every other cell is compared with")
+    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
+    p.add_argument("--config", type=Path)
+    p.add_argument("--max-cost", type=float)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--plan-only", action="store_true", help="price the grid and stop")
+    p.set_defaults(func=_guard(cmd_sweep))
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from chainlang.api import RunOptions, run_sync
+    from chainlang.experiments import sweep
+
+    if args.experiment:
+        exp = sweep.load_experiment(args.experiment)
+    else:
+        if not (args.chain and args.data and args.model):
+            raise UsageError(
+                "sweep needs CHAIN, --data and at least one -m MODEL (or --experiment)"
+            )
+        options = RunOptions(
+            labels=_pairs(args.labels, "--labels"),
+            cache=args.cache,
+            config=args.config,
+            max_cost=args.max_cost,
+            progress="none",
+        )
+        exp = sweep.experiment_from_args(
+            args.chain,
+            args.data,
+            args.model,
+            variants=args.variants,
+            params=args.param,
+            samples=args.samples,
+            options=options,
+            baseline=args.baseline,
+        )
+    plans = run_sync(sweep.price(exp))
+    print(sweep.format_plan_table(plans, [c.name for c in sweep.cells(exp)]))
+    if args.plan_only:
+        return EXIT_OK
+    run_sync(sweep.run_sweep(exp, args.out))
+    print(sweep.format_sweep_table(sweep.sweep_rows(args.out)))
+    print(sweep.format_comparisons(sweep.compare_cells(args.out, baseline=exp.baseline)))
+    return EXIT_OK
+
+
+def _add_report(sub: Sub) -> None:
+    p = sub.add_parser("report", help="one static HTML file for a run or a sweep")
+    p.add_argument("path", type=Path, help="a run folder or a sweep folder")
+    p.add_argument("--out", type=Path, default=Path("report.html"))
+    p.add_argument("--image", action="append", default=[], help="item ids to picture")
+    p.add_argument("--item", help="the item whose questions are traced in the report")
+    p.add_argument("--metric", help="the metric compared (default: the chain's headline)")
+    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
+    p.set_defaults(func=_guard(cmd_report))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from chainlang.experiments.report import render_report
+
+    cache = args.cache if args.cache.exists() else None
+    page = render_report(
+        args.path, args.out, args.image or None, item=args.item, metric=args.metric, cache=cache
+    )
+    print(f"wrote {page}")
+    return EXIT_OK
+
+
+def _add_trace(sub: Sub) -> None:
+    p = sub.add_parser("trace", help="every question of one item: images, prompt, answer, cost")
+    p.add_argument("run", type=Path, help="the run folder")
+    p.add_argument("--item", required=True, help="the item id")
+    p.add_argument("--sample", type=int, default=0)
+    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
+    p.add_argument("--labels", action="append", default=[], metavar="ALIAS=SET")
+    p.add_argument("--save-images", type=Path, help="write the images sent as PNG files here")
+    p.set_defaults(func=_guard(cmd_trace))
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from chainlang.experiments.trace import format_trace, save_trace_images, trace_item
+
+    cache = args.cache if args.cache.exists() else None
+    trace = trace_item(
+        args.run,
+        args.item,
+        args.sample,
+        cache=cache,
+        labels=_pairs(args.labels, "--labels") or None,
+    )
+    saved = save_trace_images(trace, args.save_images) if args.save_images else None
+    print(format_trace(trace, saved))
+    return EXIT_OK

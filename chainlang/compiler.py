@@ -1,0 +1,220 @@
+"""The compiler's entry points: source text or file → checked IR program.
+
+``compile_file``/``compile_source`` raise :class:`~chainlang.errors.CompileError`
+carrying every diagnostic; :func:`check_file`/:func:`check_source` return a
+:class:`Result` instead (what ``chainlang check`` uses). Imports are resolved
+relative to the importing file; each imported file is parsed and its
+declarations checked once per compilation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chainlang import ir
+from chainlang import nodes as n
+from chainlang.check import Checker, Scope
+from chainlang.diagnostics import Diagnostic, Diagnostics, render_all
+from chainlang.errors import CompileError
+from chainlang.lower import lower
+from chainlang.parser import parse
+from chainlang.source import SourceFile
+from chainlang.stdlib import Registry, default_registry
+
+
+@dataclass
+class Result:
+    """The outcome of checking one file: the program (None on errors) and all diagnostics."""
+
+    program: ir.Program | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+    module: n.Module | None = None
+
+    def render(self) -> str:
+        """The diagnostics as plain text (empty when there are none)."""
+        return render_all(self.diagnostics, self.sources) if self.diagnostics else ""
+
+
+def check_file(path: str | Path, registry: Registry | None = None) -> Result:
+    """Check a ``.chain`` file; never raises for problems in the file."""
+    diags = Diagnostics()
+    try:
+        src = SourceFile.read(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        empty = SourceFile.of(str(path), "")
+        diags.error("E100", empty.whole(), f"cannot read {path}: {exc.__class__.__name__}")
+        return Result(None, diags.sorted())
+    return check_source(src.text, src.name, registry)
+
+
+def check_source(text: str, name: str = "<string>", registry: Registry | None = None) -> Result:
+    """Check chain source text; ``name`` is its path (imports resolve next to it)."""
+    src = SourceFile.of(name, text)
+    ctx = _Compilation(registry or default_registry())
+    ctx.sources[name] = src
+    diags = Diagnostics()
+    module = parse(src, diags)
+    program = None
+    if module is not None:
+        program = ctx.program(module, src, diags)
+    return Result(program, diags.sorted(), ctx.sources, module)
+
+
+def compile_source(
+    text: str, name: str = "<string>", registry: Registry | None = None
+) -> ir.Program:
+    """Compile source text to IR.
+
+    Raises:
+        CompileError: The text has errors; ``.diagnostics`` lists them all.
+    """
+    return _raise_or_program(check_source(text, name, registry))
+
+
+def compile_file(path: str | Path, registry: Registry | None = None) -> ir.Program:
+    """Compile a ``.chain`` file to IR.
+
+    Raises:
+        CompileError: The file has errors; ``.diagnostics`` lists them all.
+    """
+    return _raise_or_program(check_file(path, registry))
+
+
+def _raise_or_program(result: Result) -> ir.Program:
+    if result.program is None:
+        err = CompileError(result.diagnostics, result.render())
+        err.sources = result.sources  # type: ignore[attr-defined]
+        raise err
+    return result.program
+
+
+class _Compilation:
+    """State of one compilation: sources read and imported scopes (never shared)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.sources: dict[str, SourceFile] = {}
+        self.scopes: dict[str, Scope | None] = {}
+
+    def program(self, module: n.Module, src: SourceFile, diags: Diagnostics) -> ir.Program | None:
+        checker = self._checker(module, src, diags, stack=(_key(src.name),))
+        chains = [i for i in module.items if isinstance(i, n.ChainDecl)]
+        if len(chains) != 1:
+            where = chains[1].span if len(chains) > 1 else module.span
+            diags.error(
+                "E208",
+                where,
+                f"a file compiled as a chain must hold exactly one `chain`, found {len(chains)}",
+            )
+            return None
+        checked = checker.chain(chains[0])
+        if checked is None or diags.has_errors():
+            return None
+        return lower(checked, src.name)
+
+    def _checker(
+        self, module: n.Module, src: SourceFile, diags: Diagnostics, stack: tuple[str, ...]
+    ) -> Checker:
+        base = Path(src.name).parent
+        checker = Checker(diags, self.registry, base)
+        for imp in (i for i in module.items if isinstance(i, n.Import)):
+            self._import(imp, base, checker, diags, stack)
+        checker.declare(tuple(i for i in module.items if not isinstance(i, n.ChainDecl)))
+        return checker
+
+    def _import(
+        self, imp: n.Import, base: Path, into: Checker, diags: Diagnostics, stack: tuple[str, ...]
+    ) -> None:
+        path = base / imp.path
+        key = _key(str(path))
+        if key in stack:
+            diags.error(
+                "E702",
+                imp.span,
+                "import cycle: " + " -> ".join(Path(k).name for k in (*stack, key)),
+            )
+            return
+        if not path.is_file():
+            diags.error(
+                "E701", imp.span, f"cannot find imported file '{imp.path}' (looked in {base})"
+            )
+            return
+        scope = self._scope_of(path, key, diags, stack)
+        if scope is None:
+            diags.error("E704", imp.span, f"'{imp.path}' has errors; fix them first")
+            return
+        for name in imp.names:
+            self._bring(name, scope, imp, into, diags, base, path.parent)
+
+    def _scope_of(
+        self, path: Path, key: str, diags: Diagnostics, stack: tuple[str, ...]
+    ) -> Scope | None:
+        if key in self.scopes:
+            return self.scopes[key]
+        inner = Diagnostics()
+        try:
+            src = SourceFile.read(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            inner.error("E100", SourceFile.of(str(path), "").whole(), f"cannot read {path}: {exc}")
+            diags.extend(inner.sorted())
+            self.scopes[key] = None
+            return None
+        self.sources[src.name] = src
+        module = parse(src, inner)
+        scope = None
+        if module is not None:
+            checker = self._checker(module, src, inner, (*stack, key))
+            scope = None if inner.has_errors() else checker.scope
+        diags.extend(inner.sorted())
+        self.scopes[key] = scope
+        return scope
+
+    def _bring(
+        self,
+        name: str,
+        scope: Scope,
+        imp: n.Import,
+        into: Checker,
+        diags: Diagnostics,
+        base: Path,
+        their_base: Path,
+    ) -> None:
+        found = False
+        if name in scope.answers:
+            into.scope.answers[name], found = scope.answers[name], True
+        if name in scope.prompts:
+            into.scope.prompts[name], found = scope.prompts[name], True
+            # A prompt brings the answers and label sets its types need.
+            for ans, t in scope.answers.items():
+                into.scope.answers.setdefault(ans, t)
+            for ls in scope.labelsets.values():
+                into.scope.labelsets.setdefault(ls.name, _rebase(ls, their_base, base))
+        if name in scope.labelsets:
+            into.scope.labelsets[name], found = (
+                _rebase(scope.labelsets[name], their_base, base),
+                True,
+            )
+        if not found:
+            known = [*scope.answers, *scope.prompts, *scope.labelsets]
+            from chainlang.diagnostics import did_you_mean
+
+            diags.error(
+                "E703",
+                imp.span,
+                f"'{imp.path}' defines no answer, prompt or label set '{name}'",
+                did_you_mean(name, known),
+            )
+
+
+def _rebase(ls: ir.LabelSet, theirs: Path, ours: Path) -> ir.LabelSet:
+    if ls.source == "builtin":
+        return ls
+    rel = os.path.relpath(theirs / ls.source, ours)
+    return ls.model_copy(update={"source": Path(rel).as_posix()})
+
+
+def _key(path: str) -> str:
+    return str(Path(path).resolve())

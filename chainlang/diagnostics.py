@@ -1,0 +1,186 @@
+"""Diagnostics as values: codes, the bag that collects them, and the renderer.
+
+Every user mistake becomes a :class:`Diagnostic` with a stable code from
+:data:`CODES`, a span, a message that says what was expected and, where one
+exists, a suggestion. Passes add to a :class:`Diagnostics` bag; nothing is
+raised until the compiler entry points turn a bag with errors into a
+:class:`chainlang.errors.CompileError`.
+
+Rendering is plain text (``path:line:col: error[E123]: message`` plus the
+source line and a caret run) so it can be golden-tested; colour is the CLI's
+business.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chainlang.source import SourceFile, Span
+
+
+class Severity(StrEnum):
+    """How bad a diagnostic is: errors stop compilation, warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+#: Every code with a one-line summary (docs/diagnostics.md explains cause and fix).
+CODES: Mapping[str, str] = {
+    "E100": "cannot read a source file",
+    "E101": "unexpected token",
+    "E102": "unexpected character",
+    "E103": "unexpected end of file",
+    "E104": "nesting too deep",
+    "E105": "malformed literal",
+    "E201": "unknown name",
+    "E202": "duplicate definition",
+    "E203": "unknown type",
+    "E204": "unknown label set",
+    "E205": "unknown operation",
+    "E206": "unknown prompt",
+    "E207": "truth used outside an oracle clause",
+    "E208": "chain structure (missing or repeated output/return)",
+    "E301": "argument has the wrong type",
+    "E302": "operator applied to the wrong types",
+    "E303": "wrong arguments to a call",
+    "E304": "condition is not Bool",
+    "E305": "returned value does not match the output type",
+    "E306": "value is not a list",
+    "E307": "branches have incompatible types",
+    "E308": "value may be missing",
+    "E401": "unknown field",
+    "E402": "prompt hole is not a prompt parameter",
+    "E403": "image slot is not an image parameter",
+    "E404": "prompt parameter not bound by the ask",
+    "E405": "ask argument is not a prompt parameter",
+    "E406": "unknown variant",
+    "E407": "answer type has no JSON form",
+    "E408": "oracle or fallback does not match the answer type",
+    "E409": "shared prompt argument depends on the batch item",
+    "E410": "per-item hole or slot outside an `each` message",
+    "E411": "prompt text file cannot be read",
+    "E501": "parameter type not allowed",
+    "E502": "unknown parameter in a defaults block",
+    "E503": "default is not a literal of the parameter's type",
+    "E504": "bad model glob",
+    "E601": "loop bound is not a static expression of the parameters",
+    "E602": "batched loop body must end in exactly one ask",
+    "E603": "batch size is not a static positive expression",
+    "E604": "item batching inside a loop",
+    "E605": "loop state update does not match the state",
+    "E701": "imported file not found",
+    "E702": "import cycle",
+    "E703": "imported name not defined in the file",
+    "E704": "imported file has errors",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in a source file.
+
+    Attributes:
+        code: A key of :data:`CODES`, e.g. ``"E201"``.
+        severity: Error or warning.
+        message: What is wrong and what was expected.
+        span: Where it is.
+        suggestion: An optional fix ("did you mean 'depth'?").
+    """
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    suggestion: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict (the ``--json`` output of ``chainlang check``)."""
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "file": self.span.file,
+            "line": self.span.line,
+            "col": self.span.col,
+            "end_line": self.span.end_line,
+            "end_col": self.span.end_col,
+            "suggestion": self.suggestion,
+        }
+
+
+class Diagnostics:
+    """An ordered bag of diagnostics collected by the passes of one compilation."""
+
+    def __init__(self) -> None:
+        self._items: list[Diagnostic] = []
+
+    def error(self, code: str, span: Span, message: str, suggestion: str | None = None) -> None:
+        """Add an error; ``code`` must be a key of :data:`CODES`."""
+        if code not in CODES:  # an internal bug, not a user mistake
+            raise KeyError(f"unregistered diagnostic code {code}")
+        self._items.append(Diagnostic(code, Severity.ERROR, message, span, suggestion))
+
+    def extend(self, items: Iterable[Diagnostic]) -> None:
+        """Add diagnostics produced elsewhere (e.g. by an imported file)."""
+        self._items.extend(items)
+
+    def has_errors(self) -> bool:
+        """True if any error was reported (later passes skip when so)."""
+        return any(d.severity is Severity.ERROR for d in self._items)
+
+    def sorted(self) -> list[Diagnostic]:
+        """The diagnostics in file/position order, duplicates removed."""
+        unique = dict.fromkeys(self._items)
+        return sorted(unique, key=lambda d: (d.span.file, d.span.start, d.code))
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self.sorted())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A suggestion naming the closest candidate, or None.
+
+    >>> did_you_mean("dpeth", ["depth", "normals"])
+    "did you mean 'depth'?"
+    """
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def render(diag: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
+    """Render one diagnostic as stable plain text with a caret run under the span."""
+    span = diag.span
+    head = f"{span.file}:{span.line}:{span.col}: {diag.severity.value}[{diag.code}]: {diag.message}"
+    src = sources.get(span.file)
+    if src is None:
+        return head + (f"\n  = help: {diag.suggestion}" if diag.suggestion else "")
+    line = src.line_text(span.line)
+    width = span.end_col - span.col if span.end_line == span.line else len(line) - span.col + 1
+    gutter = f"{span.line:>4} | "
+    caret = " " * (len(gutter) + span.col - 1) + "^" * max(1, width)
+    out = [head, gutter + line.expandtabs(1), caret.rstrip()]
+    if diag.suggestion:
+        out.append(f"     = help: {diag.suggestion}")
+    return "\n".join(out)
+
+
+def render_all(diags: Iterable[Diagnostic], sources: Mapping[str, SourceFile]) -> str:
+    """Render several diagnostics, separated by blank lines, plus a summary line."""
+    items = list(diags)
+    parts = [render(d, sources) for d in items]
+    errors = sum(1 for d in items if d.severity is Severity.ERROR)
+    parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    return "\n\n".join(parts)
+
+
+def to_json(diags: Iterable[Diagnostic]) -> str:
+    """All diagnostics as a JSON array (stable key order)."""
+    return json.dumps([d.to_json() for d in diags], indent=2)

@@ -1,0 +1,384 @@
+"""Per-question inspection: what exactly the model saw and said for one item.
+
+A run folder records each question's prompt name, variant, answer, tokens and
+cost, but not the pictures that were sent (markers drawn, crops cut). To show
+them, :func:`trace_item` runs the item through the interpreter again, with the
+real :class:`~chainlang.runtime.scheduler.Scheduler` in a configuration that
+can never spend money:
+
+* answers are served from the run's own records (``results.jsonl``), and from
+  the journal (the cache sqlite) for answers the records do not hold (images);
+* the provider behind the scheduler refuses every call, so a question that is
+  in neither place shows up as a failed step instead of being asked;
+* nothing is written to the journal.
+
+Each request passing through is captured with its outcome: the rendered
+messages (text and the exact images), the raw and the parsed answer, and the
+tokens and dollars the original run paid for it.
+
+Limitations: the chain file must be unchanged since the run (its sha256 is
+checked), the sampling settings (temperature, max tokens, seed) and label-set
+overrides of the run must be given again when they were not the defaults, and
+for ``batch items`` chains the re-executed request packs only this item, so its
+answer is not found (the step is reported as not journaled).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chainlang.errors import RunError
+from chainlang.image import ImageData
+from chainlang.providers.base import ImagePart, ModelRef, ModelRequest, ProviderError, TextPart
+from chainlang.runtime.cache import Entry, Journal
+from chainlang.runtime.outcome import Outcome
+
+NOT_RECORDED = "not in the run's records or journal; a trace never asks a model"
+
+
+@dataclass(frozen=True)
+class TraceMessage:
+    """One message of a request: its role, its text parts joined, and its images in order."""
+
+    role: str
+    text: str
+    images: tuple[ImageData, ...]
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One question of the item as it was asked.
+
+    Attributes:
+        index: position in the run's record of the item (0-based).
+        origin: the ``.chain`` line of the ask.
+        prompt, variant: the prompt and the variant used.
+        messages: the rendered request, images included.
+        raw: the model's reply text as journaled.
+        answer: the parsed, validated answer (None if the question failed).
+        ok: whether the question had an answer.
+        failure: the failure kind and message, if any.
+        input_tokens, output_tokens, cost_usd, attempts: what the original run paid.
+        key: the question's cache key.
+    """
+
+    index: int
+    origin: str
+    prompt: str
+    variant: str
+    messages: tuple[TraceMessage, ...]
+    raw: str | None
+    answer: Any
+    ok: bool
+    failure: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    attempts: int
+    key: str
+
+    @property
+    def images(self) -> tuple[ImageData, ...]:
+        """Every image the question sent, in message order."""
+        return tuple(img for m in self.messages for img in m.images)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Every question of one (item, sample) of a run, with what was sent and answered.
+
+    Attributes:
+        run: the run folder.
+        item_id, sample: which result.
+        model: the model of the run.
+        status: the item's status in the run (``ok`` or ``failed``).
+        output: the item's recorded output (JSON form).
+        steps: the questions, in the order the run recorded them.
+        note: why the replay stopped early, if it did.
+    """
+
+    run: Path
+    item_id: str
+    sample: int
+    model: str
+    status: str
+    output: Any
+    steps: tuple[TraceStep, ...]
+    note: str = ""
+
+
+class _Refuse:
+    """A provider that refuses to be called: a trace must never spend money."""
+
+    name = "trace"
+
+    def __init__(self, ref: ModelRef) -> None:
+        self.ref = ref
+
+    async def send(self, request: ModelRequest, timeout: float) -> Any:
+        raise ProviderError("refused", NOT_RECORDED)
+
+
+class _RecordedAnswers:
+    """A read-only journal: the run's own answers first, then the cache file."""
+
+    def __init__(self, questions: Mapping[str, Mapping[str, Any]], journal: Journal | None) -> None:
+        self._questions = questions
+        self._journal = journal
+
+    def lookup(self, key: str) -> Entry | None:
+        q = self._questions.get(key)
+        if q is not None and q.get("ok") and q.get("answer") is not None:
+            return _entry(key, q)
+        return self._journal.lookup(key) if self._journal is not None else None
+
+    def record(self, entry: Entry) -> None:
+        """Drop it: a trace leaves the journal untouched."""
+
+
+class _Recorder:
+    """Wraps the scheduler and keeps every (request, outcome) that passes through."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seen: list[tuple[ModelRequest, Outcome]] = []
+
+    async def ask(self, request: ModelRequest) -> Outcome:
+        outcome: Outcome = await self.inner.ask(request)
+        self.seen.append((request, outcome))
+        return outcome
+
+
+def trace_item(
+    run_dir: str | Path,
+    item_id: str,
+    sample: int = 0,
+    *,
+    cache: str | Path | None = None,
+    chain: str | Path | None = None,
+    labels: Mapping[str, str] | None = None,
+    temperature: float | None = 0.0,
+    max_tokens: int | None = 4000,
+    seed: int | None = None,
+) -> Trace:
+    """Replay one item of a run and capture every question with its images.
+
+    Args:
+        run_dir: the run folder.
+        item_id: the dataset item.
+        sample: which sample of the item.
+        cache: the journal the run used (default ``.chainlang/cache.sqlite`` if it
+            exists); only needed for answers the run's records do not hold.
+        chain: the chain file, when it has moved since the run.
+        labels: the run's ``--labels`` overrides.
+        temperature, max_tokens, seed: the run's sampling settings (part of every
+            cache key), when they were not the defaults.
+
+    Raises:
+        RunError: not a run folder, no such item or sample, or the chain changed.
+        DataError: the item's image cannot be loaded.
+    """
+    from chainlang.api import (
+        DEFAULT_CACHE,
+        RunOptions,
+        load_chain,
+        parse_model,
+        run_sync,
+        settings_for,
+    )
+    from chainlang.data.manifest import load_dataset
+    from chainlang.runtime.execute import item_inputs, result_key
+    from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed
+    from chainlang.runtime.labels import bind_labelsets
+    from chainlang.runtime.runfolder import read_results, read_run
+
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    key = result_key(item_id, sample)
+    record = _find_record(read_results(run_dir), key, run_dir)
+    chain_path = Path(chain) if chain is not None else Path(run["chain"])
+    if not chain_path.exists():
+        raise RunError(f"the run's chain {chain_path} does not exist here; pass its path")
+    program = load_chain(chain_path)
+    if hashlib.sha256(program.source.encode()).hexdigest() != run.get("chain_sha256"):
+        raise RunError(
+            f"{chain_path} has changed since the run; its questions would differ from those asked"
+        )
+    program = bind_labelsets(program, chain_path.parent, labels)
+    dataset = load_dataset(run["dataset"])
+    item = dataset.get(item_id)
+    ref = parse_model(run["model"])
+    overrides = {**run.get("params", {})}
+    overrides.update({f"variant.{p}": v for p, v in run.get("variants", {}).items()})
+    options = RunOptions(
+        params=overrides, temperature=temperature, max_tokens=max_tokens, seed=seed
+    )
+    settings = dataclasses.replace(
+        settings_for(program, ref, options, dataset), sample_index=sample
+    )
+    questions = {q["key"]: q for q in record.get("questions", [])}
+    journal_path = Path(cache) if cache is not None else DEFAULT_CACHE
+    journal = Journal(journal_path) if journal_path.exists() else None
+    recorder = _Recorder(_scheduler(_RecordedAnswers(questions, journal)))
+    note = ""
+    try:
+        ctx = ItemContext(key, truth=item.truth)
+        run_sync(Interpreter(program, settings, recorder).run(item_inputs(program, item), ctx))
+    except ItemFailed as err:
+        note = f"the replay stopped: {err}"
+    finally:
+        if journal is not None:
+            journal.close()
+    steps = _steps(recorder.seen, record.get("questions", []))
+    return Trace(
+        run_dir,
+        item_id,
+        sample,
+        run["model"],
+        record.get("status", ""),
+        record.get("output"),
+        steps,
+        note,
+    )
+
+
+def _scheduler(cache: _RecordedAnswers) -> Any:
+    from chainlang import ir
+    from chainlang.runtime.scheduler import Scheduler
+
+    # The salt must be the one the run's scheduler used (see api.make_scheduler).
+    return Scheduler(providers=_Refuse, cache=cache, salt=f"ir{ir.IR_VERSION}")  # type: ignore[arg-type]
+
+
+def _find_record(records: Sequence[Mapping[str, Any]], key: str, run_dir: Path) -> dict[str, Any]:
+    for r in records:
+        if str(r.get("key") or f"{r['id']}#0") == key:
+            return dict(r)
+    ids = sorted({str(r["id"]) for r in records})
+    shown = ", ".join(ids[:8]) + (" ..." if len(ids) > 8 else "")
+    raise RunError(f"{run_dir} has no result {key!r} (items: {shown or 'none'})")
+
+
+def _entry(key: str, q: Mapping[str, Any]) -> Entry:
+    from chainlang.providers.base import Usage
+
+    return Entry(
+        key=key,
+        ok=True,
+        model="",
+        value=q["answer"],
+        image=None,
+        raw_text=q.get("raw"),
+        usage=Usage(),
+        attempts=0,
+        reasks=0,
+        latency_s=0.0,
+        cost_usd=0.0,
+        failure_kind=None,
+        failure_message=None,
+    )
+
+
+def _steps(
+    seen: Sequence[tuple[ModelRequest, Outcome]], recorded: Sequence[Mapping[str, Any]]
+) -> tuple[TraceStep, ...]:
+    order = {q["key"]: i for i, q in enumerate(recorded)}
+    steps = []
+    for request, outcome in seen:
+        q = recorded[order[outcome.request_key]] if outcome.request_key in order else {}
+        steps.append(
+            TraceStep(
+                index=order.get(outcome.request_key, len(order) + len(steps)),
+                origin=request.origin or "",
+                prompt=str(q.get("prompt", "")),
+                variant=str(q.get("variant", "")),
+                messages=tuple(_message(m) for m in request.messages),
+                raw=outcome.raw_text,
+                answer=outcome.value
+                if outcome.ok and not isinstance(outcome.value, bytes)
+                else None,
+                ok=outcome.ok,
+                failure=None
+                if outcome.ok
+                else f"{outcome.failure_kind}: {outcome.failure_message}",
+                input_tokens=int(q.get("input_tokens", 0)),
+                output_tokens=int(q.get("output_tokens", 0)),
+                cost_usd=q.get("cost_usd"),
+                attempts=int(q.get("attempts", 0)),
+                key=outcome.request_key,
+            )
+        )
+    return tuple(sorted(steps, key=lambda s: s.index))
+
+
+def _message(message: Any) -> TraceMessage:
+    texts = [p.text for p in message.parts if isinstance(p, TextPart)]
+    images = tuple(p.image for p in message.parts if isinstance(p, ImagePart))
+    return TraceMessage(message.role, "\n".join(texts), images)
+
+
+def format_trace(trace: Trace, saved: Mapping[str, Path] | None = None) -> str:
+    """The trace as plain text: each question, its messages, images by digest and size.
+
+    Args:
+        trace: from :func:`trace_item`.
+        saved: image digest → file written by :func:`save_trace_images`, shown next
+            to each image.
+    """
+    saved = saved or {}
+    head = (
+        f"{trace.run}  item {trace.item_id}  sample {trace.sample}  model {trace.model}  "
+        f"status {trace.status}  output {_short(trace.output)}"
+    )
+    lines = [head, f"{len(trace.steps)} questions"]
+    for s in trace.steps:
+        cost = "?" if s.cost_usd is None else f"${s.cost_usd:.5f}"
+        lines.append("")
+        lines.append(f"[{s.index + 1}] {s.prompt} (variant {s.variant}) at {s.origin}")
+        for m in s.messages:
+            for text_line in (m.text or "").splitlines() or [""]:
+                if text_line:
+                    lines.append(f"    {m.role:>9}: {text_line}")
+            for img in m.images:
+                w, h = img.size
+                where = f" -> {saved[img.digest]}" if img.digest in saved else ""
+                lines.append(f"    {m.role:>9}: <image {img.digest[:12]} {w}x{h}>{where}")
+        lines.append(f"    raw: {_short(s.raw)}")
+        lines.append(f"    answer: {_short(s.answer)}" if s.ok else f"    failed: {s.failure}")
+        lines.append(
+            f"    tokens in/out: {s.input_tokens}/{s.output_tokens}  cost {cost}  "
+            f"attempts {s.attempts}"
+        )
+    if trace.note:
+        lines += ["", trace.note]
+    return "\n".join(lines)
+
+
+def save_trace_images(trace: Trace, folder: str | Path) -> dict[str, Path]:
+    """Write every distinct image of the trace as ``<digest>.png``; digest → path."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    for step in trace.steps:
+        for img in step.images:
+            if img.digest not in out:
+                path = folder / f"{img.digest[:16]}.png"
+                Image.fromarray(img.pixels).save(path)
+                out[img.digest] = path
+    return out
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+__all__ = ["Trace", "TraceMessage", "TraceStep", "format_trace", "save_trace_images", "trace_item"]

@@ -1,0 +1,161 @@
+"""Text → AST. One of the two modules that import lark (with ``builder``).
+
+:func:`parse` turns a :class:`~chainlang.source.SourceFile` into a
+:class:`~chainlang.nodes.Module`, reporting syntax errors as diagnostics
+(E101–E105) instead of raising. Lark trees, tokens and exceptions never
+leave this module and ``builder``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from chainlang import nodes
+from chainlang.diagnostics import Diagnostics
+from chainlang.source import SourceFile
+
+#: Deepest lark tree accepted; deeper input gets E104 rather than a RecursionError.
+MAX_DEPTH = 120
+
+#: How terminals read in "expected ..." messages.
+TERMINAL_NAMES: dict[str, str] = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COLON": "':'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "DOT": "'.'",
+    "VBAR": "'|'",
+    "ROLE": "a message role (system, user, assistant)",
+    "DETAIL": "an image detail (high, low, auto)",
+    "CMP_OP": "a comparison",
+    "ADD_OP": "'+'",
+    "MINUS": "'-'",
+    "MUL_OP": "'*' (or '/', '%')",
+    "OPTIONAL": "'?'",
+    "VARIANT_FLAG": "'default' or 'reasoning'",
+    "$END": "end of file",
+}
+
+
+def grammar_text() -> str:
+    """The text of ``chain.lark`` as shipped inside the package."""
+    return resources.files("chainlang").joinpath("grammars/chain.lark").read_text("utf-8")
+
+
+@cache
+def _parser() -> Lark:
+    # One parser per process; Lark objects are immutable after construction.
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+def parse(src: SourceFile, diags: Diagnostics) -> nodes.Module | None:
+    """Parse a source file into an AST.
+
+    Args:
+        src: The file to parse.
+        diags: Syntax errors are added here.
+
+    Returns:
+        The module, or None when the text has syntax errors.
+    """
+    tree = _parse_tree(src, diags)
+    if tree is None:
+        return None
+    if _too_deep(tree):
+        diags.error(
+            "E104",
+            src.whole(),
+            f"the program nests more than {MAX_DEPTH} levels deep",
+            "split deep expressions into `let` steps",
+        )
+        return None
+    from chainlang.builder import build  # builder imports lark too; keep it local to parsing
+
+    return build(tree, src, diags)
+
+
+def _parse_tree(src: SourceFile, diags: Diagnostics) -> Tree[Token] | None:
+    try:
+        return _parser().parse(src.text)
+    except UnexpectedInput as exc:
+        _report(exc, src, diags)
+        return None
+
+
+def _report(exc: UnexpectedInput, src: SourceFile, diags: Diagnostics) -> None:
+    pos = getattr(exc, "pos_in_stream", None) or 0
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        span = src.span(len(src.text), len(src.text))
+        diags.error("E103", span, f"the file ends early; expected {_expected(exc.expected)}")
+    elif isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        start = tok.start_pos if tok.start_pos is not None else pos
+        span = src.span(start, start + max(1, len(str(tok))))
+        msg = f"unexpected {_shown(tok)}; expected {_expected(exc.expected)}"
+        diags.error("E101", span, msg)
+    elif isinstance(exc, UnexpectedCharacters):
+        span = src.span(exc.pos_in_stream, exc.pos_in_stream + 1)
+        ch = src.text[exc.pos_in_stream : exc.pos_in_stream + 1]
+        hint = "close the string with '\"'" if ch == '"' else None
+        msg = f"unexpected character {ch!r}; expected {_expected(exc.allowed or set())}"
+        diags.error("E102", span, msg, hint)
+    elif isinstance(exc, UnexpectedEOF):
+        span = src.span(len(src.text), len(src.text))
+        diags.error("E103", span, f"the file ends early; expected {_expected(exc.expected)}")
+
+
+def _shown(tok: Token) -> str:
+    text = str(tok)
+    if tok.type in {"NAME", "STRING", "INT", "FLOAT"}:
+        return f"{TERMINAL_NAMES[tok.type].split(' ', 1)[1]} {text[:40]!r}"
+    return repr(text[:40])
+
+
+def _expected(names: set[str] | frozenset[str] | list[str]) -> str:
+    shown = sorted({_terminal(n) for n in names})
+    if not shown:
+        return "something else"
+    if len(shown) > 8:
+        return ", ".join(shown[:8]) + ", ..."
+    return " or ".join(shown) if len(shown) <= 2 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _terminal(name: str) -> str:
+    if name in TERMINAL_NAMES:
+        return TERMINAL_NAMES[name]
+    try:
+        pattern = _parser().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    # Keyword terminals are plain strings: show them quoted.
+    return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+
+
+def _too_deep(tree: Tree[Token]) -> bool:
+    # Iterative walk: the builder and checker recurse, so depth is bounded here first.
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return False

@@ -1,0 +1,179 @@
+"""Pieces every adapter shares: error classification, Retry-After, usage, text parsing.
+
+Kept apart from the adapters so that each adapter file reads as a pure
+translation of one wire format.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx2
+
+from chainlang.answers import AnswerError, extract_json
+from chainlang.image import ImageData
+from chainlang.providers.base import (
+    FailureKind,
+    ImagePart,
+    Message,
+    ModelRequest,
+    ProviderError,
+    TextPart,
+    Usage,
+)
+from chainlang.providers.capabilities import image_tokens
+
+_STATUS_KINDS: dict[int, FailureKind] = {
+    400: "bad_request",
+    401: "auth",
+    403: "auth",
+    404: "not_found",
+    408: "timeout",
+    409: "server",
+    413: "bad_request",
+    422: "bad_request",
+    429: "rate_limit",
+    529: "rate_limit",  # Anthropic "overloaded": back off like a rate limit
+}
+
+
+def kind_for_status(status: int) -> FailureKind:
+    """The failure kind of an HTTP status (unknown 4xx are bad requests, 5xx server errors)."""
+    if status in _STATUS_KINDS:
+        return _STATUS_KINDS[status]
+    return "server" if status >= 500 else "bad_request"
+
+
+def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def transport_error(exc: BaseException, provider: str) -> ProviderError | None:
+    """Classify a raw httpx2 transport exception (google-genai lets them through)."""
+    if isinstance(exc, httpx2.TimeoutException):
+        return ProviderError("timeout", f"{provider}: no answer in time ({type(exc).__name__})")
+    if isinstance(exc, httpx2.TransportError):
+        return ProviderError(
+            "connection", f"{provider}: connection failed: {exc or type(exc).__name__}"
+        )
+    return None
+
+
+def stainless_error(exc: BaseException, sdk: Any, provider: str) -> ProviderError | None:
+    """Classify an exception of the OpenAI or Anthropic SDK (same generated error tree)."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderError("timeout", f"{provider}: no answer in time")
+    if isinstance(exc, sdk.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return ProviderError("connection", f"{provider}: connection failed: {cause}")
+    if isinstance(exc, sdk.APIStatusError):
+        status = exc.status_code
+        return ProviderError(
+            kind_for_status(status),
+            f"{provider}: HTTP {status}: {exc.message}",
+            status=status,
+            retry_after=retry_after(exc.response.headers),
+        )
+    return None
+
+
+def parse_answer_text(text: str) -> Any:
+    """Decode a reply's JSON tolerantly; None if there is none (the scheduler re-asks)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return extract_json(text)
+    except AnswerError:
+        return None
+
+
+def estimate_image_tokens(request: ModelRequest) -> int:
+    """Image tokens of every image in the request, by the provider's published rule."""
+    return sum(
+        image_tokens(request.model, part.image.size, part.detail)
+        for msg in request.messages
+        for part in msg.parts
+        if isinstance(part, ImagePart)
+    )
+
+
+def usage(request: ModelRequest, inp: int | None, out: int | None, cached: int | None) -> Usage:
+    """A :class:`Usage` from reported counts (None → 0) plus the image-token estimate."""
+    return Usage(
+        input_tokens=int(inp or 0),
+        output_tokens=int(out or 0),
+        cached_input_tokens=int(cached or 0),
+        image_tokens=estimate_image_tokens(request),
+    )
+
+
+def system_text(messages: tuple[Message, ...]) -> str | None:
+    """The text of all system messages joined, or None if there are none."""
+    texts = [
+        p.text for m in messages if m.role == "system" for p in m.parts if isinstance(p, TextPart)
+    ]
+    return "\n\n".join(texts) if texts else None
+
+
+def conversation(messages: tuple[Message, ...]) -> list[Message]:
+    """The non-system messages, in order."""
+    return [m for m in messages if m.role != "system"]
+
+
+def first_image(request: ModelRequest) -> ImageData:
+    """The first image of a request (the input of an image-generation answer)."""
+    for msg in request.messages:
+        for part in msg.parts:
+            if isinstance(part, ImagePart):
+                return part.image
+    raise ProviderError("bad_request", "an image-generation ask needs an input image")
+
+
+def prompt_text(request: ModelRequest) -> str:
+    """All text parts of a request, joined (the prompt of an image-generation answer)."""
+    return "\n\n".join(p.text for m in request.messages for p in m.parts if isinstance(p, TextPart))
+
+
+def truncated(provider: str, use: Usage, text: str) -> ProviderError:
+    """The error for an answer cut off by the token limit."""
+    head = " ".join(text.split())[:80]
+    return ProviderError(
+        "truncated", f"{provider}: answer cut off by the token limit: {head!r}", usage=use
+    )
+
+
+def refused(provider: str, use: Usage, why: str) -> ProviderError:
+    """The error for a model that declined to answer."""
+    return ProviderError("refused", f"{provider}: the model declined: {why}", usage=use)
+
+
+def unreadable(provider: str, exc: Exception) -> ProviderError:
+    """The error for a 200 reply whose body is not JSON (a broken proxy or server)."""
+    return ProviderError("server", f"{provider}: the reply body is not JSON: {exc}")

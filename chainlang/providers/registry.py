@@ -1,0 +1,215 @@
+"""Model specs, credentials and the provider registry.
+
+A model spec is ``provider[:model][:key=value,...][@base_url]``::
+
+    openai:gpt-4o
+    openai:gpt-4o:api=responses
+    anthropic:claude-sonnet-4-5:api=native
+    gemini:gemini-2.0-flash
+    openai-compat:qwen2-vl@http://127.0.0.1:8000/v1
+    openai-compat:qwen2.5vl:7b:schema=off@http://127.0.0.1:11434/v1
+    oracle            oracle:flip=0.3          random          specialist:depth-anything
+
+Segments after the model that contain ``=`` are options; everything before
+them is the model name (so Ollama names like ``qwen2.5vl:7b`` survive).
+``api`` is lifted into :attr:`ModelRef.api` and also kept in the options so
+``str(ref)`` round-trips.
+
+Nothing here reads ``os.environ``: callers pass the environment and a config
+mapping in, which keeps runs reproducible and tests hermetic.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chainlang.errors import UsageError
+from chainlang.providers.base import ModelRef, Provider
+from chainlang.providers.capabilities import ImageMemo
+
+# provider name -> "module:factory"; imported lazily so a missing optional
+# module (or one still being written) only matters when it is used.
+PROVIDERS: dict[str, str] = {
+    "openai": "chainlang.providers.openai:OpenAIProvider",
+    "anthropic": "chainlang.providers.anthropic:AnthropicProvider",
+    "gemini": "chainlang.providers.gemini:GeminiProvider",
+    "openai-compat": "chainlang.providers.openai_compat:OpenAICompatProvider",
+    "oracle": "chainlang.providers.simulated:OracleProvider",
+    "random": "chainlang.providers.simulated:RandomProvider",
+    "specialist": "chainlang.providers.simulated:SpecialistProvider",
+}
+SIMULATED = frozenset({"oracle", "random", "specialist"})
+NEEDS_MODEL = frozenset({"openai", "anthropic", "gemini", "openai-compat", "specialist"})
+API_CHOICES: dict[str, tuple[str, ...]] = {
+    "openai": ("chat", "responses"),
+    "anthropic": ("tools", "native"),
+    "gemini": ("generate",),
+    "openai-compat": ("chat",),
+}
+
+# provider -> (key variables, base-URL variable, default base URL)
+_ENV: dict[str, tuple[tuple[str, ...], str | None, str | None]] = {
+    "openai": (("OPENAI_API_KEY",), "OPENAI_BASE_URL", None),
+    "anthropic": (("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", None),
+    "gemini": (("GEMINI_API_KEY", "GOOGLE_API_KEY"), "GEMINI_BASE_URL", None),
+    "openai-compat": (("OPENAI_COMPAT_API_KEY",), None, None),
+}
+COMPAT_PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK wants one
+DEFAULT_TIMEOUT = 120.0
+
+
+def parse_model(spec: str) -> ModelRef:
+    """Parse a model spec (see the module docstring for the syntax).
+
+    Raises:
+        UsageError: unknown provider (with a did-you-mean), missing model,
+            malformed option or unknown ``api``.
+    """
+    text = spec.strip()
+    if not text:
+        raise UsageError("empty model spec")
+    base_url = None
+    if "@" in text:
+        text, base_url = text.split("@", 1)
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(
+                f"model spec {spec!r}: base URL {base_url!r} must start with http(s)://"
+            )
+    provider, _, rest = text.partition(":")
+    _check_provider(provider, spec)
+    segments = rest.split(":") if rest else []
+    options = _options(segments, spec)
+    model = ":".join(s for s in segments if "=" not in s)
+    _check_model(provider, model, base_url, spec)
+    api = dict(options).get("api")
+    if api is not None and api not in API_CHOICES.get(provider, ()):
+        choices = ", ".join(API_CHOICES.get(provider, ())) or "none"
+        raise UsageError(f"model spec {spec!r}: api={api} is not one of: {choices}")
+    return ModelRef(provider=provider, model=model, base_url=base_url, api=api, options=options)
+
+
+def _check_provider(provider: str, spec: str) -> None:
+    if provider in PROVIDERS:
+        return
+    close = difflib.get_close_matches(provider, list(PROVIDERS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UsageError(
+        f"unknown provider {provider!r} in model spec {spec!r}{hint} "
+        f"(known: {', '.join(PROVIDERS)})"
+    )
+
+
+def _options(segments: list[str], spec: str) -> tuple[tuple[str, str], ...]:
+    seen_option = False
+    pairs: list[tuple[str, str]] = []
+    for seg in segments:
+        if "=" not in seg:
+            if seen_option:
+                raise UsageError(f"model spec {spec!r}: options (key=value) must come last")
+            continue
+        seen_option = True
+        for item in seg.split(","):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip() or not value.strip():
+                raise UsageError(f"model spec {spec!r}: option {item!r} is not key=value")
+            pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
+def _check_model(provider: str, model: str, base_url: str | None, spec: str) -> None:
+    if provider in NEEDS_MODEL and not model:
+        raise UsageError(f"model spec {spec!r}: name a model, e.g. {provider}:MODEL")
+    if provider == "openai-compat" and not base_url:
+        raise UsageError(
+            f"model spec {spec!r}: openai-compat needs @BASE_URL, e.g. @http://127.0.0.1:8000/v1"
+        )
+    if provider in SIMULATED and base_url:
+        raise UsageError(f"model spec {spec!r}: {provider} runs locally and takes no base URL")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """Resolved connection settings for one model: key, base URL and client timeout."""
+
+    api_key: str | None = None
+    base_url: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __repr__(self) -> str:  # never print keys into logs
+        key = "set" if self.api_key else None
+        return (
+            f"ProviderSettings(api_key={key}, base_url={self.base_url!r}, timeout={self.timeout})"
+        )
+
+
+def resolve_credentials(
+    ref: ModelRef, env: Mapping[str, str], config: Mapping[str, Any] | None = None
+) -> ProviderSettings:
+    """Settings for ``ref``: the spec's base URL, then ``config[provider]``, then ``env``.
+
+    ``config`` looks like ``{"openai": {"api_key": ..., "base_url": ..., "timeout": 60}}``.
+
+    Raises:
+        UsageError: a provider that needs a key has none, naming where to put it.
+    """
+    if ref.provider in SIMULATED:
+        return ProviderSettings()
+    section = dict((config or {}).get(ref.provider, {}))
+    key_vars, url_var, default_url = _ENV[ref.provider]
+    key = section.get("api_key") or next((env[v] for v in key_vars if env.get(v)), None)
+    if key is None and ref.provider == "openai-compat":
+        key = COMPAT_PLACEHOLDER_KEY
+    if not key:
+        raise UsageError(
+            f"no API key for {ref}: set {' or '.join(key_vars)} "
+            f"or [{ref.provider}] api_key in the config"
+        )
+    base = ref.base_url or section.get("base_url") or (env.get(url_var) if url_var else None)
+    timeout = float(section.get("timeout", DEFAULT_TIMEOUT))
+    return ProviderSettings(api_key=key, base_url=base or default_url, timeout=timeout)
+
+
+def check_credentials(
+    refs: Iterable[ModelRef], env: Mapping[str, str], config: Mapping[str, Any] | None = None
+) -> dict[ModelRef, ProviderSettings]:
+    """Resolve settings for every model before any work starts.
+
+    Raises:
+        UsageError: listing every model whose key is missing.
+    """
+    out: dict[ModelRef, ProviderSettings] = {}
+    problems: list[str] = []
+    for ref in refs:
+        try:
+            out[ref] = resolve_credentials(ref, env, config)
+        except UsageError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise UsageError("; ".join(problems))
+    return out
+
+
+def make_provider(
+    ref: ModelRef, settings: ProviderSettings, *, memo: ImageMemo | None = None
+) -> Provider:
+    """Build the provider for ``ref``. Each call builds a new client: callers keep one
+    provider per (provider, model, base URL) and reuse it across calls.
+
+    Simulated answerers are constructed as ``Factory(ref, settings)``; real ones
+    also get the shared image memo.
+    """
+    target = PROVIDERS.get(ref.provider)
+    if target is None:
+        _check_provider(ref.provider, str(ref))
+    module_name, _, attr = target.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"provider {ref.provider!r} is not available: {exc}") from exc
+    if ref.provider in SIMULATED:
+        return factory(ref, settings)
+    return factory(ref, settings, memo=memo or ImageMemo())

@@ -1,0 +1,336 @@
+"""The cache and journal: one sqlite table of every finished call.
+
+Every call the scheduler finishes (answer or failure) becomes one row, committed
+before the answer is handed to anyone. Answers are served back on a rerun, so a
+finished run makes no provider calls and a killed run pays only for what it had
+not yet journaled. Failures are journaled (so they are reported) but never served:
+a rerun asks failed questions again.
+
+Key: sha256 of the canonical JSON (sorted keys, no whitespace) of the request:
+salt (e.g. the IR version), provider, model, base URL, API, model options,
+messages with images replaced by their content digests, schema, answer type,
+parameters and sample index. ``sample_index`` keeps K samples of one question
+apart, so the cache never hides sampling variance. For the simulated ``oracle``
+the oracle value is in the key too, since the answer depends on it.
+
+Durability: WAL mode with ``synchronous=NORMAL``. In WAL mode NORMAL makes each
+commit durable against the process being killed (the WAL write happens before
+commit returns); only an OS crash or power loss can lose the last few commits,
+which would cost re-asking those calls, never a corrupt database. FULL would add
+an fsync per call for protection we do not need. Rows are small, so writes are
+done inline on the event loop (tens of microseconds each; see
+``benchmarks/scheduler.py``); WAL lets several processes share one cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainlang.errors import RunError
+from chainlang.image import ImageData
+from chainlang.providers.base import ImagePart, ModelRequest, TextPart, Usage
+
+ORACLE_PROVIDERS = frozenset({"oracle"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    created REAL NOT NULL,
+    model TEXT NOT NULL,
+    value TEXT,
+    image BLOB,
+    raw_text TEXT,
+    usage TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    reasks INTEGER NOT NULL,
+    latency_s REAL NOT NULL,
+    cost_usd REAL,
+    failure_kind TEXT,
+    failure_message TEXT,
+    origin TEXT
+);
+CREATE INDEX IF NOT EXISTS journal_key ON journal (key, ok);
+"""
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-ready form of ``value`` in which equal values encode identically.
+
+    Tuples become lists, numpy scalars and arrays become numbers and lists,
+    images become their digests, enums their values.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    if isinstance(value, np.generic):
+        return canonical(value.item())
+    if isinstance(value, np.ndarray):
+        return {"ndarray": canonical(value.tolist()), "dtype": str(value.dtype)}
+    if isinstance(value, ImageData):
+        return {"image": value.digest}
+    if isinstance(value, bytes):
+        return {"bytes": hashlib.sha256(value).hexdigest()}
+    if isinstance(value, Enum):
+        return canonical(value.value)
+    if hasattr(value, "model_dump"):
+        return canonical(value.model_dump(mode="json"))
+    raise RunError(f"cannot build a cache key from a {type(value).__name__} value: {value!r:.80}")
+
+
+def request_fields(request: ModelRequest, salt: str = "") -> dict[str, Any]:
+    """The fields of ``request`` that decide its answer (what the cache key hashes)."""
+    ref = request.model
+    p = request.params
+    fields: dict[str, Any] = {
+        "salt": salt,
+        "provider": ref.provider,
+        "model": ref.model,
+        "base_url": ref.base_url,
+        "api": ref.api,
+        "options": sorted(ref.options),
+        "messages": [
+            {"role": m.role, "parts": [_part(part) for part in m.parts]} for m in request.messages
+        ],
+        "schema": request.schema,
+        "schema_name": request.schema_name,
+        "answer_type": request.answer_type.model_dump(mode="json"),
+        "params": {
+            "temperature": p.temperature,
+            "max_tokens": p.max_tokens,
+            "seed": p.seed,
+            "reasoning_effort": p.reasoning_effort,
+            "extra": sorted(p.extra),
+        },
+        "sample_index": request.sample_index,
+    }
+    if ref.provider in ORACLE_PROVIDERS:
+        fields["oracle"] = request.oracle
+    return fields
+
+
+def _part(part: TextPart | ImagePart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"text": part.text}
+    return {"image": part.image.digest, "detail": part.detail}
+
+
+def request_key(request: ModelRequest, salt: str = "") -> str:
+    """sha256 (hex) of the canonical JSON of :func:`request_fields`."""
+    blob = json.dumps(
+        canonical(request_fields(request, salt)), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal row as read back."""
+
+    key: str
+    ok: bool
+    model: str
+    value: Any
+    image: bytes | None
+    raw_text: str | None
+    usage: Usage
+    attempts: int
+    reasks: int
+    latency_s: float
+    cost_usd: float | None
+    failure_kind: str | None
+    failure_message: str | None
+    origin: str | None = None
+
+
+class Journal:
+    """The sqlite cache + journal of one run (or of many runs sharing a cache file)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = _connect(self.path)
+
+    def lookup(self, key: str) -> Entry | None:
+        """The newest *answer* journaled under ``key`` (failures are never served)."""
+        row = self._db.execute(
+            "SELECT key, ok, model, value, image, raw_text, usage, attempts, reasks, latency_s,"
+            " cost_usd, failure_kind, failure_message, origin FROM journal"
+            " WHERE key = ? AND ok = 1 ORDER BY id DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def record(self, entry: Entry) -> None:
+        """Append ``entry`` and commit: when this returns, the row survives a kill."""
+        usage = entry.usage
+        with self._db:  # one transaction: the row is either fully there or absent
+            self._db.execute(
+                "INSERT INTO journal (key, ok, created, model, value, image, raw_text, usage,"
+                " attempts, reasks, latency_s, cost_usd, failure_kind, failure_message, origin)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.key,
+                    int(entry.ok),
+                    time.time(),
+                    entry.model,
+                    None if entry.value is None else json.dumps(canonical(entry.value)),
+                    entry.image,
+                    entry.raw_text,
+                    json.dumps(
+                        [
+                            usage.input_tokens,
+                            usage.output_tokens,
+                            usage.cached_input_tokens,
+                            usage.image_tokens,
+                        ]
+                    ),
+                    entry.attempts,
+                    entry.reasks,
+                    entry.latency_s,
+                    entry.cost_usd,
+                    entry.failure_kind,
+                    entry.failure_message,
+                    entry.origin,
+                ),
+            )
+
+    def entries(self) -> list[Entry]:
+        """Every row, oldest first (for reports and tests)."""
+        rows = self._db.execute(
+            "SELECT key, ok, model, value, image, raw_text, usage, attempts, reasks, latency_s,"
+            " cost_usd, failure_kind, failure_message, origin FROM journal ORDER BY id"
+        ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as e:
+        raise RunError(f"cannot open the cache {path}: {e}") from e
+    # isolation_level=None + explicit transactions via the context manager's BEGIN.
+    db.isolation_level = "DEFERRED"
+    return db
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    usage = Usage(*json.loads(row[6]))
+    return Entry(
+        key=row[0],
+        ok=bool(row[1]),
+        model=row[2],
+        value=None if row[3] is None else json.loads(row[3]),
+        image=row[4],
+        raw_text=row[5],
+        usage=usage,
+        attempts=row[7],
+        reasks=row[8],
+        latency_s=row[9],
+        cost_usd=row[10],
+        failure_kind=row[11],
+        failure_message=row[12],
+        origin=row[13],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStats:
+    answers: int
+    failures: int
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """What ``chainlang cache stats`` prints."""
+
+    path: str
+    size_bytes: int
+    answers: int
+    failures: int
+    by_model: Mapping[str, ModelStats]
+
+
+def cache_stats(path: Path | str) -> CacheStats:
+    """Counts of journaled answers and failures, overall and per model.
+
+    Raises:
+        RunError: the file does not exist or is not a chainlang cache.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RunError(f"no cache at {path}")
+    db = _connect(path)
+    try:
+        rows = db.execute(
+            "SELECT model, SUM(ok), SUM(1 - ok), COALESCE(SUM(cost_usd), 0) FROM journal"
+            " GROUP BY model ORDER BY model"
+        ).fetchall()
+    finally:
+        db.close()
+    by_model = {m: ModelStats(int(a), int(f), float(c)) for m, a, f, c in rows}
+    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+    return CacheStats(
+        str(path),
+        size,
+        sum(s.answers for s in by_model.values()),
+        sum(s.failures for s in by_model.values()),
+        by_model,
+    )
+
+
+def cache_clear(path: Path | str, older_than: float | None = None, model: str | None = None) -> int:
+    """Delete journal rows; returns how many.
+
+    Args:
+        path: the cache file.
+        older_than: only rows at least this many seconds old.
+        model: only rows whose model (``provider:model``) matches this glob, e.g.
+            ``"openai:gpt-4o*"``; a pattern without ``:`` matches the model name alone.
+
+    Raises:
+        RunError: the file does not exist or is not a chainlang cache.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RunError(f"no cache at {path}")
+    where, args = [], []
+    if older_than is not None:
+        where.append("created <= ?")
+        args.append(time.time() - older_than)
+    if model is not None:
+        where.append("model GLOB ?")
+        args.append(model if ":" in model else "*:" + model)
+    sql = "DELETE FROM journal" + (" WHERE " + " AND ".join(where) if where else "")
+    db = _connect(path)
+    try:
+        with db:
+            n = db.execute(sql, args).rowcount
+        db.execute("VACUUM")
+    finally:
+        db.close()
+    return n

@@ -1,0 +1,247 @@
+"""Prices, worst-case estimates and the ``--max-cost`` budget.
+
+Prices come from ``models.toml`` (shipped in the package) plus an optional user
+table in the same layout. A model matching no entry has an *unknown* price:
+:meth:`PriceTable.price` returns ``None`` and reports show "unknown", never $0.
+Simulated answerers (``oracle``, ``random``, ``specialist``) cost nothing.
+
+The budget reserves each call's worst case before it is sent (estimated input
+tokens × a safety margin + the output cap, at the model's prices) and settles to
+the reported cost afterwards, so concurrent calls can never overshoot together.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from chainlang.errors import UsageError
+from chainlang.providers.base import ImagePart, ModelRef, ModelRequest, TextPart, Usage
+from chainlang.providers.capabilities import image_tokens
+
+FREE_PROVIDERS = frozenset({"oracle", "random", "specialist"})
+CHARS_PER_TOKEN = 4
+MESSAGE_OVERHEAD_TOKENS = 4
+# Reported input tokens may exceed chars/4 (non-English text, tokenizer differences);
+# the budget reserves this multiple of the estimate so it still holds.
+INPUT_MARGIN = 1.5
+
+_PRICE_KEYS = frozenset(
+    {
+        "provider",
+        "match",
+        "input",
+        "output",
+        "cached_input",
+        "image_input",
+        "batch_discount",
+        "image_tokens",
+        "concurrency",
+        "rpm",
+        "tpm",
+        "max_output",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One entry of the price table. Prices are USD per 1M tokens."""
+
+    provider: str
+    patterns: tuple[str, ...]
+    input: float
+    output: float
+    cached_input: float
+    image_input: float
+    batch_discount: float
+    max_output: int
+    image_tokens: str | None = None
+    concurrency: int | None = None
+    rpm: float | None = None
+    tpm: float | None = None
+
+
+class Estimate(NamedTuple):
+    """Tokens and dollars a request may cost at most (``worst_case_usd`` None: price unknown)."""
+
+    input_tokens: int
+    max_output_tokens: int
+    worst_case_usd: float | None
+
+
+class PriceTable:
+    """The models chainlang knows prices for, looked up by glob pattern."""
+
+    def __init__(self, models: tuple[ModelInfo, ...]) -> None:
+        self.models = models
+
+    @staticmethod
+    def load(user: Path | Mapping[str, Any] | None = None) -> PriceTable:
+        """The shipped table, with ``user`` entries (a TOML file or mapping) taking precedence.
+
+        Raises:
+            UsageError: the user table is unreadable or malformed (names the entry).
+        """
+        text = resources.files("chainlang.runtime").joinpath("models.toml").read_text("utf-8")
+        shipped = _parse_table(tomllib.loads(text), "models.toml")
+        if user is None:
+            return PriceTable(shipped)
+        if isinstance(user, Path):
+            try:
+                data = tomllib.loads(user.read_text("utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as e:
+                raise UsageError(f"cannot read price table {user}: {e}") from e
+            extra = _parse_table(data, str(user))
+        else:
+            extra = _parse_table(user, "price config")
+        return PriceTable(extra + shipped)  # earlier entries win ties in lookup
+
+    def lookup(self, ref: ModelRef) -> ModelInfo | None:
+        """The entry for ``ref`` (longest matching pattern wins), or None if unknown."""
+        best: tuple[int, int, ModelInfo] | None = None
+        for order, info in enumerate(self.models):
+            if info.provider != ref.provider:
+                continue
+            for pattern in info.patterns:
+                if fnmatch.fnmatchcase(ref.model, pattern):
+                    rank = (len(pattern), -order)
+                    if best is None or rank > best[:2]:
+                        best = (rank[0], rank[1], info)
+        return best[2] if best else None
+
+    def price(self, ref: ModelRef, usage: Usage, *, batch: bool = False) -> float | None:
+        """Dollars for ``usage`` on ``ref``; 0 for simulated answerers, None if unknown.
+
+        ``usage.input_tokens`` includes cached and image tokens (as providers report
+        them); those parts are charged at their own rates.
+        """
+        if ref.provider in FREE_PROVIDERS:
+            return 0.0
+        info = self.lookup(ref)
+        if info is None:
+            return None
+        cached = min(usage.cached_input_tokens, usage.input_tokens)
+        images = min(usage.image_tokens, usage.input_tokens - cached)
+        plain = usage.input_tokens - cached - images
+        dollars = (
+            plain * info.input
+            + cached * info.cached_input
+            + images * info.image_input
+            + usage.output_tokens * info.output
+        ) / 1e6
+        return dollars * (info.batch_discount if batch else 1.0)
+
+    def estimate(self, request: ModelRequest) -> Estimate:
+        """Estimated input tokens, the output cap, and the worst-case dollars of one call."""
+        ref = request.model
+        if ref.provider in FREE_PROVIDERS:
+            return Estimate(0, 0, 0.0)
+        info = self.lookup(ref)
+        input_tokens, image_part = estimate_input_tokens(request)
+        max_out = request.params.max_tokens or (info.max_output if info else 4096)
+        if info is None:
+            return Estimate(input_tokens, max_out, None)
+        worst = self.price(
+            ref,
+            Usage(
+                math.ceil(input_tokens * INPUT_MARGIN),
+                max_out,
+                0,
+                math.ceil(image_part * INPUT_MARGIN),
+            ),
+        )
+        return Estimate(input_tokens, max_out, worst)
+
+
+def estimate_input_tokens(request: ModelRequest) -> tuple[int, int]:
+    """(total, image part) of the input tokens of ``request``, estimated before the call.
+
+    Text counts one token per four characters, images follow the provider's rule,
+    and the schema is counted as text because providers put it in the prompt.
+    """
+    chars = len(str(request.schema)) if request.schema else 0
+    images = 0
+    for message in request.messages:
+        chars += MESSAGE_OVERHEAD_TOKENS * CHARS_PER_TOKEN
+        for part in message.parts:
+            if isinstance(part, TextPart):
+                chars += len(part.text)
+            elif isinstance(part, ImagePart):
+                images += image_tokens(request.model, part.image.size, part.detail)
+    return math.ceil(chars / CHARS_PER_TOKEN) + images, images
+
+
+def _parse_table(data: Mapping[str, Any], where: str) -> tuple[ModelInfo, ...]:
+    defaults = dict(data.get("defaults", {}))
+    out = []
+    for i, entry in enumerate(data.get("model", [])):
+        out.append(_parse_entry(entry, defaults, f"{where}: model #{i + 1}"))
+    return tuple(out)
+
+
+def _parse_entry(entry: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> ModelInfo:
+    unknown = set(entry) - _PRICE_KEYS
+    if unknown:
+        raise UsageError(f"{where}: unknown keys {sorted(unknown)}")
+    for key in ("provider", "match", "input", "output"):
+        if key not in entry:
+            raise UsageError(f"{where}: missing {key!r}")
+    patterns = entry["match"]
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    prices = [entry["input"], entry["output"], entry.get("cached_input", entry["input"])]
+    if any(not isinstance(p, int | float) or p < 0 for p in prices):
+        raise UsageError(f"{where}: prices must be non-negative numbers, got {prices}")
+    return ModelInfo(
+        provider=str(entry["provider"]),
+        patterns=tuple(str(p) for p in patterns),
+        input=float(entry["input"]),
+        output=float(entry["output"]),
+        cached_input=float(entry.get("cached_input", entry["input"])),
+        image_input=float(entry.get("image_input", entry["input"])),
+        batch_discount=float(entry.get("batch_discount", defaults.get("batch_discount", 1.0))),
+        max_output=int(entry.get("max_output", defaults.get("max_output", 4096))),
+        image_tokens=entry.get("image_tokens"),
+        concurrency=entry.get("concurrency", defaults.get("concurrency")),
+        rpm=entry.get("rpm"),
+        tpm=entry.get("tpm"),
+    )
+
+
+class Budget:
+    """A spending cap that is never exceeded: reserve the worst case, settle to the actual.
+
+    Reservation and settlement are synchronous, so on one event loop they are atomic
+    with respect to other calls.
+    """
+
+    def __init__(self, max_usd: float) -> None:
+        if not max_usd >= 0:
+            raise UsageError(f"--max-cost must be a non-negative number of dollars, got {max_usd}")
+        self.max_usd = max_usd
+        self.spent = 0.0
+        self.reserved = 0.0
+
+    @property
+    def remaining(self) -> float:
+        """Dollars neither spent nor reserved."""
+        return self.max_usd - self.spent - self.reserved
+
+    def try_reserve(self, amount: float) -> bool:
+        """Reserve ``amount`` if it fits in what remains; False (nothing reserved) otherwise."""
+        if amount > self.remaining + 1e-12:
+            return False
+        self.reserved += amount
+        return True
+
+    def settle(self, reserved: float, actual: float) -> None:
+        """Release a reservation of ``reserved`` and record ``actual`` dollars spent."""
+        self.reserved = max(0.0, self.reserved - reserved)
+        self.spent += actual

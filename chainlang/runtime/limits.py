@@ -1,0 +1,390 @@
+"""Per-(provider, model) limits: concurrency, requests per minute, tokens per minute.
+
+Every question to one model passes through that model's :class:`ModelLimiter`:
+
+1. an adjustable semaphore bounds how many calls are in flight;
+2. a token bucket of requests spaces call starts (``rpm``; burst of one request,
+   so no minute ever sees more than ``rpm`` starts);
+3. a token bucket of tokens (``tpm``) is charged the *estimated* tokens of the
+   call before it starts and corrected by the reported usage afterwards.
+
+With no ``rpm`` configured the limiter adapts instead (AIMD): it starts slowly,
+and on a 429 it halves its request rate and its concurrency window, waits the
+``Retry-After`` the provider asked for, then grows both back a little with
+every success. All waiting goes through an injected :class:`Clock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chainlang.errors import UsageError
+from chainlang.providers.base import ModelRef
+from chainlang.runtime.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLimits:
+    """Limits for one model. ``None`` means "not limited" (``rpm=None`` means adaptive)."""
+
+    concurrency: int = 16
+    rpm: float | None = None
+    tpm: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise UsageError(f"concurrency must be at least 1, got {self.concurrency}")
+        for name in ("rpm", "tpm"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UsageError(f"{name} must be positive, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """User limits: an optional default plus per-model overrides keyed by glob patterns.
+
+    Patterns match ``provider:model`` (``"openai:gpt-4o*"``) or the bare model name
+    (``"gpt-4o*"``); the longest matching pattern wins, and fields it leaves out
+    fall back to the default. With no user default, each model starts from the
+    defaults of the price table (``models.toml``), then the built-in ones.
+    """
+
+    default: ModelLimits | None = None
+    per_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @staticmethod
+    def from_mapping(data: Mapping[str, Any]) -> LimitsConfig:
+        """Build from ``{"default": {...}, "models": {"pattern": {...}}}`` (a TOML table).
+
+        Raises:
+            UsageError: unknown keys or bad values, naming the offending entry.
+        """
+        unknown = set(data) - {"default", "models"}
+        if unknown:
+            raise UsageError(f"unknown keys in limits config: {sorted(unknown)}")
+        default = None
+        if "default" in data:
+            default = _limits_from(ModelLimits(), data["default"], "default")
+        models = dict(data.get("models", {}))
+        for pattern, entry in models.items():
+            _limits_from(default or ModelLimits(), entry, pattern)  # validate eagerly
+        return LimitsConfig(default, models)
+
+    def for_model(self, ref: ModelRef, base: ModelLimits | None = None) -> ModelLimits:
+        """The limits that apply to ``ref``; ``base`` holds the model table's defaults."""
+        start = self.default or base or ModelLimits()
+        spec = f"{ref.provider}:{ref.model}"
+        matches = [
+            p
+            for p in self.per_model
+            if fnmatch.fnmatchcase(spec, p) or fnmatch.fnmatchcase(ref.model, p)
+        ]
+        if not matches:
+            return start
+        best = max(matches, key=len)
+        return _limits_from(start, self.per_model[best], best)
+
+
+_LIMIT_KEYS = frozenset({"concurrency", "rpm", "tpm"})
+
+
+def _limits_from(base: ModelLimits, entry: Mapping[str, Any], where: str) -> ModelLimits:
+    unknown = set(entry) - _LIMIT_KEYS
+    if unknown:
+        raise UsageError(
+            f"limits for {where!r}: unknown keys {sorted(unknown)} (use {sorted(_LIMIT_KEYS)})"
+        )
+    try:
+        return replace(base, **{k: entry[k] for k in entry})
+    except TypeError as e:
+        raise UsageError(f"limits for {where!r}: {e}") from e
+
+
+class TokenBucket:
+    """A token bucket on an injected clock, served first-come first-served.
+
+    ``acquire(n)`` waits until ``n`` tokens are there and takes them. A request for
+    more than the capacity waits for a full bucket and then goes (the balance goes
+    negative), so oversized calls are slowed, never stuck. ``debit`` and ``refund``
+    correct the balance after the fact (estimated vs reported tokens).
+    """
+
+    def __init__(self, rate_per_s: float, capacity: float, clock: Clock) -> None:
+        self.rate = rate_per_s
+        self.capacity = capacity
+        self._clock = clock
+        self._tokens = capacity
+        self._last: float | None = None
+        self._lock = asyncio.Lock()  # FIFO: big requests are not starved by small ones
+
+    def _refill(self) -> float:
+        now = self._clock.now()
+        if self._last is not None:
+            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        return now
+
+    async def acquire(self, n: float = 1.0) -> None:
+        """Wait until ``n`` tokens (at most the capacity) are available, then take ``n``."""
+        async with self._lock:
+            need = min(n, self.capacity)
+            while True:
+                self._refill()
+                if self._tokens >= need - 1e-9:
+                    self._tokens -= n
+                    return
+                await self._clock.sleep((need - self._tokens) / self.rate)
+
+    def debit(self, n: float) -> None:
+        """Take ``n`` more tokens (may go negative: later callers wait longer)."""
+        self._refill()
+        self._tokens -= n
+
+    def set_rate(self, rate_per_s: float) -> None:
+        """Change the refill rate from now on."""
+        self._refill()
+        self.rate = rate_per_s
+
+
+class AdjustableSemaphore:
+    """A FIFO semaphore whose limit can change while tasks hold or wait for it."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def held(self) -> int:
+        """How many slots are taken now."""
+        return self._held
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def set_limit(self, limit: int) -> None:
+        """Change the limit; lowering it lets current holders finish, raising it wakes waiters."""
+        self._limit = max(1, limit)
+        self._wake()
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting in line if none is free."""
+        if self._held < self._limit and not self._waiters:
+            self._held += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # we were handed a slot just as we were cancelled
+            else:
+                self._waiters.remove(fut)
+            raise
+
+    def release(self) -> None:
+        """Give a slot back."""
+        self._held -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._held < self._limit:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                self._held += 1
+                fut.set_result(None)
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveSettings:
+    """Tuning of the AIMD controller used when a model has no ``rpm``.
+
+    Attributes:
+        start_window: concurrency window at the start (slow start doubles it per success
+            round until the first 429).
+        decrease: factor applied to rate and window on a 429.
+        increase: fractional rate growth per success after the first 429 (0.005 means
+            about 140 successes to double, which keeps 429s to a few percent).
+        min_rate: floor of the request rate (requests/s).
+        observe_s: pause after a decrease before 429s may decrease again.
+        memory_s: the trailing window over which the accepted request rate is measured
+            (a minute: providers count requests per minute or less).
+        default_retry_after: pause after a 429 that did not say how long to wait.
+    """
+
+    start_window: int = 4
+    decrease: float = 0.5
+    increase: float = 0.005
+    min_rate: float = 0.05
+    observe_s: float = 1.0
+    memory_s: float = 60.0
+    default_retry_after: float = 1.0
+
+
+class ModelLimiter:
+    """All the limits of one (provider, model): concurrency, request rate, token rate."""
+
+    def __init__(
+        self,
+        limits: ModelLimits,
+        clock: Clock,
+        adaptive: AdaptiveSettings | None = None,
+        *,
+        adapt: bool = True,
+    ) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._adaptive = adaptive or AdaptiveSettings()
+        # Local answerers never answer 429, so there is nothing to adapt to.
+        self.is_adaptive = adapt and limits.rpm is None
+        start = limits.concurrency
+        if self.is_adaptive:
+            start = min(start, self._adaptive.start_window)
+        self._window = float(start)
+        self._sem = AdjustableSemaphore(start)
+        self._requests: TokenBucket | None = None
+        if limits.rpm is not None:
+            self._requests = TokenBucket(limits.rpm / 60.0, 1.0, clock)
+        self._tokens: TokenBucket | None = None
+        if limits.tpm is not None:
+            # Six seconds' worth of burst: providers enforce TPM over sub-minute windows too.
+            self._tokens = TokenBucket(limits.tpm / 60.0, max(1.0, limits.tpm / 10.0), clock)
+        self._not_before = -math.inf
+        # 429s of calls started before this time do not decrease again: one decrease per
+        # congestion event, not one per call that was in flight or queued behind the gate.
+        self._epoch = -math.inf
+        self._slow_start = self.is_adaptive
+        self._accepted: deque[float] = deque()
+        self._first_start = math.inf
+
+    @property
+    def in_flight(self) -> int:
+        return self._sem.held
+
+    @property
+    def request_rate(self) -> float | None:
+        """The current request rate limit in requests/s (None: not rate-limited yet)."""
+        return self._requests.rate if self._requests else None
+
+    @asynccontextmanager
+    async def slot(self, estimated_tokens: float) -> AsyncIterator[float]:
+        """Hold a call slot; yields the start time. Waits for every limit in turn."""
+        await self._sem.acquire()
+        try:
+            await self._wait_gate()
+            if self._requests is not None:
+                await self._requests.acquire(1.0)
+            if self._tokens is not None:
+                await self._tokens.acquire(estimated_tokens)
+            await self._wait_gate()  # a 429 may have arrived while we waited
+            now = self._clock.now()
+            self._first_start = min(self._first_start, now)
+            yield now
+        finally:
+            self._sem.release()
+
+    async def _wait_gate(self) -> None:
+        while (delay := self._not_before - self._clock.now()) > 0:
+            await self._clock.sleep(delay)
+
+    def correct_tokens(self, estimated: float, actual: float) -> None:
+        """Debit (or refund) the difference between reported and estimated tokens."""
+        if self._tokens is not None and actual != estimated:
+            self._tokens.debit(actual - estimated)
+
+    def on_success(self) -> None:
+        """Record an accepted call: the adaptive controller grows rate and window."""
+        if not self.is_adaptive:
+            return
+        now = self._clock.now()
+        self._accepted.append(now)
+        while self._accepted and self._accepted[0] < now - self._adaptive.memory_s:
+            self._accepted.popleft()
+        cap = self.limits.concurrency
+        if self._slow_start:
+            self._window = min(cap, self._window + 1.0)
+        else:
+            self._window = min(cap, self._window + 1.0 / self._window)
+            if self._requests is not None:
+                self._requests.set_rate(self._requests.rate * (1.0 + self._adaptive.increase))
+        self._sem.set_limit(int(self._window))
+
+    def _accepted_rate(self, now: float) -> float:
+        """Accepted calls per second over the remembered span (at least ``observe_s``)."""
+        if not self._accepted:
+            return 0.0
+        span = min(self._adaptive.memory_s, max(now - self._first_start, self._adaptive.observe_s))
+        return len(self._accepted) / span
+
+    def on_rate_limited(self, started_at: float, retry_after: float | None) -> None:
+        """Record a 429 for a call started at ``started_at``: back off everyone on this model."""
+        now = self._clock.now()
+        wait = retry_after if retry_after is not None else self._adaptive.default_retry_after
+        self._not_before = max(self._not_before, now + wait)
+        if not self.is_adaptive or started_at < self._epoch:
+            return
+        cfg = self._adaptive
+        # The next decrease needs evidence from calls started after the pause plus one
+        # observation period at the new rate; earlier 429s are echoes of this event.
+        self._epoch = now + wait + cfg.observe_s
+        self._slow_start = False
+        accepted = self._accepted_rate(now)
+        if self._requests is None:
+            # First 429: what the provider accepted so far is our best guess of its limit.
+            self._requests = TokenBucket(max(cfg.min_rate, accepted), 1.0, self._clock)
+        else:
+            # Halve, but also never above the average rate the provider accepted over
+            # the last minute: a per-minute limit shows up there after one window.
+            rate = min(self._requests.rate * cfg.decrease, accepted)
+            self._requests.set_rate(max(cfg.min_rate, rate))
+        self._window = max(1.0, self._window * cfg.decrease)
+        self._sem.set_limit(int(self._window))
+
+
+class Limits:
+    """One :class:`ModelLimiter` per (provider, model, base_url), made on first use.
+
+    Args:
+        config: the user's limits.
+        clock: time source of every limiter.
+        base: the model table's default limits of a model (None: no table defaults).
+        adaptive: AIMD tuning for models without ``rpm``.
+        local_providers: providers that run in-process (simulated answerers): no adapting.
+    """
+
+    def __init__(
+        self,
+        config: LimitsConfig,
+        clock: Clock,
+        base: Callable[[ModelRef], ModelLimits | None] | None = None,
+        adaptive: AdaptiveSettings | None = None,
+        local_providers: frozenset[str] = frozenset(),
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._base = base
+        self._adaptive = adaptive
+        self._local = local_providers
+        self._by_model: dict[tuple[str, str, str | None], ModelLimiter] = {}
+
+    def for_model(self, ref: ModelRef) -> ModelLimiter:
+        """The limiter shared by every question to ``ref``'s model."""
+        key = (ref.provider, ref.model, ref.base_url)
+        limiter = self._by_model.get(key)
+        if limiter is None:
+            base = self._base(ref) if self._base else None
+            limits = self._config.for_model(ref, base)
+            adapt = ref.provider not in self._local
+            limiter = ModelLimiter(limits, self._clock, self._adaptive, adapt=adapt)
+            self._by_model[key] = limiter
+        return limiter

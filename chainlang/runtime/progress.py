@@ -1,0 +1,191 @@
+"""Progress reporting: the scheduler reports into an observer; renderers show it.
+
+:class:`ProgressObserver` is the small interface the scheduler calls
+(``on_start``, ``on_retry``, ``on_done``). :class:`Tally` accumulates the
+numbers; :class:`RichProgress` draws them live on a terminal and
+:class:`PlainProgress` prints one line every few seconds when output is not a
+TTY (CI logs, ``nohup``). :func:`make_progress` picks one.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol
+
+from chainlang.providers.base import ModelRequest
+from chainlang.runtime.outcome import Outcome
+
+
+class ProgressObserver(Protocol):
+    """What the scheduler reports while it works."""
+
+    def on_start(self, request: ModelRequest) -> None:
+        """A question was submitted."""
+        ...
+
+    def on_retry(self, kind: str, delay: float) -> None:
+        """An attempt failed with ``kind`` and will be retried after ``delay`` seconds."""
+        ...
+
+    def on_done(self, outcome: Outcome) -> None:
+        """A question finished (answered, failed, or served from the cache)."""
+        ...
+
+
+@dataclass
+class Tally:
+    """Running totals of a run (one per run; not shared between runs).
+
+    ``total`` is the number of questions expected, possibly an upper bound (chains
+    with loops or ``else skip`` may ask fewer); None if unknown.
+    """
+
+    total: int | None = None
+    started: int = 0
+    done: int = 0
+    cached: int = 0
+    retries: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced: int = 0  # answers from models whose price is unknown
+    started_at: float = field(default_factory=time.monotonic)
+
+    def on_start(self, request: ModelRequest) -> None:
+        self.started += 1
+
+    def on_retry(self, kind: str, delay: float) -> None:
+        self.retries += 1
+
+    def on_done(self, outcome: Outcome) -> None:
+        self.done += 1
+        self.cached += outcome.cached
+        if not outcome.ok and outcome.failure_kind:
+            self.failures[outcome.failure_kind] += 1
+        self.input_tokens += outcome.usage.input_tokens
+        self.output_tokens += outcome.usage.output_tokens
+        if outcome.cost_usd is None:
+            self.unpriced += 1
+        else:
+            self.cost_usd += outcome.cost_usd
+
+    def rate(self, now: float | None = None) -> float:
+        """Questions finished per second since the start."""
+        elapsed = (now if now is not None else time.monotonic()) - self.started_at
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def eta_s(self, now: float | None = None) -> float | None:
+        """Seconds left at the current rate (None if unknown)."""
+        rate = self.rate(now)
+        if self.total is None or rate <= 0:
+            return None
+        return max(0, self.total - self.done) / rate
+
+    def line(self, now: float | None = None) -> str:
+        """A one-line summary: done/total, cache hits, failures, tokens, dollars, rate, ETA."""
+        total = "?" if self.total is None else f"≤{self.total}"
+        fails = ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items())) or "none"
+        cost = f"${self.cost_usd:.4f}" + (f" (+{self.unpriced} unpriced)" if self.unpriced else "")
+        eta = self.eta_s(now)
+        eta_s = "?" if eta is None else f"{eta:.0f}s"
+        return (
+            f"{self.done}/{total} questions, {self.cached} cached, failures: {fails}, "
+            f"retries {self.retries}, tokens {self.input_tokens}+{self.output_tokens}, {cost}, "
+            f"{self.rate(now):.1f}/s, ETA {eta_s}"
+        )
+
+
+class PlainProgress(Tally):
+    """Prints :meth:`Tally.line` at most every ``every_s`` seconds (and at the end)."""
+
+    def __init__(
+        self,
+        total: int | None,
+        stream: IO[str],
+        every_s: float = 10.0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(total=total, started_at=now())
+        self._stream = stream
+        self._every = every_s
+        self._now = now
+        self._last = now()
+
+    def on_done(self, outcome: Outcome) -> None:
+        super().on_done(outcome)
+        t = self._now()
+        if t - self._last >= self._every:
+            self._last = t
+            self._emit(t)
+
+    def close(self) -> None:
+        """Print the final line."""
+        self._emit(self._now())
+
+    def _emit(self, t: float) -> None:
+        print(self.line(t), file=self._stream, flush=True)
+
+
+class RichProgress(Tally):
+    """A live rich display of the run's totals (use as a context manager)."""
+
+    def __init__(self, total: int | None, console: Any | None = None) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        super().__init__(total=total)
+        self._console = console or Console(stderr=True)
+        self._live = Live(
+            self._render(), console=self._console, refresh_per_second=4, transient=False
+        )
+
+    def __enter__(self) -> RichProgress:
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Draw the final state and stop the live display."""
+        self._live.update(self._render(), refresh=True)
+        self._live.stop()
+
+    def on_start(self, request: ModelRequest) -> None:
+        super().on_start(request)
+        self._live.update(self._render())
+
+    def on_done(self, outcome: Outcome) -> None:
+        super().on_done(outcome)
+        self._live.update(self._render())
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        total = "?" if self.total is None else f"≤{self.total}"
+        eta = self.eta_s()
+        table.add_row("questions", f"{self.done}/{total}", "cached", str(self.cached))
+        fails = ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items())) or "none"
+        table.add_row("failures", fails, "retries", str(self.retries))
+        cost = f"${self.cost_usd:.4f}" + (f" (+{self.unpriced} unpriced)" if self.unpriced else "")
+        table.add_row("tokens", f"{self.input_tokens} in / {self.output_tokens} out", "cost", cost)
+        table.add_row("rate", f"{self.rate():.1f}/s", "ETA", "?" if eta is None else f"{eta:.0f}s")
+        return table
+
+
+def make_progress(total: int | None, stream: IO[str] | None = None, every_s: float = 10.0) -> Tally:
+    """A :class:`RichProgress` on a terminal, otherwise a :class:`PlainProgress`.
+
+    Call ``close()`` on the result when the run ends (RichProgress must also be started
+    with ``__enter__`` or used in a ``with`` block).
+    """
+    stream = stream or sys.stderr
+    if stream.isatty():
+        return RichProgress(total)
+    return PlainProgress(total, stream, every_s)

@@ -1,0 +1,465 @@
+"""The scheduler: the one owner of everything that happens to a question.
+
+Every ``ask`` of every item goes through one :class:`Scheduler`, so all items and
+all questions share the same limits. For each request it
+
+1. looks the request up in the journal (an answer there is served at no cost);
+2. reserves the worst-case cost in the :class:`~chainlang.runtime.cost.Budget`;
+3. waits for the model's limits (concurrency, request and token rates);
+4. sends once through the provider, under a timeout;
+5. retries transient failures with backoff that honours ``Retry-After``;
+6. validates the answer against its type and re-asks with the validation error
+   when it does not fit (bounded by ``reask_limit``);
+7. journals the result (answer or failure) and commits it, then returns it.
+
+Failures are data: :meth:`Scheduler.ask` returns an :class:`Outcome` for every
+provider failure. It raises only :class:`RunError` when the error budget is
+spent (the run should stop) and ``UsageError`` for a model it has no provider for.
+
+Truncated answers (``finish == "length"``) are re-asked once with a note asking
+for a shorter reply; a second truncation fails the question as ``truncated``.
+Refusals fail as ``refused`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chainlang import answers
+from chainlang.errors import RunError, UsageError
+from chainlang.providers.base import (
+    Message,
+    ModelRef,
+    ModelRequest,
+    ModelResponse,
+    Provider,
+    ProviderError,
+    TextPart,
+    Usage,
+)
+from chainlang.runtime.cache import Entry, Journal, request_key
+from chainlang.runtime.clock import Clock, LoopClock
+from chainlang.runtime.cost import FREE_PROVIDERS, Budget, PriceTable
+from chainlang.runtime.limits import (
+    AdaptiveSettings,
+    Limits,
+    LimitsConfig,
+    ModelLimiter,
+    ModelLimits,
+)
+from chainlang.runtime.outcome import Outcome, OutcomeKind
+from chainlang.runtime.progress import ProgressObserver
+from chainlang.runtime.retry import RetryPolicy
+from chainlang.types import ImageT
+
+ProviderSource = Mapping[ModelRef, Provider] | Callable[[ModelRef], Provider]
+
+REASK_NOTE = (
+    "That answer could not be used: {error}. Answer the same question again, "
+    "replying with only JSON that fits the required format."
+)
+TRUNCATED_NOTE = (
+    "Your answer was cut off by the output token limit. Answer the same question "
+    "again, more briefly: give only the JSON answer, without explanations."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBudget:
+    """When to give up on a run because too many questions fail.
+
+    Attributes:
+        max_failures: stop after this many failed questions (None: no cap).
+        max_fraction: stop when more than this fraction of finished questions failed,
+            once at least ``min_questions`` have finished (None: no cap).
+        min_questions: questions to finish before ``max_fraction`` applies.
+
+    ``budget`` failures (``--max-cost`` reached) do not count: they have their own
+    message and are expected once the cap is hit.
+    """
+
+    max_failures: int | None = None
+    max_fraction: float | None = None
+    min_questions: int = 20
+
+
+@dataclass(slots=True)
+class _Spend:
+    """What one ask has spent so far (over every attempt and re-ask)."""
+
+    usage: Usage = dataclasses.field(default_factory=Usage)
+    cost: float | None = 0.0
+    attempts: int = 0
+
+    def add(self, usage: Usage, cost: float | None) -> None:
+        self.usage = self.usage + usage
+        self.cost = None if cost is None or self.cost is None else self.cost + cost
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    kind: OutcomeKind
+    message: str
+    raw_text: str | None = None
+
+
+class Scheduler:
+    """Shared by every question of a run; see the module docstring for what it does.
+
+    Args:
+        providers: a provider per model, or a factory called once per model.
+        limits: the user's concurrency/rpm/tpm settings (None: model-table defaults).
+        retry: backoff policy for transient failures.
+        cache: the journal; None disables caching and journaling.
+        clock: time source of limits, backoff and latency.
+        budget: the ``--max-cost`` cap; None for no cap.
+        prices: the price table (None: the shipped ``models.toml``).
+        error_budget: when to stop the run for too many failures.
+        observer: progress reporting.
+        timeout_s: per-call timeout.
+        reask_limit: re-asks after an answer that does not fit its type.
+        salt: mixed into every cache key (e.g. the IR version).
+        adaptive: AIMD tuning for models without ``rpm``.
+    """
+
+    def __init__(
+        self,
+        providers: ProviderSource,
+        limits: LimitsConfig | None = None,
+        retry: RetryPolicy | None = None,
+        cache: Journal | None = None,
+        clock: Clock | None = None,
+        budget: Budget | None = None,
+        *,
+        prices: PriceTable | None = None,
+        error_budget: ErrorBudget | None = None,
+        observer: ProgressObserver | None = None,
+        timeout_s: float = 120.0,
+        reask_limit: int = 2,
+        salt: str = "",
+        adaptive: AdaptiveSettings | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise UsageError(f"timeout must be positive, got {timeout_s}")
+        if reask_limit < 0:
+            raise UsageError(f"reask_limit must be >= 0, got {reask_limit}")
+        self._providers = providers
+        self._made: dict[ModelRef, Provider] = {}
+        self._retry = retry or RetryPolicy()
+        self._cache = cache
+        self._clock = clock or LoopClock()
+        self._budget = budget
+        self._prices = prices or PriceTable.load()
+        self._error_budget = error_budget or ErrorBudget()
+        self._observer = observer
+        self._timeout = timeout_s
+        self._reask_limit = reask_limit
+        self._salt = salt
+        self._limits = Limits(
+            limits or LimitsConfig(),
+            self._clock,
+            base=self._table_limits,
+            adaptive=adaptive,
+            local_providers=FREE_PROVIDERS,
+        )
+        self._finished = 0
+        self._failed = 0
+        self._stopped: str | None = None
+
+    # ------------------------------------------------------------------ public
+
+    async def ask(self, request: ModelRequest) -> Outcome:
+        """Answer one question (from the journal if it was answered before).
+
+        Raises:
+            RunError: the error budget is spent; the run should stop.
+            UsageError: no provider for the request's model.
+        """
+        if self._stopped:
+            raise RunError(self._stopped)
+        key = request_key(request, self._salt)
+        if self._observer:
+            self._observer.on_start(request)
+        outcome = self._from_cache(key)
+        if outcome is None:
+            outcome = await self._ask_fresh(request, key)
+            self._journal(request, outcome)  # committed before anyone sees the answer
+        self._count(outcome)
+        if self._observer:
+            self._observer.on_done(outcome)
+        return outcome
+
+    def limiter(self, ref: ModelRef) -> ModelLimiter:
+        """The limiter of ``ref``'s model (for progress displays and tests)."""
+        return self._limits.for_model(ref)
+
+    async def aclose(self) -> None:
+        """Close the providers this scheduler made through its factory."""
+        for provider in self._made.values():
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
+        self._made.clear()
+
+    # ------------------------------------------------------------------ one ask
+
+    async def _ask_fresh(self, request: ModelRequest, key: str) -> Outcome:
+        start = self._clock.now()
+        spend = _Spend()
+        messages = request.messages
+        reasks = 0
+        truncation_reasked = False
+        while True:
+            attempt = dataclasses.replace(request, messages=messages)
+            result = await self._send_with_retries(attempt, key, spend)
+            if isinstance(result, ModelResponse):
+                checked = self._check(request, result)
+                if not isinstance(checked, _Failure):
+                    return self._outcome(key, start, spend, reasks, value=checked, raw=result.text)
+                failure, raw = checked, result.text
+            else:
+                failure, raw = result, None
+            follow_up = self._follow_up(failure, reasks, truncation_reasked)
+            if follow_up is None:
+                return self._outcome(key, start, spend, reasks, failure=failure, raw=raw)
+            reasks += 1
+            truncation_reasked |= failure.kind == "truncated"
+            messages = (*messages, *_reask_messages(raw, follow_up))
+
+    def _follow_up(self, failure: _Failure, reasks: int, truncation_reasked: bool) -> str | None:
+        """The note of the re-ask that may fix ``failure``, or None to give up."""
+        if failure.kind == "invalid_answer" and reasks < self._reask_limit:
+            return REASK_NOTE.format(error=failure.message)
+        if failure.kind == "truncated" and not truncation_reasked:
+            return TRUNCATED_NOTE
+        return None
+
+    async def _send_with_retries(
+        self, request: ModelRequest, key: str, spend: _Spend
+    ) -> ModelResponse | _Failure:
+        """Send until an answer, a final failure, or attempts run out."""
+        provider = self._provider(request.model)
+        limiter = self._limits.for_model(request.model)
+        rng = self._retry.rng(key)
+        tries = 0
+        while True:
+            tries += 1
+            result = await self._send_once(provider, limiter, request, spend)
+            if not isinstance(result, ProviderError):
+                return result
+            if not self._retry.should_retry(result.kind, tries):
+                suffix = f" (after {tries} tries)" if tries > 1 else ""
+                return _Failure(result.kind, result.message + suffix)
+            delay = self._retry.delay(tries, rng, result.retry_after)
+            if self._observer:
+                self._observer.on_retry(result.kind, delay)
+            await self._clock.sleep(delay)
+
+    async def _send_once(
+        self, provider: Provider, limiter: ModelLimiter, request: ModelRequest, spend: _Spend
+    ) -> ModelResponse | ProviderError | _Failure:
+        """One call: budget reservation, limits, timeout, accounting, limiter feedback."""
+        estimate = self._prices.estimate(request)
+        reserved = self._reserve(request.model, estimate.worst_case_usd)
+        if isinstance(reserved, _Failure):
+            return reserved
+        tokens = estimate.input_tokens + estimate.max_output_tokens
+        usage: Usage | None = None
+        try:
+            async with limiter.slot(tokens) as started:
+                spend.attempts += 1
+                result = await self._call(provider, request)
+            usage = result.usage
+            self._feedback(limiter, result, started, tokens)
+        finally:
+            # Cancelled mid-call: we cannot know the cost, so the worst case stays spent.
+            cost = self._prices.price(request.model, usage) if usage is not None else reserved
+            if self._budget is not None:
+                self._budget.settle(reserved, reserved if cost is None else cost)
+        spend.add(usage, cost)
+        return result
+
+    async def _call(
+        self, provider: Provider, request: ModelRequest
+    ) -> ModelResponse | ProviderError:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await provider.send(request, self._timeout)
+        except ProviderError as e:
+            return e
+        except TimeoutError:
+            return ProviderError("timeout", f"{request.model}: no answer within {self._timeout:g}s")
+
+    def _feedback(
+        self,
+        limiter: ModelLimiter,
+        result: ModelResponse | ProviderError,
+        started: float,
+        tokens: int,
+    ) -> None:
+        if isinstance(result, ModelResponse):
+            limiter.on_success()
+        elif result.kind == "rate_limit":
+            limiter.on_rate_limited(started, result.retry_after)
+        usage = result.usage
+        reported = usage.input_tokens + usage.output_tokens
+        # A call that reported no usage may still have been processed (timeouts):
+        # keep its estimate charged unless the provider plainly refused it.
+        if reported or isinstance(result, ModelResponse) or result.kind == "rate_limit":
+            limiter.correct_tokens(tokens, reported)
+
+    def _reserve(self, ref: ModelRef, worst_case: float | None) -> float | _Failure:
+        if self._budget is None:
+            return 0.0
+        if worst_case is None:
+            return _Failure(
+                "budget",
+                f"the price of {ref} is unknown, so --max-cost cannot be kept; "
+                "give its prices in a price table (--prices) or drop --max-cost",
+            )
+        if not self._budget.try_reserve(worst_case):
+            return _Failure(
+                "budget",
+                f"not sent: its worst case ${worst_case:.4f} exceeds what is left of the "
+                f"${self._budget.max_usd:.2f} budget (${self._budget.remaining:.4f})",
+            )
+        return worst_case
+
+    # ------------------------------------------------------------------ answers
+
+    def _check(self, request: ModelRequest, response: ModelResponse) -> Any:
+        """The validated value of ``response``, or the :class:`_Failure` it amounts to."""
+        if response.finish in ("refusal", "content_filter"):
+            return _Failure("refused", f"the model declined to answer ({response.finish})")
+        if response.finish == "length":
+            return _Failure("truncated", "the answer was cut off by the output token limit")
+        if isinstance(request.answer_type, ImageT):
+            if not response.image:
+                return _Failure("invalid_answer", "the reply contains no image")
+            return response.image
+        try:
+            value = response.parsed
+            if value is None:
+                value = answers.extract_json(response.text)
+            return answers.validate(request.answer_type, value)
+        except answers.AnswerError as e:
+            return _Failure("invalid_answer", str(e))
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _outcome(
+        self,
+        key: str,
+        start: float,
+        spend: _Spend,
+        reasks: int,
+        *,
+        value: Any = None,
+        failure: _Failure | None = None,
+        raw: str | None = None,
+    ) -> Outcome:
+        return Outcome(
+            ok=failure is None,
+            value=value,
+            raw_text=raw,
+            usage=spend.usage,
+            attempts=spend.attempts,
+            reasks=reasks,
+            latency_s=self._clock.now() - start,
+            cached=False,
+            cost_usd=spend.cost,
+            failure_kind=failure.kind if failure else None,
+            failure_message=failure.message if failure else None,
+            request_key=key,
+        )
+
+    def _from_cache(self, key: str) -> Outcome | None:
+        if self._cache is None:
+            return None
+        entry = self._cache.lookup(key)
+        if entry is None:
+            return None
+        value = entry.image if entry.image is not None else entry.value
+        return Outcome(True, value, entry.raw_text, Usage(), 0, 0, 0.0, True, 0.0, None, None, key)
+
+    def _journal(self, request: ModelRequest, outcome: Outcome) -> None:
+        if self._cache is None:
+            return
+        is_image = isinstance(outcome.value, bytes)
+        self._cache.record(
+            Entry(
+                key=outcome.request_key,
+                ok=outcome.ok,
+                model=f"{request.model.provider}:{request.model.model}",
+                value=None if is_image else outcome.value,
+                image=outcome.value if is_image else None,
+                raw_text=outcome.raw_text,
+                usage=outcome.usage,
+                attempts=outcome.attempts,
+                reasks=outcome.reasks,
+                latency_s=outcome.latency_s,
+                cost_usd=outcome.cost_usd,
+                failure_kind=outcome.failure_kind,
+                failure_message=outcome.failure_message,
+                origin=request.origin,
+            )
+        )
+
+    def _count(self, outcome: Outcome) -> None:
+        if outcome.cached:
+            return
+        self._finished += 1
+        if outcome.ok or outcome.failure_kind == "budget":
+            return
+        self._failed += 1
+        eb = self._error_budget
+        if eb.max_failures is not None and self._failed > eb.max_failures:
+            self._stopped = (
+                f"stopping: {self._failed} questions failed, more than the error budget of "
+                f"{eb.max_failures} (last: {outcome.failure_kind}: {outcome.failure_message})"
+            )
+        elif (
+            eb.max_fraction is not None
+            and self._finished >= eb.min_questions
+            and self._failed / self._finished > eb.max_fraction
+        ):
+            self._stopped = (
+                f"stopping: {self._failed} of {self._finished} questions failed, more than the "
+                f"error budget of {eb.max_fraction:.0%} "
+                f"(last: {outcome.failure_kind}: {outcome.failure_message})"
+            )
+
+    def _provider(self, ref: ModelRef) -> Provider:
+        if isinstance(self._providers, Mapping):
+            try:
+                return self._providers[ref]
+            except KeyError:
+                raise UsageError(f"no provider configured for model {ref}") from None
+        provider = self._made.get(ref)
+        if provider is None:
+            provider = self._providers(ref)
+            self._made[ref] = provider
+        return provider
+
+    def _table_limits(self, ref: ModelRef) -> ModelLimits | None:
+        if ref.provider in FREE_PROVIDERS:
+            return ModelLimits(concurrency=256)
+        info = self._prices.lookup(ref)
+        if info is None:
+            return None
+        return ModelLimits(
+            concurrency=info.concurrency or ModelLimits().concurrency, rpm=info.rpm, tpm=info.tpm
+        )
+
+
+def _reask_messages(raw: str | None, note: str) -> tuple[Message, ...]:
+    """The model's unusable reply (if any) as an assistant turn, then the note as a user turn."""
+    turns: list[Message] = []
+    if raw:
+        turns.append(Message("assistant", (TextPart(raw),)))
+    turns.append(Message("user", (TextPart(note),)))
+    return tuple(turns)

@@ -1,0 +1,66 @@
+"""Names of the built-in types, shared by the checker and the signature parser."""
+
+from __future__ import annotations
+
+from chainlang.types import BoolT, FloatT, ImageT, IntT, ListT, OpaqueT, TextT, Type
+
+#: Values produced and consumed only by operations (``OpaqueT`` names).
+OPAQUE: frozenset[str] = frozenset(
+    {
+        "Regions",
+        "Region",
+        "Pair",
+        "Box",
+        "Grid",
+        "Cell",
+        "Mask",
+        "Point",
+        "Graph",
+        "DepthMap",
+        "NormalMap",
+        "SemanticMask",
+        "InstanceMask",
+        "Boxes",
+        "Label",
+    }
+)
+
+#: The output types a chain may declare (they select the metrics).
+OUTPUTS: frozenset[str] = frozenset(
+    {"Label", "Boxes", "SemanticMask", "InstanceMask", "DepthMap", "NormalMap", "Image"}
+)
+
+#: Placeholder for "any type" (the element type of ``[]`` and of ``none``).
+ANY = OpaqueT(name="?")
+
+
+def named_type(name: str) -> Type | None:
+    """The type a bare type name denotes, or None if it is not built in.
+
+    >>> named_type("Int").show(), named_type("Points").show()
+    ('Int', '[Point]')
+    """
+    scalars: dict[str, Type] = {
+        "Int": IntT(),
+        "Float": FloatT(),
+        "Bool": BoolT(),
+        "Text": TextT(),
+        "Image": ImageT(),
+    }
+    if name in scalars:
+        return scalars[name]
+    if name == "Points":  # grouping queries: a list of points
+        return ListT(item=OpaqueT(name="Point"))
+    if name in OPAQUE:
+        return OpaqueT(name=name)
+    return None
+
+
+def type_var(name: str) -> OpaqueT:
+    """The internal form of a signature's type variable ``T``."""
+    return OpaqueT(name=f"'{name}")
+
+
+def is_type_var(t: Type) -> bool:
+    """True for a signature type variable."""
+    return isinstance(t, OpaqueT) and t.name.startswith("'")

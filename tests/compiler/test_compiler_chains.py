@@ -1,0 +1,182 @@
+"""The shipped chains: they check, format canonically, bound their calls, resolve parameters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from compiler_helpers import CHAINS, ROOT
+
+from chainlang.compiler import check_file, compile_file, compile_source
+from chainlang.diagnostics import Diagnostics
+from chainlang.errors import CompileError, UsageError
+from chainlang.ir import Program
+from chainlang.lower import resolve_params
+from chainlang.parser import parse
+from chainlang.source import SourceFile
+from chainlang.unparse import unparse
+
+
+def test_chains_were_found() -> None:
+    names = {p.stem for p in CHAINS}
+    paper = {"classify", "detect", "segment", "group", "depth", "normals"}
+    assert paper | {"dense_depth", "dense_normals", "dense_group", "label"} <= names
+
+
+@pytest.mark.parametrize("path", CHAINS, ids=lambda p: p.stem)
+def test_chain_checks_clean(path: Path) -> None:
+    result = check_file(path)
+    assert result.diagnostics == [], result.render()
+    assert result.program is not None and result.program.bounds is not None
+
+
+@pytest.mark.parametrize("path", CHAINS, ids=lambda p: p.stem)
+def test_chain_is_formatted_and_round_trips(path: Path) -> None:
+    src = SourceFile.read(path)
+    module = parse(src, Diagnostics())
+    assert module is not None
+    text = unparse(module)
+    again = parse(SourceFile.of("x", text), Diagnostics())
+    assert again == module
+    assert unparse(again) == text  # idempotent
+    assert text == src.text  # the shipped chains are kept in the canonical layout
+    assert [c for c in text.splitlines() if c.strip().startswith("#")]  # comments survive
+
+
+@pytest.mark.parametrize("path", CHAINS, ids=lambda p: p.stem)
+def test_ir_json_round_trips(path: Path) -> None:
+    program = compile_file(path)
+    assert Program.model_validate_json(program.model_dump_json()) == program
+
+
+def test_every_paper_ask_has_an_oracle() -> None:
+    for path in CHAINS:
+        text = compile_file(path).model_dump_json()
+        assert text.count('"kind":"ask"') == text.count('"oracle":{'), path
+
+
+def _program(name: str) -> Program:
+    return compile_file(ROOT / "chains" / f"{name}.chain")
+
+
+def test_bounds_match_the_paper() -> None:
+    depth = _program("depth").bounds
+    assert depth is not None and depth.exact and depth.evaluate({"pairs": 200}) == 200
+    seg = _program("segment").bounds
+    assert seg is not None and not seg.exact
+    assert seg.evaluate({"per_call": 16, "K": 380, "carry_seen": False}) == 24
+    # K defaults to its estimate, the requested number of segments.
+    assert seg.evaluate({"per_call": 16, "segments": 400, "carry_seen": False}) == 25
+    cls = _program("classify").bounds
+    assert cls is not None and cls.evaluate({"per_call": 100}) == pytest.approx(0.01)
+    det = _program("detect").bounds
+    assert det is not None and not det.exact
+    base = {"find": "regions", "n_iters": 6, "len(classes)": 3}
+    assert det.evaluate({**base, "independent": False}) == 5 + 18
+    assert det.evaluate({**base, "independent": True, "n_iters": 8, "len(classes)": 3}) == 5 + 216
+
+
+def test_bound_needs_values_for_unknown_symbols() -> None:
+    bound = _program("group").bounds
+    assert bound is not None
+    with pytest.raises(UsageError, match="len\\(points\\)"):
+        bound.evaluate({"per_call": 8, "segments": 400})
+    assert bound.evaluate({"per_call": 8, "segments": 400, "len(points)": 2}) == 100
+
+
+def test_resolve_params_applies_model_defaults_and_overrides() -> None:
+    depth = _program("depth")
+    r = resolve_params(depth, "gemini-1.5-pro")
+    assert r.params["marker"] == "point" and r.params["smoothness"] == 20.0
+    assert r.variants["compare"] == "careful"
+    r = resolve_params(
+        depth, "gpt-4o-2024-08-06", {"pairs": "400", "variant.compare": "brief_near"}
+    )
+    assert r.params["pairs"] == 400 and r.variants["compare"] == "brief_near"
+    with pytest.raises(UsageError, match="no parameter 'pears'"):
+        resolve_params(depth, "gpt-4o", {"pears": "1"})
+    with pytest.raises(UsageError, match="must be Int"):
+        resolve_params(depth, "gpt-4o", {"pairs": "many"})
+    with pytest.raises(UsageError, match="no variant"):
+        resolve_params(depth, "gpt-4o", {"variant.compare": "nope"})
+
+
+def test_compile_error_carries_all_diagnostics() -> None:
+    text = "chain t {\n input image: Imag\n output Depth\n return nope\n}\n"
+    with pytest.raises(CompileError) as info:
+        compile_source(text, "t.chain")
+    codes = [d.code for d in info.value.diagnostics]
+    assert codes == ["E203", "E203", "E201"]
+    assert "t.chain:2:15: error[E203]" in str(info.value)
+
+
+def test_one_typo_gives_one_error() -> None:
+    path = ROOT / "chains" / "depth.chain"
+    text = path.read_text().replace("sample_pairs(regions", "sample_pairs(regionz")
+    result = check_file_text(text, str(path))
+    assert [d.code for d in result] == ["E201"]
+
+
+def check_file_text(text: str, name: str) -> list[str]:
+    from chainlang.compiler import check_source
+
+    return check_source(text, name).diagnostics  # type: ignore[return-value]
+
+
+def test_imports_bring_prompts_answers_and_labelsets(tmp_path: Path) -> None:
+    (tmp_path / "pets.labels").write_text("cat\ndog\n")
+    (tmp_path / "lib.chain").write_text(
+        'labels pets = "pets.labels"\nanswer Pet { pet: Label(pets) }\n'
+        'prompt which(view: Image) -> Pet {\n  user [view high] "Which pet?"\n}\n'
+    )
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "main.chain").write_text(
+        'from "../lib.chain" import which\nchain m {\n  input image: Image\n  truth label: Label\n'
+        "  output Label\n  let a = ask which(view = image)\n    oracle { pet = truth.label }\n"
+        "  return a.pet\n}\n"
+    )
+    program = compile_file(tmp_path / "sub" / "main.chain")
+    assert {ls.name: ls.source for ls in program.labelsets}["pets"] == "../pets.labels"
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chainlang", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
+    ok = _cli("check", "--explain", "chains/depth.chain")
+    assert ok.returncode == 0 and "calls = pairs per item" in ok.stdout
+    bad = tmp_path / "bad.chain"
+    bad.write_text("chain t {\n  input image: Imag\n}\n")
+    res = _cli("check", "--json", str(bad))
+    assert res.returncode == 1 and '"code": "E203"' in res.stdout
+    assert _cli("check").returncode == 2
+    assert _cli("dump", "--stage", "ast", "chains/depth.chain").returncode == 0
+    messy = tmp_path / "messy.chain"
+    messy.write_text((ROOT / "chains/examples/label.chain").read_text().replace("\n  ", "\n      "))
+    assert _cli("fmt", "--check", str(messy)).returncode == 1
+    assert _cli("fmt", str(messy)).returncode == 0
+    assert _cli("fmt", "--check", str(messy)).returncode == 0
+
+
+def test_check_imports_no_heavy_modules() -> None:
+    code = (
+        "import sys\nfrom chainlang.cli import main\n"
+        "rc = main(['check', 'chains/depth.chain', 'chains/segment.chain'])\n"
+        "heavy = {'torch', 'timm', 'skimage', 'openai', 'anthropic', 'google.genai',"
+        " 'chainlang.vision'}\n"
+        "print(sorted(m for m in heavy if m in sys.modules)); sys.exit(rc)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith("[]")

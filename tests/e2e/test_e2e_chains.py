@@ -1,0 +1,84 @@
+"""Every paper chain, end to end, against each real provider's wire format and the simulators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_helpers import CHAINS, REAL_MODELS, image_count, results, run_chain
+
+from chainlang.scoring.score import score_run
+from chainlang.testing.fake_provider import FakeProviderServer
+
+# chain -> (dataset fixture, small params, a metric the score must report)
+CHAIN_CASES: dict[str, tuple[str, dict[str, str], str]] = {
+    "depth": ("syn_manifest", {"pairs": "16", "segments": "30"}, "delta1"),
+    "normals": ("syn_manifest", {"pairs": "16", "segments": "30"}, "angle_mean"),
+    "segment": ("syn_manifest", {"segments": "30"}, "miou"),
+    "group": ("syn_manifest", {"segments": "30"}, "miou"),
+    "detect": ("photo_manifest", {"n_iters": "2"}, "ap"),
+    "classify": ("photo_manifest", {"per_call": "2"}, "top1"),
+}
+
+# Cases that fail today because of code outside tests/e2e (see the final report);
+# keyed by (chain, model), model None meaning every model except "oracle".
+KNOWN_FAILURES: dict[tuple[str, str | None], str] = {
+    ("segment", "oracle"): "segment.chain:84 calls semantic_from_labels without label_set=; the "
+    "oracle's majority() answers are class indices, which that operation refuses without it",
+    ("group", None): "scoring/score.py:230 splits the instance map into max(id) masks, so a "
+    "query whose mask is fully covered by an earlier one vanishes and score_grouping raises "
+    "'N masks for M points'",
+}
+
+MODELS = [*REAL_MODELS.values(), "oracle", "random"]
+# Paths the SDKs must hit, per provider (the dialect the adapter speaks).
+PATHS = {"openai": "/v1/", "anthropic": "/v1/messages", "gemini": ":generateContent"}
+
+
+def _cases() -> list[Any]:
+    out = []
+    for chain in CHAIN_CASES:
+        for model in MODELS:
+            reason = KNOWN_FAILURES.get((chain, model))
+            if reason is None and model != "oracle":
+                reason = KNOWN_FAILURES.get((chain, None))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(chain, model, marks=marks, id=f"{chain}-{model}"))
+    return out
+
+
+@pytest.mark.parametrize(("chain", "model"), _cases())
+def test_chain_runs_end_to_end(
+    chain: str,
+    model: str,
+    request: pytest.FixtureRequest,
+    fake_env: FakeProviderServer,
+    tmp_path: Path,
+) -> None:
+    data_fixture, params, metric = CHAIN_CASES[chain]
+    data = request.getfixturevalue(data_fixture)
+    out = tmp_path / "run"
+    result = run_chain(CHAINS / f"{chain}.chain", data, model, out, params)
+
+    records = results(out)
+    errors = {k: r.get("error") for k, r in records.items() if r["status"] != "ok"}
+    assert not errors, f"items failed: {errors}"
+    assert result.summary.items == result.summary.items_ok == len(records) > 0
+    assert result.summary.questions > 0
+    assert not result.summary.failures
+
+    score = score_run(out, n_boot=0)
+    assert metric in score.metrics, sorted(score.metrics)
+    assert score.coverage.items_failed == 0
+    assert score.coverage.questions_failed == 0
+
+    provider = model.split(":")[0]
+    sent = fake_env.requests
+    if provider in PATHS:
+        # Cross-request sharing may merge questions, never invent calls.
+        assert 0 < len(sent) <= result.summary.provider_calls
+        assert all(PATHS[provider] in r.path for r in sent), {r.path for r in sent}
+        assert all(image_count(r.json) >= 1 for r in sent), "a request without an image"
+    else:
+        assert sent == [], "a simulated answerer must not touch the network"

@@ -1,0 +1,75 @@
+"""Anthropic adapter against the fake server with the real SDK."""
+
+from __future__ import annotations
+
+import pytest
+from providers_helpers import provider, request
+
+from chainlang.providers.base import Params, ProviderError
+from chainlang.types import ImageT
+
+
+async def test_messages_shape_with_cache_control_and_forced_tool(fake, image) -> None:
+    prov = provider("anthropic:claude-x", fake)
+    req = request(prov, image, params=Params(temperature=0.0, max_tokens=500))
+    resp = await prov.send(req, 5)
+    await prov.aclose()
+    sent = fake.requests[-1]
+    assert sent.path == "/v1/messages"
+    body = sent.json
+    assert body["system"] == [
+        {"type": "text", "text": "You judge depth.", "cache_control": {"type": "ephemeral"}}
+    ]
+    text, img = body["messages"][0]["content"]
+    assert text["cache_control"] == {"type": "ephemeral"}  # the static prefix before the image
+    assert img["type"] == "image" and "cache_control" not in img
+    assert img["source"]["type"] == "base64" and img["source"]["media_type"] == "image/jpeg"
+    assert body["tools"] == [
+        {
+            "name": "answer",
+            "description": "Record the answer to the question.",
+            "input_schema": req.schema,
+        }
+    ]
+    assert body["tool_choice"] == {"type": "tool", "name": "answer"}
+    assert (body["max_tokens"], body["temperature"]) == (500, 0.0)
+    assert resp.parsed == {"reasoning": "…", "nearer": "red"}
+
+
+async def test_native_output_config_and_temperature_off(fake, image) -> None:
+    prov = provider("anthropic:claude-x:api=native,temperature=off", fake)
+    req = request(prov, image)
+    resp = await prov.send(req, 5)
+    await prov.aclose()
+    body = fake.requests[-1].json
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": req.schema}}
+    assert "tools" not in body and "temperature" not in body
+    assert resp.parsed["nearer"] == "red"
+
+
+async def test_usage_counts_cache_reads(fake, image) -> None:
+    fake.cached_tokens = 30
+    prov = provider("anthropic:claude-x", fake)
+    resp = await prov.send(request(prov, image), 5)
+    await prov.aclose()
+    assert resp.usage.cached_input_tokens == 30
+    assert resp.usage.input_tokens > 30
+    assert resp.usage.image_tokens == 7  # 80*60/750 rounded up
+
+
+@pytest.mark.parametrize(("fault", "kind"), [("truncated", "truncated"), ("refusal", "refused")])
+async def test_truncated_and_refused(fake, image, fault, kind) -> None:
+    prov = provider("anthropic:claude-x", fake)
+    fake.faults.push(fault)
+    with pytest.raises(ProviderError) as err:
+        await prov.send(request(prov, image), 5)
+    await prov.aclose()
+    assert err.value.kind == kind
+
+
+async def test_image_answers_are_a_bad_request(fake, image) -> None:
+    prov = provider("anthropic:claude-x", fake)
+    with pytest.raises(ProviderError) as err:
+        await prov.send(request(prov, image, ImageT()), 5)
+    await prov.aclose()
+    assert err.value.kind == "bad_request" and fake.requests == []

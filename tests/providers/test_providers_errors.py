@@ -1,0 +1,91 @@
+"""Every fault of the fake server, through every real SDK, becomes the right ProviderError."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+from providers_helpers import provider, request
+
+from chainlang.providers.base import ProviderError
+from chainlang.providers.common import kind_for_status, retry_after
+
+SPECS = [
+    "openai:gpt-4o",
+    "openai:gpt-4o:api=responses",
+    "anthropic:claude-x",
+    "gemini:g",
+    "openai-compat:m@{url}",
+]
+FAULTS = [
+    ("429", "rate_limit", 429),
+    ("500", "server", 500),
+    ("503", "server", 503),
+    ("529", "rate_limit", 529),
+    ("400", "bad_request", 400),
+    ("401", "auth", 401),
+    ("403", "auth", 403),
+    ("404", "not_found", 404),
+    ("drop", "connection", None),
+    ("garbage", "server", None),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize(("fault", "kind", "status"), FAULTS)
+async def test_fault_translation(fake, image, spec, fault, kind, status) -> None:
+    prov = provider(spec, fake)
+    fake.faults.push(fault, retry_after=3 if fault == "429" else None)
+    with pytest.raises(ProviderError) as err:
+        await prov.send(request(prov, image), 5)
+    await prov.aclose()
+    e = err.value
+    assert (e.kind, e.status) == (kind, status)
+    assert e.retry_after == (3.0 if fault == "429" else None)
+    if status:
+        assert "injected fault" in e.message  # the provider's own words are kept
+    assert len(fake.requests) == 1  # SDK retries are off
+
+
+@pytest.mark.parametrize("spec", SPECS)
+async def test_timeout(fake, image, spec) -> None:
+    prov = provider(spec, fake)
+    fake.faults.push("timeout")
+    with pytest.raises(ProviderError) as err:
+        await prov.send(request(prov, image), 0.3)
+    await prov.aclose()
+    assert err.value.kind == "timeout" and err.value.retryable
+
+
+async def test_connection_refused(fake, image) -> None:
+    from chainlang.providers.registry import make_provider, parse_model, resolve_credentials
+
+    ref = parse_model("openai-compat:m@http://127.0.0.1:9/v1")
+    prov = make_provider(ref, resolve_credentials(ref, {}))
+    with pytest.raises(ProviderError) as err:
+        await prov.send(request(prov, image), 2)
+    await prov.aclose()
+    assert err.value.kind == "connection"
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after({"Retry-After": "7"}) == 7.0
+    assert retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert retry_after({"retry-after": date}, now=1_000_000) == pytest.approx(30.0)
+    assert retry_after({"retry-after": "soon"}) is None
+    assert retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (413, "bad_request"),
+        (422, "bad_request"),
+        (418, "bad_request"),
+        (502, "server"),
+        (529, "rate_limit"),
+    ],
+)
+def test_status_kinds(status, kind) -> None:
+    assert kind_for_status(status) == kind
