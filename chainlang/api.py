@@ -255,7 +255,7 @@ def run_identity(
     ids = "\n".join(dataset.ids()).encode()
     return RunIdentity(
         chain=str(path) if path else program.name,
-        chain_sha256=hashlib.sha256(program.source.encode()).hexdigest(),
+        chain_sha256=_source_digest(program, path),
         params={k: v for k, v in settings.params.items()},
         variants=dict(settings.variants),
         model=str(model),
@@ -273,6 +273,14 @@ def run_identity(
             },
         },
     )
+
+
+def _source_digest(program: ir.Program, path: Path | None) -> str:
+    """sha256 of the chain's text (an edited file is a different run)."""
+    import hashlib
+
+    text = path.read_bytes() if path is not None and path.is_file() else program.source.encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -314,11 +322,11 @@ def _program(
 
 def _batch_items(program: ir.Program, settings: Settings) -> int | None:
     """``batch items = B`` evaluated with the resolved parameters (None: no batching)."""
-    from chainlang.runtime.execute import item_batched_asks
+    from chainlang.runtime.execute import asks_of, item_batched_asks
 
     expr = program.batch_items
     if expr is None:
-        asks = [a for a in _asks(program) if a.batch_items is not None]
+        asks = [a for a in asks_of(program) if a.batch_items is not None]
         expr = asks[0].batch_items if asks else None
     if expr is None or not item_batched_asks(program):
         return None
@@ -326,24 +334,6 @@ def _batch_items(program: ir.Program, settings: Settings) -> int | None:
     if not isinstance(value, int) or value < 1:
         raise UsageError(f"'batch items' must be a positive whole number, got {value!r}")
     return value
-
-
-def _asks(program: ir.Program) -> list[ir.Ask]:
-    found: list[ir.Ask] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, ir.Ask):
-            found.append(node)
-        if isinstance(node, ir.Node):
-            for name in type(node).model_fields:
-                walk(getattr(node, name))
-        elif isinstance(node, tuple):
-            for x in node:
-                walk(x)
-
-    walk(program.body)
-    walk(program.result)
-    return found
 
 
 def _static_value(expr: Any, params: Mapping[str, Any]) -> Any:

@@ -165,7 +165,17 @@ class OpaqueT(_T):
 
 
 Type = Annotated[
-    BoolT | IntT | FloatT | TextT | EnumT | LabelT | ListT | RecordT | KeyedT | OptionalT | ImageT
+    BoolT
+    | IntT
+    | FloatT
+    | TextT
+    | EnumT
+    | LabelT
+    | ListT
+    | RecordT
+    | KeyedT
+    | OptionalT
+    | ImageT
     | OpaqueT,
     Field(discriminator="kind"),
 ]
@@ -173,7 +183,9 @@ Type = Annotated[
 for _model in (ListT, FieldT, RecordT, KeyedT, OptionalT):
     _model.model_rebuild()
 
-ANSWER_KINDS = frozenset({"bool", "int", "float", "text", "enum", "label", "list", "record", "keyed", "image"})
+ANSWER_KINDS = frozenset(
+    {"bool", "int", "float", "text", "enum", "label", "list", "record", "keyed", "image"}
+)
 
 
 def is_answer_type(t: Type) -> bool:

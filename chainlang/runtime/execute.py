@@ -157,13 +157,13 @@ def item_inputs(program: ir.Program, item: Item) -> dict[str, Any]:
     return out
 
 
-def item_batched_asks(program: ir.Program) -> list[str]:
-    """Origins of the asks that coalesce across items (``batch items``)."""
-    found: list[str] = []
+def asks_of(program: ir.Program) -> list[ir.Ask]:
+    """Every ``ask`` of a program, in source order."""
+    found: list[ir.Ask] = []
 
     def walk(node: Any) -> None:
-        if isinstance(node, ir.Ask) and (node.batch_items is not None or program.batch_items):
-            found.append(node.origin)
+        if isinstance(node, ir.Ask):
+            found.append(node)
         if isinstance(node, ir.Node):
             for name in type(node).model_fields:
                 walk(getattr(node, name))
@@ -174,6 +174,11 @@ def item_batched_asks(program: ir.Program) -> list[str]:
     walk(program.body)
     walk(program.result)
     return found
+
+
+def item_batched_asks(program: ir.Program) -> list[str]:
+    """Origins of the asks that coalesce across items (``batch items``)."""
+    return [a.origin for a in asks_of(program) if a.batch_items is not None or program.batch_items]
 
 
 def summarise(records: Iterable[Mapping[str, Any]], wall_s: float) -> RunSummary:

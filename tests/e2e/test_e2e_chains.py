@@ -24,11 +24,8 @@ CHAIN_CASES: dict[str, tuple[str, dict[str, str], str]] = {
 # Cases that fail today because of code outside tests/e2e (see the final report);
 # keyed by (chain, model), model None meaning every model except "oracle".
 KNOWN_FAILURES: dict[tuple[str, str | None], str] = {
-    ("segment", "oracle"): "segment.chain:84 calls semantic_from_labels without label_set=; the "
-    "oracle's majority() answers are class indices, which that operation refuses without it",
-    ("group", None): "scoring/score.py:230 splits the instance map into max(id) masks, so a "
-    "query whose mask is fully covered by an earlier one vanishes and score_grouping raises "
-    "'N masks for M points'",
+    ("segment", "oracle"): "without --labels coco_stuff133=synthetic the truth's class names "
+    "(synthetic scenes) are not labels of the chain's set, so the oracle's answers are invalid",
 }
 
 MODELS = [*REAL_MODELS.values(), "oracle", "random"]

@@ -80,7 +80,7 @@ def test_explicit_else_counts_as_fallback(
     photo_manifest: Path, fake_env: FakeProviderServer, tmp_path: Path
 ) -> None:
     fake_env.faults.push("400")
-    chain = _chain(tmp_path, fallback='\n    else { at(animals, 2) }')
+    chain = _chain(tmp_path, fallback="\n    else { at(animals, 2) }")
     out, summary = _run(tmp_path, photo_manifest, chain)
 
     assert summary["items_ok"] == 4

@@ -49,11 +49,6 @@ def test_changed_parameter_is_refused_unless_force_new(
     assert all(len(r["questions"]) == 20 for r in results(out).values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.py:258 hashes program.source, which holds the chain's file path rather than "
-    "its text, so an edited chain file keeps the same chain_sha256 and resumes silently",
-)
 def test_changed_chain_is_refused(
     syn_manifest: Path, fake_env: FakeProviderServer, tmp_path: Path
 ) -> None:

@@ -42,11 +42,6 @@ def test_oracle_returns_the_oracle_value_for_free():
 
 
 def test_missing_oracle_is_a_bad_request_naming_the_ask():
-    async def main():
-        request = make_request(model=_oracle())
-        request = type(request)(**{**request.__dict__} if hasattr(request, "__dict__") else {})
-        return request
-
     provider = OracleProvider(_oracle())
     request = make_request(model=_oracle())
     with pytest.raises(ProviderError, match="no answer for the ask") as info:

@@ -1,0 +1,82 @@
+"""Memory benchmark: a run's peak RSS must not grow with the number of items.
+
+Runs the depth chain (``pairs=200``) with the ``random`` answerer on 50 and on
+100 small synthetic scenes (10,000 and 20,000 questions), each in a fresh
+subprocess, and compares the two peak resident set sizes. Items are streamed,
+so doubling the dataset should leave the peak nearly unchanged.
+
+    .venv/bin/python benchmarks/memory.py            # exits 1 if the ratio exceeds 1.2
+
+The child mode (``--child MANIFEST OUT``) is what each subprocess runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHAIN = REPO / "chains" / "depth.chain"
+PARAMS = {"pairs": "200", "segments": "60"}  # 60 regions leave room for 200 distinct pairs
+SIZES = (50, 100)
+LIMIT = 1.2
+
+
+def child(manifest: Path, out: Path) -> None:
+    """Run the chain once and print the questions asked and this process's peak RSS."""
+    from chainlang.api import RunOptions, run
+
+    options = RunOptions(params=PARAMS, cache=out.parent / f"{out.name}.sqlite", progress="none")
+    result = run(CHAIN, manifest, "random", out=out, options=options)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"questions": result.summary.questions, "items": result.summary.items_ok,
+                      "peak_kib": peak_kib}))  # fmt: skip
+
+
+def subset(manifest: Path, n: int, root: Path) -> Path:
+    """A manifest of the first ``n`` items (paths stay relative to the scenes' folder)."""
+    lines = manifest.read_text(encoding="utf-8").splitlines()[:n]
+    target = manifest.parent / f"manifest_{n}.jsonl"
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def measure(manifest: Path, out: Path) -> dict[str, int]:
+    """Run one size in a fresh interpreter; return its report."""
+    cmd = [sys.executable, __file__, "--child", str(manifest), str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"child run failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    from chainlang.data.synthetic import generate
+
+    with tempfile.TemporaryDirectory(prefix="chainlang-mem-") as tmp:
+        root = Path(tmp)
+        full = generate(max(SIZES), root / "scenes", seed=3, size=(96, 72))
+        reports = {n: measure(subset(full, n, root), root / f"run_{n}") for n in SIZES}
+    small, large = (reports[n] for n in SIZES)
+    for n, r in reports.items():
+        print(
+            f"{n:4d} items  {r['questions']:6d} questions  peak RSS {r['peak_kib'] / 1024:7.1f} MiB"
+        )
+    ratio = large["peak_kib"] / small["peak_kib"]
+    print(f"ratio {SIZES[1]}/{SIZES[0]} items: {ratio:.3f} (limit {LIMIT})")
+    return 0 if ratio <= LIMIT else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=2, metavar=("MANIFEST", "OUT"))
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), Path(args.child[1]))
+        sys.exit(0)
+    sys.exit(main())
