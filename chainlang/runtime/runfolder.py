@@ -105,7 +105,7 @@ class RunFolder:
 
     path: Path
     identity: RunIdentity
-    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)  # keys only: records stay on disk
 
     @classmethod
     def open(cls, path: Path, identity: RunIdentity, *, force_new: bool = False) -> RunFolder:
@@ -125,7 +125,7 @@ class RunFolder:
             _write_json_atomic(run_file, doc)
         (path / OUTPUTS_DIR).mkdir(exist_ok=True)
         folder = cls(path, identity)
-        folder.done = {_key(r): r for r in read_results(path) if r.get("status") == "ok"}
+        folder.done = {_key(r) for r in read_results(path) if r.get("status") == "ok"}
         return folder
 
     def is_done(self, key: str) -> bool:
@@ -151,7 +151,7 @@ class RunFolder:
             f.write(line + "\n")
             f.flush()
         if record.get("status") == "ok":
-            self.done[_key(record)] = dict(record)
+            self.done.add(_key(record))
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Replace ``summary.json``."""
