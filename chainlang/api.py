@@ -255,7 +255,7 @@ def run_identity(
     ids = "\n".join(dataset.ids()).encode()
     return RunIdentity(
         chain=str(path) if path else program.name,
-        chain_sha256=_source_digest(program, path),
+        chain_sha256=source_digest(program, path),
         params={k: v for k, v in settings.params.items()},
         variants=dict(settings.variants),
         model=str(model),
@@ -275,7 +275,7 @@ def run_identity(
     )
 
 
-def _source_digest(program: ir.Program, path: Path | None) -> str:
+def source_digest(program: ir.Program, path: Path | None) -> str:
     """sha256 of the chain's text (an edited file is a different run)."""
     import hashlib
 

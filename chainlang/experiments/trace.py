@@ -26,7 +26,6 @@ answer is not found (the step is reported as not journaled).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +189,7 @@ def trace_item(
         parse_model,
         run_sync,
         settings_for,
+        source_digest,
     )
     from chainlang.data.manifest import load_dataset
     from chainlang.runtime.execute import item_inputs, result_key
@@ -205,11 +205,11 @@ def trace_item(
     if not chain_path.exists():
         raise RunError(f"the run's chain {chain_path} does not exist here; pass its path")
     program = load_chain(chain_path)
-    if hashlib.sha256(program.source.encode()).hexdigest() != run.get("chain_sha256"):
+    if source_digest(program, chain_path) != run.get("chain_sha256"):
         raise RunError(
             f"{chain_path} has changed since the run; its questions would differ from those asked"
         )
-    program = bind_labelsets(program, chain_path.parent, labels)
+    program = bind_labelsets(program, chain_path.parent, labels or run.get("labels") or {})
     dataset = load_dataset(run["dataset"])
     item = dataset.get(item_id)
     ref = parse_model(run["model"])
@@ -222,7 +222,8 @@ def trace_item(
         settings_for(program, ref, options, dataset), sample_index=sample
     )
     questions = {q["key"]: q for q in record.get("questions", [])}
-    journal_path = Path(cache) if cache is not None else DEFAULT_CACHE
+    recorded = run.get("cache")
+    journal_path = Path(cache or recorded or DEFAULT_CACHE)
     journal = Journal(journal_path) if journal_path.exists() else None
     recorder = _Recorder(_scheduler(_RecordedAnswers(questions, journal)))
     note = ""

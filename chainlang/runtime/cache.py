@@ -134,9 +134,20 @@ def _part(part: TextPart | ImagePart) -> dict[str, Any]:
 def request_key(request: ModelRequest, salt: str = "") -> str:
     """sha256 (hex) of the canonical JSON of :func:`request_fields`."""
     blob = json.dumps(
-        canonical(request_fields(request, salt)), sort_keys=True, separators=(",", ":")
+        request_fields(request, salt),
+        sort_keys=True,
+        separators=(",", ":"),
+        default=_json_default,
+        allow_nan=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    """Encode what ``json`` cannot (numpy, images, bytes, pydantic) via :func:`canonical`."""
+    if isinstance(value, set | frozenset):
+        raise RunError(f"cannot build a cache key from an unordered set: {value!r:.80}")
+    return canonical(value)
 
 
 @dataclass(frozen=True, slots=True)

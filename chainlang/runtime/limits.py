@@ -108,6 +108,9 @@ def _limits_from(base: ModelLimits, entry: Mapping[str, Any], where: str) -> Mod
         raise UsageError(f"limits for {where!r}: {e}") from e
 
 
+RPM_HEADROOM = 0.98
+
+
 class TokenBucket:
     """A token bucket on an injected clock, served first-come first-served.
 
@@ -138,10 +141,11 @@ class TokenBucket:
             need = min(n, self.capacity)
             while True:
                 self._refill()
-                if self._tokens >= need - 1e-9:
+                if self._tokens >= need - 1e-6:
                     self._tokens -= n
                     return
-                await self._clock.sleep((need - self._tokens) / self.rate)
+                # A floor on the wait: a shortfall too small to move the clock would spin.
+                await self._clock.sleep(max(1e-6, (need - self._tokens) / self.rate))
 
     def debit(self, n: float) -> None:
         """Take ``n`` more tokens (may go negative: later callers wait longer)."""
@@ -212,17 +216,26 @@ class AdaptiveSettings:
     Attributes:
         start_window: concurrency window at the start (slow start doubles it per success
             round until the first 429).
+        start_rate: request rate at the start (requests/s). Probing the rate rather than
+            only the window keeps the overshoot at the first 429 to about
+            ``rate x latency`` calls instead of a whole window of them.
+        slow_start_growth: fractional rate growth per success until the first 429.
+        slow_start_cap: the window stops growing here until the first 429: every call in
+            flight when the first 429 comes back is likely a 429 too.
         decrease: factor applied to rate and window on a 429.
         increase: fractional rate growth per success after the first 429 (0.005 means
             about 140 successes to double, which keeps 429s to a few percent).
         min_rate: floor of the request rate (requests/s).
-        observe_s: pause after a decrease before 429s may decrease again.
+        observe_s: the shortest span over which the accepted rate is computed.
         memory_s: the trailing window over which the accepted request rate is measured
             (a minute: providers count requests per minute or less).
         default_retry_after: pause after a 429 that did not say how long to wait.
     """
 
     start_window: int = 4
+    slow_start_cap: int = 24
+    start_rate: float | None = None
+    slow_start_growth: float = 0.1
     decrease: float = 0.5
     increase: float = 0.005
     min_rate: float = 0.05
@@ -254,7 +267,11 @@ class ModelLimiter:
         self._sem = AdjustableSemaphore(start)
         self._requests: TokenBucket | None = None
         if limits.rpm is not None:
-            self._requests = TokenBucket(limits.rpm / 60.0, 1.0, clock)
+            # Aim just under the limit: network jitter can bunch evenly spaced starts
+            # into one extra arrival per window at the provider.
+            self._requests = TokenBucket(limits.rpm * RPM_HEADROOM / 60.0, 1.0, clock)
+        elif self.is_adaptive and self._adaptive.start_rate is not None:
+            self._requests = TokenBucket(self._adaptive.start_rate, 1.0, clock)
         self._tokens: TokenBucket | None = None
         if limits.tpm is not None:
             # Six seconds' worth of burst: providers enforce TPM over sub-minute windows too.
@@ -283,10 +300,17 @@ class ModelLimiter:
         try:
             await self._wait_gate()
             if self._requests is not None:
+                # A 429 may close the gate while we queue for a request token; then the
+                # token goes back and we queue again after the pause, so calls resume
+                # spaced by the rate instead of all at once when the gate opens.
                 await self._requests.acquire(1.0)
+                while self._not_before > self._clock.now():
+                    self._requests.debit(-1.0)
+                    await self._wait_gate()
+                    await self._requests.acquire(1.0)
             if self._tokens is not None:
                 await self._tokens.acquire(estimated_tokens)
-            await self._wait_gate()  # a 429 may have arrived while we waited
+            await self._wait_gate()
             now = self._clock.now()
             self._first_start = min(self._first_start, now)
             yield now
@@ -312,7 +336,13 @@ class ModelLimiter:
             self._accepted.popleft()
         cap = self.limits.concurrency
         if self._slow_start:
-            self._window = min(cap, self._window + 1.0)
+            self._window = min(cap, self._adaptive.slow_start_cap, self._window + 1.0)
+            if self._requests is not None:
+                # Grow towards twice what is actually used, not without bound: a rate far
+                # above the traffic tells the next 429 nothing.
+                ceiling = max(self._adaptive.start_rate or 0.0, 2.0 * self._accepted_rate(now))
+                grown = self._requests.rate * (1.0 + self._adaptive.slow_start_growth)
+                self._requests.set_rate(min(grown, max(ceiling, self._requests.rate)))
         else:
             self._window = min(cap, self._window + 1.0 / self._window)
             if self._requests is not None:
@@ -334,18 +364,23 @@ class ModelLimiter:
         if not self.is_adaptive or started_at < self._epoch:
             return
         cfg = self._adaptive
-        # The next decrease needs evidence from calls started after the pause plus one
-        # observation period at the new rate; earlier 429s are echoes of this event.
-        self._epoch = now + wait + cfg.observe_s
-        self._slow_start = False
+        # The next decrease needs a 429 of a call started after the pause; earlier ones
+        # are echoes of this event.
+        self._epoch = now + wait
         accepted = self._accepted_rate(now)
+        first = self._slow_start
+        self._slow_start = False
         if self._requests is None:
-            # First 429: what the provider accepted so far is our best guess of its limit.
-            self._requests = TokenBucket(max(cfg.min_rate, accepted), 1.0, self._clock)
+            # No rate yet (no probing start): what was accepted so far is the first guess;
+            # with nothing accepted there is no guess and only the window shrinks.
+            if accepted > 0:
+                self._requests = TokenBucket(max(cfg.min_rate, accepted), 1.0, self._clock)
         else:
-            # Halve, but also never above the average rate the provider accepted over
-            # the last minute: a per-minute limit shows up there after one window.
-            rate = min(self._requests.rate * cfg.decrease, accepted)
+            rate = self._requests.rate * cfg.decrease
+            if accepted > 0:
+                # What the provider accepted recently is the best estimate of its limit: at
+                # the first 429 use it as is; later, halve but stay near it.
+                rate = accepted if first else max(min(rate, accepted), 0.8 * accepted)
             self._requests.set_rate(max(cfg.min_rate, rate))
         self._window = max(1.0, self._window * cfg.decrease)
         self._sem.set_limit(int(self._window))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 
 import pytest
@@ -13,6 +14,7 @@ from chainlang.errors import UsageError
 from chainlang.providers.base import ModelRef
 from chainlang.runtime.clock import LoopClock, run_virtual
 from chainlang.runtime.limits import (
+    AdaptiveSettings,
     AdjustableSemaphore,
     LimitsConfig,
     ModelLimiter,
@@ -183,7 +185,7 @@ def test_adaptive_halves_rate_and_window_once_per_event():
     async def main():
         clock = LoopClock()
         limiter = ModelLimiter(ModelLimits(concurrency=32), clock)
-        assert limiter.is_adaptive and limiter.request_rate is None
+        assert limiter.is_adaptive and limiter.request_rate is None  # no rate until a 429
         for _ in range(20):
             async with limiter.slot(1):
                 await clock.sleep(0.05)
@@ -214,3 +216,48 @@ def test_limits_config_patterns_and_errors():
         LimitsConfig.from_mapping({"models": {"x": {"rpn": 1}}})
     with pytest.raises(UsageError, match="rpm must be positive"):
         LimitsConfig.from_mapping({"default": {"rpm": 0}})
+
+
+def test_429_before_any_success_only_shrinks_the_window():
+    async def main():
+        clock = LoopClock()
+        limiter = ModelLimiter(ModelLimits(concurrency=32), clock)
+        limiter.on_rate_limited(clock.now(), retry_after=0.5)
+        return limiter.request_rate, limiter._sem.limit
+
+    rate, window = run_virtual(main())
+    assert rate is None and window == 2  # no guess of the rate yet; window 4 halved
+
+
+def test_calls_resume_spaced_after_a_pause():
+    async def main():
+        clock = LoopClock()
+        limiter = ModelLimiter(ModelLimits(concurrency=64, rpm=600), clock)
+        limiter.on_rate_limited(clock.now(), retry_after=5.0)
+        starts = []
+
+        async def one():
+            async with limiter.slot(1) as started:
+                starts.append(started)
+
+        await asyncio.gather(*(one() for _ in range(20)))
+        return sorted(starts)
+
+    starts = run_virtual(main())
+    assert starts[0] >= 5.0
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.1 - 1e-6  # no burst when the gate opens
+
+
+def test_slow_start_rate_stays_near_the_traffic():
+    async def main():
+        clock = LoopClock()
+        settings = AdaptiveSettings(start_rate=10.0)
+        limiter = ModelLimiter(ModelLimits(concurrency=4), clock, settings)
+        for _ in range(500):  # concurrency-bound: 4 calls per second
+            async with limiter.slot(1):
+                await clock.sleep(0.25)
+            limiter.on_success()
+        return limiter.request_rate
+
+    assert run_virtual(main()) <= 20.0  # not 10 * 1.1**500

@@ -317,9 +317,9 @@ class SlidingWindowServer:
             self.stamps.popleft()
         if len(self.stamps) >= self.limit:
             self.rejected += 1
-            raise ProviderError(
-                "rate_limit", "HTTP 429", retry_after=self.stamps[0] + self.window - now
-            )
+            retry_after = self.stamps[0] + self.window - now
+            await clock.sleep(self.latency)  # a 429 takes a round trip too
+            raise ProviderError("rate_limit", "HTTP 429", retry_after=retry_after)
         self.stamps.append(now)
         await clock.sleep(self.latency)
         self.ok += 1
