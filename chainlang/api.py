@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from chainlang import ir
 from chainlang.data.manifest import Dataset, load_dataset
-from chainlang.errors import UsageError
+from chainlang.errors import ChainlangError, UsageError
 from chainlang.providers.base import ModelRef, Params
 from chainlang.runtime.interpreter import Settings
 
@@ -77,6 +77,7 @@ class RunResult:
 
     out: Path
     summary: Any
+    session: Any = None  # this invocation's tally: questions, journal hits, tokens, dollars
 
 
 def load_chain(path: str | Path) -> ir.Program:
@@ -179,7 +180,6 @@ async def arun(
     (the caller then owns closing it).
     """
     from chainlang.runtime.execute import Runner
-    from chainlang.runtime.progress import PlainProgress, make_progress
     from chainlang.runtime.runfolder import RunFolder
 
     options = options or RunOptions()
@@ -190,7 +190,8 @@ async def arun(
     identity = run_identity(program, path, dataset, ref, settings, options)
     folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
     own = scheduler is None
-    progress = _progress(options.progress, make_progress, PlainProgress) if own else None
+    total = _expected_questions(program, settings, dataset, folder, options.samples)
+    progress = _progress(options.progress, total) if own else None
     if own:
         scheduler = make_scheduler([ref], options, progress)
     batch = _batch_items(program, settings)
@@ -200,9 +201,9 @@ async def arun(
     finally:
         if own:
             await scheduler.aclose()
-        if progress is not None:
+        if hasattr(progress, "close"):
             progress.close()
-    return RunResult(Path(out), summary)
+    return RunResult(Path(out), summary, progress)
 
 
 def run(*args: Any, **kwargs: Any) -> RunResult:
@@ -344,14 +345,35 @@ def _static_value(expr: Any, params: Mapping[str, Any]) -> Any:
     raise UsageError("'batch items' must be a number or a parameter")
 
 
-def _progress(mode: str, make: Any, plain: Any) -> Any:
+def _progress(mode: str, total: int | None) -> Any:
+    """A tally of this invocation, displayed as ``mode`` asks (``none``: counted only)."""
     import sys
 
+    from chainlang.runtime.progress import PlainProgress, Tally, make_progress
+
     if mode == "none":
-        return None
+        return Tally(total)
     if mode == "plain":
-        return plain(None, sys.stderr, 10.0)
-    progress = make(None)
+        return PlainProgress(total, sys.stderr, 10.0)
+    progress = make_progress(total)
     if hasattr(progress, "__enter__"):
         progress.__enter__()
     return progress
+
+
+def _expected_questions(
+    program: ir.Program, settings: Settings, dataset: Dataset, folder: Any, samples: int
+) -> int | None:
+    """Questions left to ask (an upper bound where loops depend on answers), or None."""
+    import math
+
+    from chainlang.runtime.execute import result_key
+
+    if program.bounds is None:
+        return None
+    try:
+        per_item = float(program.bounds.evaluate(dict(settings.params)))
+    except ChainlangError:
+        return None  # a data-dependent size without an estimate
+    left = sum(not folder.is_done(result_key(i, s)) for i in dataset.ids() for s in range(samples))
+    return math.ceil(per_item * left)

@@ -207,13 +207,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted; rerun the same command to resume into {args.out}", file=sys.stderr)
         return 130
-    s = result.summary
+    s, now = result.summary, result.session
     cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"
-    print(
-        f"{s.items_ok}/{s.items} items ok, {s.questions} questions "
-        f"({s.cache_hits} from the journal), {s.provider_calls} provider calls, {cost}, "
-        f"{s.wall_s:.1f}s -> {args.out}"
-    )
+    print(f"{s.items_ok}/{s.items} items ok, {s.questions} questions, {cost} in all -> {args.out}")
+    if now is not None:
+        print(
+            f"this time: {now.done} questions, {now.cached} from the journal, "
+            f"{now.done - now.cached} answered now, ${now.cost_usd:.4f}"
+        )
     if s.failures or s.item_failures:
         print(f"failures: questions {dict(s.failures)}, items {dict(s.item_failures)}")
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED

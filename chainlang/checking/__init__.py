@@ -1,0 +1,1 @@
+"""The checker, split by pass: :mod:`chainlang.check` assembles them."""

@@ -1,0 +1,306 @@
+"""Checker pass: expressions — names, fields, operators, lists, calls against signatures."""
+
+from __future__ import annotations
+
+from chainlang import ir
+from chainlang import nodes as n
+from chainlang.checking.helpers import (
+    _OPAQUE_FIELDS,
+    Binding,
+    _literal,
+    _mentions,
+    _subst,
+    unify,
+)
+from chainlang.diagnostics import did_you_mean
+from chainlang.source import Span
+from chainlang.stdlib import Operation
+from chainlang.stdlib.typenames import ANY
+from chainlang.types import (
+    ERROR_TYPE,
+    BoolT,
+    FieldT,
+    FloatT,
+    IntT,
+    ListT,
+    OpaqueT,
+    OptionalT,
+    RecordT,
+    Type,
+    assignable,
+    join,
+)
+
+ERR = ERROR_TYPE
+
+_ARITH = {"+", "-", "*", "/", "%"}
+_ORDER = {"<", "<=", ">", ">="}
+
+
+class ExprChecks:
+    """Expressions → typed IR (a mixin of :class:`Checker`)."""
+
+    def expr(self, e: n.Expr) -> ir.Expr:
+        """Check an expression and return its typed IR."""
+        o = e.span.origin()
+        if isinstance(e, n.IntLit | n.FloatLit | n.BoolLit | n.StrLit | n.NoneLit):
+            value, t = _literal(e)
+            return ir.Lit(value=value, type=t, origin=o)  # type: ignore[arg-type]
+        if isinstance(e, n.Name):
+            return self._name(e)
+        if isinstance(e, n.Field):
+            return self._field(e)
+        if isinstance(e, n.Call):
+            return self.call(e)
+        if isinstance(e, n.Binary):
+            return self._binary(e)
+        if isinstance(e, n.Unary):
+            return self._unary(e)
+        if isinstance(e, n.IfExpr):
+            return self._if(e)
+        if isinstance(e, n.ListLit):
+            return self._list(e)
+        if isinstance(e, n.Comprehension):
+            return self._comprehension(e)
+        fields = [ir.Arg(name=f.name, value=self.expr(f.value)) for f in e.fields]
+        for i, f in enumerate(e.fields):
+            if any(x.name == f.name for x in e.fields[:i]):
+                self.diags.error("E202", f.span, f"field '{f.name}' is given twice")
+        t = RecordT(fields=tuple(FieldT(name=f.name, type=f.value.type) for f in fields))
+        return ir.RecordOf(fields=tuple(fields), type=t, origin=o)
+
+    def _name(self, e: n.Name) -> ir.Expr:
+        o = e.span.origin()
+        if e.name == "truth":
+            if not self.in_oracle:
+                self.diags.error(
+                    "E207", e.span, "`truth` is only available inside `oracle { ... }`"
+                )
+                return ir.Ref(name="truth", scope="truth", type=ERR, origin=o)
+            return ir.Ref(name="truth", scope="truth", type=self.truth_type or ERR, origin=o)
+        b = self.env.get(e.name)
+        if b is None:
+            cands = [*self.env, *(["truth"] if self.in_oracle else [])]
+            self.diags.error(
+                "E201", e.span, f"unknown name '{e.name}'", did_you_mean(e.name, cands)
+            )
+            return ir.Ref(name=e.name, scope="let", type=ERR, origin=o)
+        return ir.Ref(name=e.name, scope=b.scope, type=b.type, origin=o)  # type: ignore[arg-type]
+
+    def _field(self, e: n.Field) -> ir.Expr:
+        obj = self.expr(e.obj)
+        t, lift = obj.type, 0
+        while isinstance(t, ListT | OptionalT):
+            t, lift = t.item, lift + 1
+        ft = self._field_type(t, e)
+        # Rewrap the field type in the layers it was lifted through.
+        layers = []
+        t2 = obj.type
+        while isinstance(t2, ListT | OptionalT):
+            layers.append(type(t2))
+            t2 = t2.item
+        for layer in reversed(layers):
+            ft = ft if ft == ERR else layer(item=ft)
+        return ir.GetField(obj=obj, name=e.name, lift=lift, type=ft, origin=e.span.origin())
+
+    def _field_type(self, t: Type, e: n.Field) -> Type:
+        if t == ERR:
+            return ERR
+        fields: dict[str, Type] = {}
+        if isinstance(t, RecordT):
+            fields = {f.name: f.type for f in t.fields}
+        elif isinstance(t, OpaqueT):
+            fields = _OPAQUE_FIELDS.get(t.name, {})
+        if e.name in fields:
+            return fields[e.name]
+        what = f"an answer of type {t.show()}" if isinstance(t, RecordT) else t.show()
+        self.diags.error(
+            "E401", e.span, f"{what} has no field '{e.name}'", did_you_mean(e.name, fields)
+        )
+        return ERR
+
+    def _binary(self, e: n.Binary) -> ir.Expr:
+        left, right = self.expr(e.left), self.expr(e.right)
+        t, lift = self._binary_type(e, left.type, right.type)
+        return ir.BinOp(op=e.op, left=left, right=right, lift=lift, type=t, origin=e.span.origin())  # type: ignore[arg-type]
+
+    def _binary_type(self, e: n.Binary, a: Type, b: Type) -> tuple[Type, bool]:
+        if ERR in (a, b):
+            return ERR, False
+        num = (IntT(), FloatT())
+        if e.op in {"and", "or"} and assignable(a, BoolT()) and assignable(b, BoolT()):
+            return BoolT(), False
+        if e.op in _ARITH and a in num and b in num:
+            return (FloatT() if e.op == "/" or FloatT() in (a, b) else IntT()), False
+        if e.op == "+" and isinstance(a, ListT) and isinstance(b, ListT) and join(a, b):
+            return join(a, b), False  # type: ignore[return-value]
+        if e.op in _ORDER and a in num and b in num:
+            return BoolT(), False
+        if e.op in {"==", "!="}:
+            if join(a, b) is not None:
+                return BoolT(), False
+            if isinstance(a, ListT) and join(a.item, b) is not None:
+                return ListT(item=BoolT()), True  # `votes.near == "red"` compares each element
+        self.diags.error("E302", e.span, f"'{e.op}' cannot combine {a.show()} and {b.show()}")
+        return ERR, False
+
+    def _unary(self, e: n.Unary) -> ir.Expr:
+        v = self.expr(e.operand)
+        t = v.type
+        if e.op == "not" and t != ERR and not assignable(t, BoolT()):
+            self.diags.error("E302", e.span, f"`not` needs a Bool, got {t.show()}")
+            t = ERR
+        elif e.op == "-" and t not in (ERR, IntT(), FloatT()):
+            self.diags.error("E302", e.span, f"'-' needs a number, got {t.show()}")
+            t = ERR
+        return ir.UnOp(op=e.op, operand=v, type=t, origin=e.span.origin())  # type: ignore[arg-type]
+
+    def _if(self, e: n.IfExpr) -> ir.Expr:
+        cond = self._bool(e.cond, "`if`")
+        a, b = self.expr(e.then), self.expr(e.otherwise)
+        t = join(a.type, b.type)
+        if t is None:
+            self.diags.error(
+                "E307", e.span, f"the branches give {a.type.show()} and {b.type.show()}"
+            )
+            t = ERR
+        return ir.Cond(cond=cond, then=a, otherwise=b, type=t, origin=e.span.origin())
+
+    def _list(self, e: n.ListLit) -> ir.Expr:
+        items = [self.expr(x) for x in e.items]
+        t: Type | None = ANY
+        for x, node in zip(items, e.items, strict=True):
+            t2 = join(t, x.type) if t is not None else None  # type: ignore[arg-type]
+            if t2 is None and t is not None:
+                self.diags.error(
+                    "E307", node.span, f"list elements mix {t.show()} and {x.type.show()}"
+                )
+            t = t2
+        lt = ERR if t is None or t == ERR else ListT(item=t)
+        return ir.ListOf(items=tuple(items), type=lt, origin=e.span.origin())
+
+    def _comprehension(self, e: n.Comprehension) -> ir.Expr:
+        source = self.expr(e.source)
+        item = self._element(source.type, e.source.span, "a comprehension")
+        saved = dict(self.env)
+        self.env[e.var] = Binding(item, "var")
+        try:
+            cond = self._bool(e.cond, "the filter") if e.cond is not None else None
+            result = self.expr(e.result)
+        finally:
+            self.env = saved
+        t = ERR if result.type == ERR else ListT(item=result.type)
+        return ir.Comprehension(
+            var=e.var, source=source, cond=cond, result=result, type=t, origin=e.span.origin()
+        )
+
+    # ---- calls ----
+    def call(self, e: n.Call) -> ir.Expr:
+        """Check a call against the registry's signature; fill in defaults."""
+        op = self.registry.get(e.op)
+        pos = [self.expr(a) for a in e.args]
+        kws = [(k, self.expr(k.value)) for k in e.kwargs]
+        if op is None:
+            self.diags.error(
+                "E205",
+                e.span,
+                f"unknown operation '{e.op}'",
+                did_you_mean(e.op, self.registry.names()),
+            )
+            return ir.Call(op=e.op, impl="", args=(), type=ERR, origin=e.span.origin())
+        bound = self._bind_args(e, op, pos, kws)
+        if bound is None:
+            return ir.Call(op=e.op, impl=op.impl, args=(), type=ERR, origin=e.span.origin())
+        result = self._unify_call(e, op, bound)
+        args = tuple(ir.Arg(name=name, value=v) for name, (v, _) in bound.items())
+        return ir.Call(op=e.op, impl=op.impl, args=args, type=result, origin=e.span.origin())
+
+    def _bind_args(
+        self, e: n.Call, op: Operation, pos: list[ir.Expr], kws: list[tuple[n.KwArg, ir.Expr]]
+    ) -> dict[str, tuple[ir.Expr, Span]] | None:
+        out: dict[str, tuple[ir.Expr, Span]] = {}
+        ok = True
+        if len(pos) > len(op.params):
+            self.diags.error(
+                "E303",
+                e.span,
+                f"'{op.name}' takes at most {len(op.params)} arguments, got {len(pos)}",
+            )
+            return None
+        for p, v, node in zip(op.params, pos, e.args, strict=False):
+            out[p.name] = (v, node.span)
+        for k, v in kws:
+            if op.param(k.name) is None:
+                self.diags.error(
+                    "E303",
+                    k.span,
+                    f"'{op.name}' has no parameter '{k.name}'",
+                    did_you_mean(k.name, [p.name for p in op.params]),
+                )
+                ok = False
+            elif k.name in out:
+                self.diags.error("E303", k.span, f"'{k.name}' is given twice")
+                ok = False
+            else:
+                out[k.name] = (v, k.span)
+        ordered: dict[str, tuple[ir.Expr, Span]] = {}
+        for p in op.params:
+            if p.name in out:
+                ordered[p.name] = out[p.name]
+            elif p.has_default:
+                t = p.types[0]
+                ordered[p.name] = (ir.Lit(value=p.default, type=t), e.span)
+            else:
+                self.diags.error("E303", e.span, f"'{op.name}' needs argument '{p.name}'")
+                ok = False
+        return ordered if ok else None
+
+    def _unify_call(self, e: n.Call, op: Operation, bound: dict[str, tuple[ir.Expr, Span]]) -> Type:
+        env: dict[str, Type] = {}
+        ok = True
+        for p in op.params:
+            v, span = bound[p.name]
+            if v.type == ERR:
+                ok = False
+                continue
+            if not any(unify(t, v.type, env) for t in p.types):
+                shown = " or ".join(t.show() for t in p.types)
+                ok = (
+                    self._expect(
+                        v.type, _subst(p.types[0], env), span, f"argument '{p.name}' of '{op.name}'"
+                    )
+                    and ok
+                )
+                if ok:  # assignable after substitution: report the signature form instead
+                    self.diags.error(
+                        "E301",
+                        span,
+                        f"argument '{p.name}' of '{op.name}' must be {shown}, got {v.type.show()}",
+                    )
+                    ok = False
+        return _subst(op.result, env) if ok else ERR
+
+    # ---- static-ness and dependencies ----
+    def is_static(self, e: n.Value) -> bool:
+        """True if ``e`` is computed from literals, parameters, static lets and data sizes."""
+        if isinstance(e, n.IntLit | n.FloatLit | n.BoolLit | n.StrLit | n.NoneLit):
+            return True
+        if isinstance(e, n.Name):
+            b = self.env.get(e.name)
+            return b is not None and b.static
+        if isinstance(e, n.Binary):
+            return self.is_static(e.left) and self.is_static(e.right)
+        if isinstance(e, n.Unary):
+            return self.is_static(e.operand)
+        if isinstance(e, n.IfExpr):
+            return all(self.is_static(x) for x in (e.cond, e.then, e.otherwise))
+        if isinstance(e, n.Call):
+            if e.op in {"count", "len"}:  # data sizes become symbols of the bound
+                return True
+            if e.op in {"ceil", "floor", "min", "max", "abs"}:
+                return all(self.is_static(a) for a in e.args) and not e.kwargs
+        return False
+
+    def depends_on_local(self, e: n.Value) -> bool:
+        """True if ``e`` mentions a name bound per element of a batched for."""
+        return any(b.item_local for name in _mentions(e) if (b := self.env.get(name)))

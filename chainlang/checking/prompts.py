@@ -1,0 +1,204 @@
+"""Checker pass: prompts, variants, messages, image slots and template holes."""
+
+from __future__ import annotations
+
+from chainlang import ir
+from chainlang import nodes as n
+from chainlang.checking.helpers import (
+    _flags,
+    _merge,
+)
+from chainlang.diagnostics import did_you_mean
+from chainlang.source import Span
+from chainlang.stdlib.typenames import ANY
+from chainlang.types import (
+    ERROR_TYPE,
+    FieldT,
+    ImageT,
+    ListT,
+    OptionalT,
+    RecordT,
+    TextT,
+    assignable,
+    is_answer_type,
+)
+
+ERR = ERROR_TYPE
+
+
+class PromptChecks:
+    """Prompt declarations → IR prompts (a mixin of :class:`Checker`)."""
+
+    def prompt_decl(self, d: n.PromptDecl) -> ir.Prompt | None:
+        """Check a prompt: parameter and answer types, holes, image slots, variants."""
+        params: dict[str, ir.PromptParam] = {}
+        for p in d.params:
+            if self._dup(p.name, params, p.span, "prompt parameter"):
+                continue
+            params[p.name] = ir.PromptParam(name=p.name, type=self.type_of(p.type), each=p.each)
+        answer = self.type_of(d.answer)
+        if answer != ERR and not is_answer_type(answer):
+            self.diags.error(
+                "E407", d.answer.span, f"the answer type {answer.show()} has no JSON form"
+            )
+            answer = ERR
+        base = [self._message(m, params) for m in d.items if isinstance(m, n.Message)]
+        variants = self._variants(d, params, base)
+        if answer == ERR or any(m is None for m in base) or variants is None:
+            return None
+        reasoning = any(v.reasoning for v in variants)
+        element = answer
+        if reasoning and isinstance(answer, RecordT) and answer.field("reasoning") is None:
+            extra = FieldT(name="reasoning", type=ListT(item=TextT()))
+            element = RecordT(name=answer.name, fields=(extra, *answer.fields))
+        default = next(
+            (v.name for v in variants if "default" in _flags(d, v.name)), variants[0].name
+        )
+        return ir.Prompt(
+            name=d.name,
+            params=tuple(params.values()),
+            answer=answer,
+            element=element,
+            variants=tuple(variants),
+            default_variant=default,
+            origin=d.span.origin(),
+        )
+
+    def _variants(
+        self, d: n.PromptDecl, params: dict[str, ir.PromptParam], base: list[ir.Message | None]
+    ) -> list[ir.Variant] | None:
+        decls = [v for v in d.items if isinstance(v, n.Variant)]
+        out: list[ir.Variant] = []
+        ok = True
+        if sum("default" in v.flags for v in decls) > 1:
+            self.diags.error("E202", d.span, f"prompt '{d.name}' has more than one default variant")
+        for v in decls:
+            if any(o.name == v.name for o in out):
+                self.diags.error("E202", v.span, f"variant '{v.name}' is defined twice")
+                continue
+            msgs = [self._message(m, params) for m in v.messages]
+            ok = ok and None not in msgs
+            out.append(
+                ir.Variant(
+                    name=v.name,
+                    reasoning="reasoning" in v.flags,
+                    messages=_merge([m for m in base if m], [m for m in msgs if m]),
+                    origin=v.span.origin(),
+                )
+            )  # type: ignore[arg-type]
+        if not decls:
+            out.append(
+                ir.Variant(
+                    name="base", messages=tuple(m for m in base if m), origin=d.span.origin()
+                )
+            )  # type: ignore[arg-type]
+        if ok and None not in base and not any(m.role != "system" for v in out for m in v.messages):
+            self.diags.error("E404", d.span, f"prompt '{d.name}' has no user message")
+            ok = False
+        return out if ok else None
+
+    def _message(self, m: n.Message, params: dict[str, ir.PromptParam]) -> ir.Message | None:
+        parts: list[ir.TextPart | ir.ImageSlot] = []
+        ok = True
+        for part in m.parts:
+            if isinstance(part, n.ImagePart):
+                ok = self._slot(part, m, params) and ok
+                detail = part.detail or "high"
+                parts.append(
+                    ir.ImageSlot(param=part.param, detail=detail, origin=part.span.origin())
+                )  # type: ignore[arg-type]
+                continue
+            text = part.text if isinstance(part, n.TextPart) else self._read_text(part)
+            if text is None:
+                ok = False
+                continue
+            segs = self._holes(text, part.span, m, params)
+            ok = ok and segs is not None
+            parts.append(ir.TextPart(segments=tuple(segs or ()), origin=part.span.origin()))
+        if not ok:
+            return None
+        return ir.Message(role=m.role, each=m.each, parts=tuple(parts), origin=m.span.origin())  # type: ignore[arg-type]
+
+    def _slot(self, part: n.ImagePart, m: n.Message, params: dict[str, ir.PromptParam]) -> bool:
+        p = params.get(part.param)
+        if p is None or not assignable(p.type, OptionalT(item=ImageT())) or p.type == ANY:
+            images = [q.name for q in params.values() if isinstance(q.type, ImageT)]
+            self.diags.error(
+                "E403",
+                part.span,
+                f"image slot '{part.param}' is not an Image parameter of the prompt",
+                did_you_mean(part.param, images),
+            )
+            return False
+        if p.each and not m.each:
+            self.diags.error(
+                "E410",
+                part.span,
+                f"'{part.param}' is an `each` parameter; use it in an `each` message",
+            )
+            return False
+        return True
+
+    def _read_text(self, part: n.FilePart) -> str | None:
+        try:
+            return (self.base_dir / part.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.diags.error(
+                "E411",
+                part.span,
+                f"cannot read prompt text '{part.path}': {exc.__class__.__name__}",
+            )
+            return None
+
+    def _holes(
+        self, text: str, span: Span, m: n.Message, params: dict[str, ir.PromptParam]
+    ) -> list[ir.TextSeg | ir.HoleSeg] | None:
+        segs: list[ir.TextSeg | ir.HoleSeg] = []
+        ok, buf, i = True, "", 0
+        while i < len(text):
+            if text.startswith("{{", i) or text.startswith("}}", i):
+                buf, i = buf + text[i], i + 2
+                continue
+            if text[i] != "{":
+                buf, i = buf + text[i], i + 1
+                continue
+            end = text.find("}", i)
+            name = text[i + 1 : end] if end > 0 else ""
+            if not name.isidentifier():
+                buf, i = buf + text[i], i + 1  # a lone brace is text
+                continue
+            ok = self._hole(name, span, m, params) and ok
+            if buf:
+                segs.append(ir.TextSeg(text=buf))
+            segs.append(ir.HoleSeg(name=name))
+            buf, i = "", end + 1
+        if buf:
+            segs.append(ir.TextSeg(text=buf))
+        return segs if ok else None
+
+    def _hole(self, name: str, span: Span, m: n.Message, params: dict[str, ir.PromptParam]) -> bool:
+        if (name == "key" and m.each) or name == "count":
+            return True
+        p = params.get(name)
+        if p is None:
+            cands = [*params, "count", *(["key"] if m.each else [])]
+            self.diags.error(
+                "E402",
+                span,
+                f"hole {{{name}}} is not a parameter of the prompt",
+                did_you_mean(name, cands),
+            )
+            return False
+        if isinstance(p.type, ImageT):
+            self.diags.error(
+                "E403", span, f"'{name}' is an image; show it with [{name}], not {{{name}}}"
+            )
+            return False
+        if (p.each and not m.each) or name == "key":
+            self.diags.error(
+                "E410", span, f"hole {{{name}}} is per item; use it in an `each` message"
+            )
+            return False
+        return True
+
+    # ---- values ----

@@ -1,0 +1,315 @@
+"""Checker pass: values that ask, loop or branch — for, repeat, if blocks, ask and its clauses."""
+
+from __future__ import annotations
+
+from chainlang import ir
+from chainlang import nodes as n
+from chainlang.checking.helpers import (
+    Binding,
+    _asks_in,
+    _err,
+    _shown,
+)
+from chainlang.diagnostics import did_you_mean
+from chainlang.source import Span
+from chainlang.types import (
+    ERROR_TYPE,
+    BoolT,
+    FieldT,
+    IntT,
+    ListT,
+    OptionalT,
+    RecordT,
+    Type,
+    assignable,
+    contains_any,
+    join,
+)
+
+ERR = ERROR_TYPE
+
+
+class ValueChecks:
+    """Blocks, loops and asks → IR (a mixin of :class:`Checker`)."""
+
+    def value(self, v: n.Value) -> ir.Expr:
+        """Check a value (an expression, or an ask / for / repeat / if-block)."""
+        if isinstance(v, n.Ask):
+            return self.ask(v, None)
+        if isinstance(v, n.For):
+            return self.for_value(v)
+        if isinstance(v, n.Repeat):
+            return self.repeat(v)
+        if isinstance(v, n.IfBlock):
+            return self.if_block(v)
+        return self.expr(v)
+
+    def block(self, b: n.Block, batch_var: str | None = None) -> ir.Block:
+        """Check a block in a child environment (its names do not leak)."""
+        saved = dict(self.env)
+        try:
+            lets = [self.let(x) for x in b.lets]
+            if batch_var is not None and isinstance(b.value, n.Ask):
+                result = self.ask(b.value, batch_var)
+            else:
+                result = self.value(b.value)
+            return ir.Block(lets=tuple(lets), result=result, origin=b.span.origin())
+        finally:
+            self.env = saved
+
+    def for_value(self, f: n.For) -> ir.Expr:
+        source = self.expr(f.source)
+        item = self._element(source.type, f.source.span, "a `for` loop")
+        batch = self.batch_size(f.batch) if f.batch is not None else None
+        if f.batch is not None and (not isinstance(f.body.value, n.Ask) or _asks_in(f.body.lets)):
+            self.diags.error(
+                "E602",
+                f.body.span,
+                "a batched `for` body must end in one `ask` and contain no other ask",
+            )
+        saved = dict(self.env)
+        self.env[f.var] = Binding(item, "var", item_local=f.batch is not None)
+        self.loop_depth += 1
+        try:
+            body = self.block(f.body, f.var if f.batch is not None else None)
+        finally:
+            self.env, self.loop_depth = saved, self.loop_depth - 1
+        t = ERR if body.result.type == ERR else ListT(item=body.result.type)
+        return ir.ForEach(
+            var=f.var, source=source, batch=batch, body=body, type=t, origin=f.span.origin()
+        )
+
+    def _element(self, t: Type, span: Span, what: str) -> Type:
+        if t == ERR:
+            return ERR
+        if isinstance(t, ListT):
+            return t.item
+        self.diags.error("E306", span, f"{what} needs a list, got {t.show()}")
+        return ERR
+
+    def repeat(self, r: n.Repeat) -> ir.Expr:
+        state = self._state(r)
+        saved = dict(self.env)
+        for s in state:
+            self.env[s.name] = Binding(s.type, "state")
+        self.loop_depth += 1
+        try:
+            bound = self.expr(r.bound)
+            if bound.type != ERR and (
+                not assignable(bound.type, IntT()) or not self.is_static(r.bound)
+            ):
+                self.diags.error(
+                    "E601",
+                    r.bound.span,
+                    "`up to` needs an Int computed from "
+                    "parameters and data sizes (e.g. n_iters, ceil(count(regions) / 8))",
+                )
+            until = self._bool(r.until, "`until`")
+            lets = [self.let(x) for x in r.lets]
+            nxt = self._next(r, state)
+        finally:
+            self.env, self.loop_depth = saved, self.loop_depth - 1
+        t = RecordT(fields=tuple(FieldT(name=s.name, type=s.type) for s in state))
+        return ir.Loop(
+            state=tuple(state),
+            bound=bound,
+            until=until,
+            lets=tuple(lets),
+            next=nxt,
+            type=t,
+            origin=r.span.origin(),
+        )
+
+    def _state(self, r: n.Repeat) -> list[ir.StateField]:
+        out: list[ir.StateField] = []
+        for s in r.state:
+            init = self.expr(s.init)
+            t = self.type_of(s.type) if s.type is not None else init.type
+            if s.type is not None:
+                self._expect(init.type, t, s.init.span, f"the start value of '{s.name}'")
+            elif contains_any(t):
+                self.diags.error(
+                    "E605",
+                    s.span,
+                    f"cannot tell the type of '{s.name}' from its "
+                    f"start value; write it, e.g. `{s.name}: [Region] = []`",
+                )
+                t = ERR
+            if any(o.name == s.name for o in out):
+                self.diags.error("E202", s.span, f"state field '{s.name}' is defined twice")
+                continue
+            out.append(ir.StateField(name=s.name, type=t, init=init, origin=s.span.origin()))
+        return out
+
+    def _next(self, r: n.Repeat, state: list[ir.StateField]) -> ir.Expr:
+        nxt = self.expr(r.next)
+        given = {f.name: f for f in r.next.fields}
+        for s in state:
+            if s.name not in given:
+                self.diags.error("E605", r.next.span, f"`next` must give a value for '{s.name}'")
+        for name, f in given.items():
+            s = next((x for x in state if x.name == name), None)
+            if s is None:
+                self.diags.error(
+                    "E605",
+                    f.span,
+                    f"'{name}' is not a state field of this loop",
+                    did_you_mean(name, [x.name for x in state]),
+                )
+            elif isinstance(nxt, ir.RecordOf):
+                got = next(a.value.type for a in nxt.fields if a.name == name)
+                self._expect(got, s.type, f.value.span, f"the next value of '{name}'")
+        return nxt
+
+    def if_block(self, b: n.IfBlock) -> ir.Expr:
+        cond = self._bool(b.cond, "`if`")
+        then, other = self.block(b.then), self.block(b.otherwise)
+        t = join(then.result.type, other.result.type)
+        if t is None:
+            self.diags.error(
+                "E307",
+                b.span,
+                f"the branches give {then.result.type.show()} and {other.result.type.show()}",
+            )
+            t = ERR
+        return ir.Branch(cond=cond, then=then, otherwise=other, type=t, origin=b.span.origin())
+
+    # ---- asks ----
+    def ask(self, a: n.Ask, batch_var: str | None) -> ir.Expr:
+        """Check an ask; ``batch_var`` is the element variable of an enclosing batched for."""
+        prompt = self.scope.prompts.get(a.prompt)
+        args = [(k, self.expr(k.value)) for k in a.args]
+        if prompt is None:
+            if a.prompt not in self.broken:
+                self.diags.error(
+                    "E206",
+                    a.span,
+                    f"unknown prompt '{a.prompt}'",
+                    did_you_mean(a.prompt, self.scope.prompts),
+                )
+            return _err(a)
+        self._ask_args(a, prompt, args, batch_var)
+        element = prompt.element
+        oracle = self._clause(a.oracle, element, True) if a.oracle is not None else None
+        fallback = self._clause(a.fallback, element, False) if a.fallback is not None else None
+        on_failure = "skip" if a.skip else "value" if fallback is not None else "fail"
+        batch_items = None
+        if self.batch_items is not None:
+            if self.loop_depth:
+                self.diags.error("E604", a.span, "with `batch items`, asks must be outside loops")
+            batch_items = self.batch_items
+        t = OptionalT(item=element) if a.skip else element
+        return ir.Ask(
+            prompt=a.prompt,
+            args=tuple(ir.Arg(name=k.name, value=v) for k, v in args),
+            each=tuple(p.name for p in prompt.params if p.each),
+            batch_items=batch_items,
+            oracle=oracle,
+            on_failure=on_failure,
+            fallback=fallback,
+            type=t,
+            origin=a.span.origin(),
+        )  # type: ignore[arg-type]
+
+    def _ask_args(
+        self,
+        a: n.Ask,
+        prompt: ir.Prompt,
+        args: list[tuple[n.KwArg, ir.Expr]],
+        batch_var: str | None,
+    ) -> None:
+        params = {p.name: p for p in prompt.params}
+        seen: set[str] = set()
+        for k, v in args:
+            p = params.get(k.name)
+            if p is None:
+                self.diags.error(
+                    "E405",
+                    k.span,
+                    f"prompt '{prompt.name}' has no parameter '{k.name}'",
+                    did_you_mean(k.name, params),
+                )
+                continue
+            if k.name in seen:
+                self.diags.error("E303", k.span, f"'{k.name}' is given twice")
+            seen.add(k.name)
+            self._expect(v.type, p.type, k.value.span, f"argument '{k.name}'")
+            shared_bad = batch_var is not None and self.depends_on_local(k.value)
+            if not p.each and shared_bad:
+                self.diags.error(
+                    "E409",
+                    k.span,
+                    f"'{k.name}' is shared by every item of a batch "
+                    f"but depends on '{batch_var}'; make it an `each` parameter",
+                )
+        for name in params:
+            if name not in seen:
+                self.diags.error("E404", a.span, f"the ask does not give prompt parameter '{name}'")
+
+    def _clause(self, c: n.ClauseBody, answer: Type, oracle: bool) -> ir.Block:
+        saved, saved_oracle = dict(self.env), self.in_oracle
+        self.in_oracle = oracle
+        try:
+            lets = [self.let(x) for x in c.lets]
+            value = self._clause_value(c, answer, "the oracle" if oracle else "the fallback")
+        finally:
+            self.env, self.in_oracle = saved, saved_oracle
+        return ir.Block(lets=tuple(lets), result=value, origin=c.span.origin())
+
+    def _clause_value(self, c: n.ClauseBody, answer: Type, what: str) -> ir.Expr:
+        if c.fields is None:
+            assert c.expr is not None
+            v = self.expr(c.expr)
+            self._expect_answer(v.type, answer, c.expr.span, what)
+            return v
+        fields = [ir.Arg(name=f.name, value=self.expr(f.value)) for f in c.fields]
+        if not isinstance(answer, RecordT):
+            self.diags.error(
+                "E408",
+                c.span,
+                f"{what} gives fields but the answer is {answer.show()}; write the value itself",
+            )
+            return ir.RecordOf(fields=tuple(fields), type=ERR)
+        given = {f.name for f in fields}
+        for f in c.fields:
+            if answer.field(f.name) is None:
+                self.diags.error(
+                    "E408",
+                    f.span,
+                    f"the answer has no field '{f.name}'",
+                    did_you_mean(f.name, [x.name for x in answer.fields]),
+                )
+        for af in answer.fields:
+            if af.name not in given and af.name != "reasoning":
+                self.diags.error("E408", c.span, f"{what} must give field '{af.name}'")
+        for f, node in zip(fields, c.fields, strict=True):
+            af = answer.field(f.name)
+            if af is not None:
+                self._expect_answer(f.value.type, af.type, node.value.span, f"field '{f.name}'")
+        return ir.RecordOf(fields=tuple(fields), type=answer, origin=c.span.origin())
+
+    def _expect_answer(self, got: Type, want: Type, span: Span, what: str) -> None:
+        if got != ERR and not assignable(got, want):
+            self.diags.error("E408", span, f"{what} must be {want.show()}, got {got.show()}")
+
+    def _expect(self, got: Type, want: Type, span: Span, what: str) -> bool:
+        if got == ERR or want == ERR or assignable(got, want):
+            return True
+        if isinstance(got, OptionalT) and assignable(got.item, want):
+            self.diags.error(
+                "E308",
+                span,
+                f"{what} may be missing ({_shown(got)}) but {want.show()} is required",
+                "use present(...) or an `else` value",
+            )
+        else:
+            self.diags.error("E301", span, f"{what} must be {want.show()}, got {got.show()}")
+        return False
+
+    def _bool(self, e: n.Expr, what: str) -> ir.Expr:
+        v = self.expr(e)
+        if v.type != ERR and not assignable(v.type, BoolT()):
+            self.diags.error("E304", e.span, f"{what} needs a Bool condition, got {v.type.show()}")
+        return v
+
+    # ---- expressions ----
