@@ -128,7 +128,7 @@ def _picture_row(dataset: Any, item_id: str, scores: list[RunScore]) -> str:
 
     item = dataset.get(item_id)
     image = item.image().pixels
-    panels = [("input", viz.side_by_side([("input", _as_image(image))]))]
+    panels = [("input", _as_image(image))]
     output = scores[0].output
     for s in scores:
         pred = _prediction(Path(s.run), item_id)
@@ -170,7 +170,10 @@ def _render(output: str, value: Any, image: np.ndarray, item: Any) -> Any:
     from chainlang import viz
 
     if output == "DepthMap":
-        return viz.depth_image(np.asarray(value, dtype=np.float32))
+        depth = np.asarray(value, dtype=np.float32)
+        if np.nanmin(depth) <= 0:  # a chain's depth is relative (−nearness): shift it positive
+            depth = depth - np.nanmin(depth) + 1.0
+        return viz.depth_image(depth)
     if output == "NormalMap":
         return viz.normal_image(np.asarray(value, dtype=np.float32))
     if output == "SemanticMask":
