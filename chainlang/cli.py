@@ -67,7 +67,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Check .chain files: syntax, names, types, prompts, "
         "parameters, loop bounds and imports.",
     )
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=Path, metavar="PATH", help=".chain files or folders")
     p.add_argument(
         "--explain",
         action="store_true",
@@ -79,6 +79,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``chainlang check FILE...``."""
+    args.files = chain_files(args.files)
     results = [check_file(f) for f in args.files]
     diags = [d for r in results for d in r.diagnostics]
     if args.json:
@@ -90,6 +91,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         for f, r in zip(args.files, results, strict=True):
             _explain(f, r)
     return EXIT_DIAGNOSTICS if diags else EXIT_OK
+
+
+def chain_files(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; a folder stands for every ``*.chain`` file below it."""
+    out: list[Path] = []
+    for p in paths:
+        out.extend(sorted(p.rglob("*.chain")) if p.is_dir() else [p])
+    return out
 
 
 def _explain(path: Path, r: Result) -> None:
@@ -111,7 +120,7 @@ def _add_fmt(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="rewrite .chain files in the canonical layout",
         description="Rewrite .chain files in place in the canonical layout.",
     )
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=Path, metavar="PATH", help=".chain files or folders")
     p.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if any file is not formatted"
     )
@@ -121,7 +130,7 @@ def _add_fmt(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_fmt(args: argparse.Namespace) -> int:
     """``chainlang fmt [--check] FILE...``."""
     status = EXIT_OK
-    for path in args.files:
+    for path in chain_files(args.files):
         src, text = _format(path)
         if text is None:
             status = EXIT_DIAGNOSTICS

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -163,12 +164,16 @@ def _scores(src: _Source) -> tuple[dict[str, CellScore], dict[str, str]]:
 
 
 def _metric(scores: Mapping[str, CellScore], metric: str | None) -> str | None:
+    """The metric compared; an unknown ``metric`` is an error, not an empty report."""
     if not scores:
         return metric
+    first = next(iter(scores.values()))
+    if metric is not None:
+        return primary_metric(first, metric)  # raises ScoringError naming the metrics
     try:
-        return primary_metric(next(iter(scores.values())), metric)
+        return primary_metric(first, None)
     except ChainlangError:
-        return metric
+        return None
 
 
 def _first_ids(src: _Source, n: int) -> list[str]:
@@ -312,7 +317,9 @@ def _comparisons(src: _Source, scores: Mapping[str, CellScore], metric: str | No
 
 def _forest_svg(comps: Sequence[CellComparison]) -> str:
     """Each difference with its CI on one horizontal axis; zero is marked."""
-    label_w, plot_w, row_h, top = 420, 420, 22, 24
+    labels = [f"{c.b}  vs  {c.a}" for c in comps]
+    # Room for the longest label at 11 px (about 6.5 px a character): never cut a name.
+    label_w, plot_w, row_h, top = max(200, int(6.5 * max(map(len, labels))) + 12), 420, 22, 24
     lows = [c.result.ci_low for c in comps] + [c.result.diff for c in comps] + [0.0]
     highs = [c.result.ci_high for c in comps] + [c.result.diff for c in comps] + [0.0]
     lo, hi = _padded(min(lows), max(highs))
@@ -327,7 +334,7 @@ def _forest_svg(comps: Sequence[CellComparison]) -> str:
         y = top + i * row_h + row_h / 2
         r = c.result
         colour = "#c0392b" if (r.q_value or 1.0) < 0.05 else "#2c3e50"
-        out.append(_text(4, y + 4, f"{c.b}  vs  {c.a}"[:64], size=11))
+        out.append(_text(4, y + 4, labels[i], size=11))
         out.append(_line(x(r.ci_low), y, x(r.ci_high), y, colour))
         out.append(f"<circle cx='{x(r.diff):.1f}' cy='{y:.1f}' r='4' fill='{colour}'/>")
     out.append(_axis(lo, hi, x, height - 16))
@@ -525,19 +532,10 @@ def _trace(src: _Source, item_id: str | None, cache: str | Path | None) -> str:
     ]
     for s in t.steps:
         cost = "?" if s.cost_usd is None else f"${s.cost_usd:.5f}"
-        msgs = []
-        for m in s.messages:
-            if m.text:
-                msgs.append(f"<div class='msg'><b>{_e(m.role)}:</b> {_e(m.text)}</div>")
-            for img in m.images:
-                w, h = img.size
-                alt = f"image {img.digest[:12]} {w}x{h}"
-                png = viz.to_png(Image.fromarray(img.pixels))
-                msgs.append(
-                    f"<div class='msg'><b>{_e(m.role)}:</b> {_img(png, 'sent', alt)} "
-                    f"<small>{_e(alt)}</small></div>"
-                )
-        result = f"answer <b>{_e(repr(s.answer))}</b>" if s.ok else f"failed: {_e(s.failure or '')}"
+        msgs = [_message_html(m) for m in s.messages]
+        result = (
+            f"answer <b>{_e(_json(s.answer))}</b>" if s.ok else f"failed: {_e(s.failure or '')}"
+        )
         out.append(
             f"<div class='step'><div><b>[{s.index + 1}] {_e(s.prompt)}</b> "
             f"(variant {_e(s.variant)}) at <code>{_e(s.origin)}</code></div>{''.join(msgs)}"
@@ -547,6 +545,32 @@ def _trace(src: _Source, item_id: str | None, cache: str | Path | None) -> str:
     if t.note:
         out.append(_note(t.note))
     return "".join(out)
+
+
+def _message_html(m: Any) -> str:
+    """One message, its text and images in the order they were sent."""
+    from chainlang.providers.base import ImagePart
+
+    out = []
+    for part in m.in_order():
+        if isinstance(part, ImagePart):
+            w, h = part.image.size
+            alt = f"image {part.image.digest[:12]} {w}x{h} {part.detail}"
+            png = viz.to_png(Image.fromarray(part.image.pixels))
+            out.append(
+                f"<div class='msg'><b>{_e(m.role)}:</b> {_img(png, 'sent', alt)} "
+                f"<small>{_e(alt)}</small></div>"
+            )
+        elif part.text:
+            out.append(f"<div class='msg'><b>{_e(m.role)}:</b> {_e(part.text)}</div>")
+    return "".join(out)
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON-able: its repr still says what it is
+        return repr(value)
 
 
 # ------------------------------------------------------------- small SVG/HTML helpers
@@ -567,7 +591,8 @@ def _img(png: bytes, cls: str, alt: str) -> str:
 
 def _svg_open(width: float, height: float, title: str) -> str:
     return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{height:.0f}' "
+        # Inline SVG in HTML needs no namespace; leaving it out keeps the page free of URLs.
+        f"<svg width='{width:.0f}' height='{height:.0f}' "
         f"viewBox='0 0 {width:.0f} {height:.0f}' role='img'><title>{_e(title)}</title>"
     )
 

@@ -288,6 +288,12 @@ def experiment_from_args(
             fixed[name] = value
     chosen: dict[str, tuple[str, ...]] = {}
     for spec in variants:
+        if "=" not in spec and Path(chain).is_file():
+            # Name the chain's prompts: the fix is to put one of them in front.
+            raise UsageError(
+                f"variants must look like prompt=v1,v2; got {spec!r} "
+                f"({_prompts_hint(load_chain(chain))})"
+            )
         prompt, names = parse_variant_spec(spec)
         if prompt in chosen:
             raise UsageError(f"prompt {prompt!r} is given twice")
@@ -376,6 +382,56 @@ def _options(table: Mapping[str, Any], base: Path, path: Path) -> RunOptions:
     return RunOptions(**values)
 
 
+# --------------------------------------------------------------------------- checking
+
+
+def check_experiment(experiment: Experiment, program: Any | None = None) -> None:
+    """Reject a grid that names what the chain or the dataset lacks, before anything runs.
+
+    Checks that the chain file and the dataset exist, that every swept prompt and
+    variant is in the chain, and that the baseline (if any) is a cell of the grid.
+    Parameter names and values are checked when each cell is priced.
+
+    Args:
+        experiment: the experiment to check.
+        program: the compiled chain, when the caller already has it.
+
+    Raises:
+        UsageError: a missing file, an unknown prompt, variant or baseline.
+        CompileError: the chain does not compile.
+    """
+    if not Path(experiment.chain).is_file():
+        raise UsageError(f"chain file {experiment.chain} does not exist")
+    if not Path(experiment.data).exists():
+        raise UsageError(f"dataset {experiment.data} does not exist")
+    program = program if program is not None else load_chain(experiment.chain)
+    prompts = {p.name: p for p in program.prompts}
+    for name, chosen in experiment.variants.items():
+        if name not in prompts:
+            raise UsageError(f"--variants: no prompt {name!r} ({_prompts_hint(program)})")
+        known = [v.name for v in prompts[name].variants]
+        unknown = [v for v in chosen if v not in known]
+        if unknown:
+            raise UsageError(
+                f"--variants: prompt {name!r} has no variant {', '.join(map(repr, unknown))} "
+                f"(it has {', '.join(known)})"
+            )
+    names = [c.name for c in cells(experiment)]
+    if experiment.baseline is not None and experiment.baseline not in names:
+        raise UsageError(
+            f"baseline {experiment.baseline!r} is not a cell of the grid "
+            f"(cells: {', '.join(names)})"
+        )
+
+
+def _prompts_hint(program: Any) -> str:
+    """The chain's prompts with their variants, for error messages."""
+    if not program.prompts:
+        return f"chain {program.name!r} has no prompts"
+    shown = "; ".join(f"{p.name}: {', '.join(v.name for v in p.variants)}" for p in program.prompts)
+    return f"chain {program.name!r} has prompts with variants {shown}"
+
+
 # --------------------------------------------------------------------------- pricing and MDE
 
 
@@ -387,6 +443,7 @@ async def price(experiment: Experiment, *, sample_items: int = 2) -> list[Any]:
     from chainlang.api import aplan
     from chainlang.data.manifest import load_dataset
 
+    check_experiment(experiment)
     dataset = load_dataset(experiment.data)
     # The chain goes by path so that its label files resolve next to it.
     return [
@@ -414,6 +471,8 @@ class MinimumEffect:
         effect: the smallest difference detectable, in the metric's units.
         test: ``"mcnemar"`` (right/wrong metrics) or ``"paired"`` (continuous ones).
         assumption: the pilot figure the number rests on, in words.
+        in_sd_units: the effect is in units of the per-image SD of the difference
+            (no pilot SD was given), not in the metric's own units.
     """
 
     n_images: int
@@ -423,13 +482,16 @@ class MinimumEffect:
     effect: float
     test: str
     assumption: str
+    in_sd_units: bool = False
 
     def describe(self) -> str:
         """One line for ``chainlang plan`` / ``sweep``."""
+        unit = " × the per-image SD of B − A" if self.in_sd_units else ""
         return (
-            f"minimum detectable difference: {self.effect:.3g} ({self.test}, {self.n_images} "
-            f"images, {self.comparisons} comparisons at α={self.alpha:.3g} each, "
-            f"power {self.power:.0%}; assumes {self.assumption})"
+            f"minimum detectable difference: {self.effect:.3g}{unit} ({self.test}, "
+            f"{self.n_images} images, {self.comparisons} comparison"
+            f"{'s' if self.comparisons != 1 else ''} at α={self.alpha:.3g} "
+            f"each, power {self.power:.0%}; assumes {self.assumption})"
         )
 
 
@@ -474,6 +536,41 @@ def mde_before_run(
         else f"accuracy {accuracy} with independent errors"
     )
     return MinimumEffect(n_images, pairs, each, power, effect, "mcnemar", what)
+
+
+def planned_mde(
+    experiment: Experiment,
+    n_images: int,
+    *,
+    accuracy: float = 0.8,
+    sd_diff: float | None = None,
+    program: Any | None = None,
+) -> MinimumEffect:
+    """The minimum detectable effect of a sweep before it runs, sized from its chain.
+
+    A chain whose output is a ``Label`` is scored right/wrong, so McNemar's test is
+    sized from ``accuracy``. Any other output has a continuous metric: with a pilot
+    ``sd_diff`` the effect is in the metric's units, without one it is given in
+    units of that (still unknown) SD, which is what the image count alone decides.
+
+    Args:
+        experiment: the sweep.
+        n_images: images every cell will run on.
+        accuracy: assumed accuracy of right/wrong metrics (independent errors).
+        sd_diff: per-image SD of the difference between two cells, from a pilot.
+        program: the compiled chain, when the caller already has it.
+    """
+    program = program if program is not None else load_chain(experiment.chain)
+    # ``output Label`` and ``output Label(set)`` both score top-1, right or wrong.
+    right_wrong = program.output.show().split("(")[0] == "Label"
+    if sd_diff is not None or right_wrong:
+        return mde_before_run(experiment, n_images, accuracy=accuracy, sd_diff=sd_diff)
+    unit = mde_before_run(experiment, n_images, sd_diff=1.0)
+    return dataclasses.replace(
+        unit,
+        assumption="no pilot SD, so the effect is in SD units",
+        in_sd_units=True,
+    )
 
 
 def format_plan_table(plans: Sequence[Any], names: Sequence[str] | None = None) -> str:
@@ -568,6 +665,7 @@ async def run_sweep(
 
     out = Path(out)
     program = load_chain(experiment.chain)
+    check_experiment(experiment, program)
     dataset = load_dataset(experiment.data)
     grid = cells(experiment)
     _write_sweep_file(out, experiment, grid)
@@ -595,9 +693,33 @@ async def run_sweep(
         async with asyncio.TaskGroup() as tg:
             for cell in grid:
                 tg.create_task(one(cell))
+    except BaseExceptionGroup as group:
+        # The task group wraps every cell's error; callers want the error itself.
+        raise _one_error(group) from None
     finally:
         await scheduler.aclose()
     return SweepResult(out, tuple(results[c.name] for c in grid))
+
+
+def _one_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first cell's error (naming how many others failed), or the group if not ours."""
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for inner in e.exceptions:
+                walk(inner)
+        else:
+            leaves.append(e)
+
+    walk(group)
+    if not all(isinstance(e, ChainlangError) for e in leaves):
+        return group  # a bug or an interrupt: keep every traceback
+    first = leaves[0]
+    if len(leaves) > 1 and isinstance(first, RunError):
+        others = len(leaves) - 1
+        return RunError(f"{first} ({others} other cell{'s' if others > 1 else ''} failed too)")
+    return first
 
 
 def _write_sweep_file(out: Path, experiment: Experiment, grid: Sequence[Cell]) -> None:
@@ -848,6 +970,31 @@ def variance_by_model(
     return decompose(rows, n_boot=n_boot, rng=np.random.default_rng(seed))
 
 
+def format_variance(parts: Mapping[str, VarianceDecomposition]) -> str:
+    """Plain-text table of variance shares per model, each with its 95% interval.
+
+    A component that cannot be estimated (variants with one variant, sampling
+    with one sample) shows ``n/a``.
+    """
+    rows = [
+        ["model", "images", "variants", "interaction", "sampling", "n images", "variants × repeats"]
+    ]
+    for model, d in parts.items():
+        shares = [_share_text(d, k) for k in ("images", "variants", "interaction", "sampling")]
+        rows.append([model, *shares, str(d.n_images), f"{d.n_variants} × {d.n_repeats}"])
+    return format_table(rows)
+
+
+def _share_text(d: VarianceDecomposition, key: str) -> str:
+    share = d.shares.get(key, math.nan)
+    if not math.isfinite(share):
+        return "n/a"
+    lo, hi = d.share_ci.get(key, (math.nan, math.nan))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{share:.2f}"
+    return f"{share:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 # --------------------------------------------------------------------------- the sweep table
 
 
@@ -886,7 +1033,9 @@ def sweep_rows(
         name = value = ci = None
         note = "" if records else "not run yet"
         try:
-            score = scores[cell.name] if scores is not None else score_cell(folder)
+            score = scores.get(cell.name) if scores is not None else None
+            # A cell missing from ``scores`` is scored here so its row says why it failed.
+            score = score if score is not None else score_cell(folder)
             name = primary_metric(score, metric)
             mv = score.metrics.get(name)
             if mv is not None:
@@ -959,16 +1108,19 @@ __all__ = [
     "MinimumEffect",
     "SweepResult",
     "cells",
+    "check_experiment",
     "compare_cells",
     "experiment_from_args",
     "format_comparisons",
     "format_plan_table",
     "format_sweep_table",
     "format_table",
+    "format_variance",
     "load_experiment",
     "mde_before_run",
     "parse_param_spec",
     "parse_variant_spec",
+    "planned_mde",
     "price",
     "read_sweep",
     "run_sweep",

@@ -26,6 +26,7 @@ answer is not found (the step is reported as not journaled).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +43,26 @@ NOT_RECORDED = "not in the run's records or journal; a trace never asks a model"
 
 @dataclass(frozen=True)
 class TraceMessage:
-    """One message of a request: its role, its text parts joined, and its images in order."""
+    """One message of a request: its role, its text parts joined, and its images in order.
+
+    Attributes:
+        role: ``system``, ``user`` or ``assistant``.
+        text: the text parts joined by newlines.
+        images: the images, in order.
+        parts: text and image parts in the order they were sent (images carry
+            their ``detail``), for display.
+    """
 
     role: str
     text: str
     images: tuple[ImageData, ...]
+    parts: tuple[TextPart | ImagePart, ...] = ()
+
+    def in_order(self) -> tuple[TextPart | ImagePart, ...]:
+        """The parts as sent; text then images when the order was not kept."""
+        if self.parts:
+            return self.parts
+        return (TextPart(self.text), *(ImagePart(img) for img in self.images))
 
 
 @dataclass(frozen=True)
@@ -198,6 +214,7 @@ def trace_item(
     from chainlang.runtime.runfolder import read_results, read_run
 
     run_dir = Path(run_dir)
+    _refuse_sweep_folder(run_dir)
     run = read_run(run_dir)
     key = result_key(item_id, sample)
     record = _find_record(read_results(run_dir), key, run_dir)
@@ -245,6 +262,19 @@ def trace_item(
         record.get("output"),
         steps,
         note,
+    )
+
+
+def _refuse_sweep_folder(path: Path) -> None:
+    """A sweep folder is not a run: say which run folders it holds."""
+    from chainlang.experiments.sweep import CELLS_DIR, SWEEP_FILE
+
+    if not (path / SWEEP_FILE).exists():
+        return
+    cells = sorted(p.name for p in (path / CELLS_DIR).glob("*") if p.is_dir())
+    raise RunError(
+        f"{path} is a sweep folder; trace one of its cells, {path / CELLS_DIR}/NAME "
+        f"(cells: {', '.join(cells) or 'none yet'})"
     )
 
 
@@ -320,11 +350,16 @@ def _steps(
 def _message(message: Any) -> TraceMessage:
     texts = [p.text for p in message.parts if isinstance(p, TextPart)]
     images = tuple(p.image for p in message.parts if isinstance(p, ImagePart))
-    return TraceMessage(message.role, "\n".join(texts), images)
+    parts = tuple(p for p in message.parts if isinstance(p, TextPart | ImagePart))
+    return TraceMessage(message.role, "\n".join(texts), images, parts)
 
 
 def format_trace(trace: Trace, saved: Mapping[str, Path] | None = None) -> str:
     """The trace as plain text: each question, its messages, images by digest and size.
+
+    Messages are printed part by part in the order they were sent. A message whose
+    text is the same as in an earlier question (the system prompt, usually) is
+    shown once and then referred to, so a long item stays readable.
 
     Args:
         trace: from :func:`trace_item`.
@@ -332,25 +367,15 @@ def format_trace(trace: Trace, saved: Mapping[str, Path] | None = None) -> str:
             to each image.
     """
     saved = saved or {}
-    head = (
-        f"{trace.run}  item {trace.item_id}  sample {trace.sample}  model {trace.model}  "
-        f"status {trace.status}  output {_short(trace.output)}"
-    )
-    lines = [head, f"{len(trace.steps)} questions"]
+    lines = [*_trace_head(trace)]
+    first_seen: dict[tuple[str, str], int] = {}
     for s in trace.steps:
         cost = "?" if s.cost_usd is None else f"${s.cost_usd:.5f}"
-        lines.append("")
-        lines.append(f"[{s.index + 1}] {s.prompt} (variant {s.variant}) at {s.origin}")
+        lines += ["", f"[{s.index + 1}] {s.prompt} (variant {s.variant}) at {s.origin}"]
         for m in s.messages:
-            for text_line in (m.text or "").splitlines() or [""]:
-                if text_line:
-                    lines.append(f"    {m.role:>9}: {text_line}")
-            for img in m.images:
-                w, h = img.size
-                where = f" -> {saved[img.digest]}" if img.digest in saved else ""
-                lines.append(f"    {m.role:>9}: <image {img.digest[:12]} {w}x{h}>{where}")
+            lines += _message_lines(m, s.index, first_seen, saved)
         lines.append(f"    raw: {_short(s.raw)}")
-        lines.append(f"    answer: {_short(s.answer)}" if s.ok else f"    failed: {s.failure}")
+        lines.append(f"    answer: {_json(s.answer)}" if s.ok else f"    failed: {s.failure}")
         lines.append(
             f"    tokens in/out: {s.input_tokens}/{s.output_tokens}  cost {cost}  "
             f"attempts {s.attempts}"
@@ -358,6 +383,62 @@ def format_trace(trace: Trace, saved: Mapping[str, Path] | None = None) -> str:
     if trace.note:
         lines += ["", trace.note]
     return "\n".join(lines)
+
+
+def _trace_head(trace: Trace) -> list[str]:
+    failed = sum(not s.ok for s in trace.steps)
+    images = sum(len(s.images) for s in trace.steps)
+    costs = [s.cost_usd for s in trace.steps]
+    cost = "?" if any(c is None for c in costs) else f"${sum(c or 0.0 for c in costs):.4f}"
+    return [
+        f"{trace.run}  item {trace.item_id}  sample {trace.sample}  model {trace.model}",
+        f"status {trace.status}  output {_output(trace.output)}",
+        f"{_count(len(trace.steps), 'question')} ({failed} failed), "
+        f"{_count(images, 'image')} sent, "
+        f"{sum(s.input_tokens for s in trace.steps)} input / "
+        f"{sum(s.output_tokens for s in trace.steps)} output tokens, {cost}",
+    ]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _message_lines(
+    m: TraceMessage, step: int, first_seen: dict[tuple[str, str], int], saved: Mapping[str, Path]
+) -> list[str]:
+    """One message's lines; text already shown in an earlier question is referred to."""
+    if m.role == "system" and not m.images and m.text:
+        earlier = first_seen.setdefault((m.role, m.text), step)
+        if earlier != step:
+            return [f"    {m.role:>9}: (same as in [{earlier + 1}])"]
+    lines = []
+    for part in m.in_order():
+        if isinstance(part, ImagePart):
+            img = part.image
+            w, h = img.size
+            where = f" -> {saved[img.digest]}" if img.digest in saved else ""
+            detail = f" {part.detail}" if part.detail else ""
+            lines.append(f"    {m.role:>9}: <image {img.digest[:12]} {w}x{h}{detail}>{where}")
+            continue
+        lines += [f"    {m.role:>9}: {t}" for t in part.text.splitlines() if t]
+    return lines
+
+
+def _output(output: Any) -> str:
+    """A recorded output in words: arrays are named by kind and file, values as JSON."""
+    if isinstance(output, Mapping) and "kind" in output and "arrays" in output:
+        return f"{output['kind']} ({output['arrays']})"
+    if isinstance(output, Mapping) and set(output) == {"kind", "value"}:
+        return f"{output['kind']} {_json(output['value'])}"
+    return _json(output)
+
+
+def _json(value: Any) -> str:
+    try:
+        return _short(json.dumps(value, ensure_ascii=False))
+    except (TypeError, ValueError):  # not JSON-able (e.g. numpy): fall back to its repr
+        return _short(repr(value))
 
 
 def save_trace_images(trace: Trace, folder: str | Path) -> dict[str, Path]:

@@ -8,10 +8,15 @@ A model spec is ``provider[:model][:key=value,...][@base_url]``::
     gemini:gemini-2.0-flash
     openai-compat:qwen2-vl@http://127.0.0.1:8000/v1
     openai-compat:qwen2.5vl:7b:schema=off@http://127.0.0.1:11434/v1
-    oracle            oracle:flip=0.3          random          specialist:depth-anything
+    oracle            oracle:flip=0.3          random
+    specialist:folder:/data/preds:task=depth
+    specialist:hf-depth:/models/depth-anything-v2-small
+    specialist:timm:resnet50@/models/r50.safetensors
 
 Segments after the model that contain ``=`` are options; everything before
 them is the model name (so Ollama names like ``qwen2.5vl:7b`` survive).
+A ``specialist`` model is a specialist spec (``chainlang.scoring.specialists``):
+its ``@`` names weights, not a base URL.
 ``api`` is lifted into :attr:`ModelRef.api` and also kept in the options so
 ``str(ref)`` round-trips.
 
@@ -73,7 +78,7 @@ def parse_model(spec: str) -> ModelRef:
     if not text:
         raise UsageError("empty model spec")
     base_url = None
-    if "@" in text:
+    if "@" in text and not text.startswith("specialist:"):
         text, base_url = text.split("@", 1)
         if not base_url.startswith(("http://", "https://")):
             raise UsageError(

@@ -7,6 +7,9 @@
   answer and flips on its own; any other answer (records and lists included)
   flips as a whole.
 * ``random`` answers with a uniformly drawn valid value of the answer type.
+* ``specialist:SPEC`` answers like ``oracle``, but the interpreter evaluated the
+  ask's ``oracle`` clause over the specialist's prediction instead of the truth
+  (the "Specialist + Chain" baseline; see ``runtime.interpreter.SpecialistTruth``).
 
 Randomness is seeded from a stable hash of the request (the same fields as its
 cache key) and the ``seed`` option, so reruns and resumed runs agree. They go
@@ -27,7 +30,7 @@ from chainlang.providers.base import ModelRef, ModelRequest, ModelResponse, Prov
 from chainlang.runtime.cache import canonical, request_key
 from chainlang.types import ImageT, KeyedT
 
-SIMULATED = frozenset({"oracle", "random"})
+SIMULATED = frozenset({"oracle", "random", "specialist"})
 
 
 class _Simulated:
@@ -99,6 +102,28 @@ class OracleProvider(_Simulated):
         return answers.other_answer(t, value, rng) if rng.random() < self.flip else value
 
 
+class SpecialistProvider(OracleProvider):
+    """Answers with ``request.oracle``, here computed from a specialist's prediction.
+
+    Options: ``task=KIND`` (read by the interpreter, which builds the specialist)
+    and ``seed``. Answers are never flipped: the specialist's errors are the noise.
+    """
+
+    name = "specialist"
+    allowed_options = frozenset({"task", "seed"})
+
+    async def send(self, request: ModelRequest, timeout: float) -> ModelResponse:
+        """Return the answer the ask's oracle clause gave on the specialist's prediction."""
+        if request.oracle is None:
+            where = f" at {request.origin}" if request.origin else ""
+            raise ProviderError(
+                "bad_request",
+                f"the specialist answerer {self.ref} has no answer for the ask{where}: "
+                "only asks with an `oracle` clause can be answered from a prediction",
+            )
+        return _response(request.oracle)
+
+
 class RandomProvider(_Simulated):
     """Answers with a uniformly drawn valid value of the answer type."""
 
@@ -120,7 +145,8 @@ def _response(value: Any) -> ModelResponse:
 
 
 def simulated_provider(ref: ModelRef) -> OracleProvider | RandomProvider:
-    """The simulated answerer for ``oracle[:flip=P][,seed=S]`` or ``random[:seed=S]``.
+    """The simulated answerer for ``oracle[:flip=P][,seed=S]``, ``random[:seed=S]``
+    or ``specialist:SPEC[:task=KIND]``.
 
     Raises:
         UsageError: unknown answerer, unknown option, or a bad option value.
@@ -129,7 +155,11 @@ def simulated_provider(ref: ModelRef) -> OracleProvider | RandomProvider:
         return OracleProvider(ref)
     if ref.provider == "random":
         return RandomProvider(ref)
-    raise UsageError(f"{ref.provider!r} is not a simulated answerer (use oracle or random)")
+    if ref.provider == "specialist":
+        return SpecialistProvider(ref)
+    raise UsageError(
+        f"{ref.provider!r} is not a simulated answerer (use oracle, random or specialist:SPEC)"
+    )
 
 
 def _number(ref: ModelRef, options: dict[str, str], name: str, kind: type, default: Any) -> Any:

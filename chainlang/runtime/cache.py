@@ -40,7 +40,9 @@ from chainlang.errors import RunError
 from chainlang.image import ImageData
 from chainlang.providers.base import ImagePart, ModelRequest, TextPart, Usage
 
-ORACLE_PROVIDERS = frozenset({"oracle"})
+# Simulated answerers whose answer is the request's ``oracle`` value: it joins the key,
+# so a changed truth or a rewritten specialist prediction is never answered from the journal.
+ORACLE_PROVIDERS = frozenset({"oracle", "specialist"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (

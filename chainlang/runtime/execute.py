@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,17 @@ from chainlang.data.manifest import Dataset, Item
 from chainlang.errors import ChainlangError, DataError
 from chainlang.image import ImageData
 from chainlang.runtime.batching import ItemBatcher
-from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed, Settings
-from chainlang.runtime.runfolder import RunFolder, read_results
+from chainlang.runtime.interpreter import (
+    Interpreter,
+    ItemContext,
+    ItemFailed,
+    Settings,
+)
+from chainlang.runtime.runfolder import RunFolder, iter_results
+from chainlang.runtime.truth import TruthSource, truth_source_for
 
 ARRAY_OUTPUTS = frozenset({"DepthMap", "NormalMap", "SemanticMask", "InstanceMask"})
+SPECIALIST_CACHE = Path(".chainlang") / "specialists"  # next to the default journal
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,17 @@ class Runner:
     window: int = 4
     batch_items: int | None = None
     started: float = field(default_factory=time.perf_counter)
+    # Where ``truth.*`` comes from: None reads each item's own truth. A
+    # ``specialist:SPEC`` model gets the specialist's predictions (built here, so a
+    # specialist that cannot serve the chain stops the run before any item).
+    truth_source: TruthSource | None = None
+    specialist_cache: Path | None = SPECIALIST_CACHE
+
+    def __post_init__(self) -> None:
+        if self.truth_source is None:
+            self.truth_source = truth_source_for(
+                self.program, self.settings, cache_dir=self.specialist_cache
+            )
 
     async def run(self, dataset: Dataset) -> RunSummary:
         """Run every item (and sample) not finished before; return the summary."""
@@ -72,7 +91,8 @@ class Runner:
                 for _ in unit:
                     await gate.acquire()
                 tg.create_task(self._run_unit(unit, gate))
-        summary = summarise(read_results(self.folder.path), time.perf_counter() - self.started)
+        # Streamed: the run's records stay on disk while they are totalled.
+        summary = summarise(iter_results(self.folder.path), time.perf_counter() - self.started)
         self.folder.write_summary(summary.to_json())
         return summary
 
@@ -116,6 +136,8 @@ class Runner:
         t0 = time.perf_counter()
         record: dict[str, Any] = {"id": item.id, "sample": sample, "key": key}
         try:
+            if self.truth_source is not None:
+                ctx.answer_truth = await self.truth_source.for_item(item)
             value = await interp.run(item_inputs(self.program, item), ctx)
             record.update(status="ok", output=self._store(key, value))
         except ItemFailed as err:
@@ -182,48 +204,79 @@ def item_batched_asks(program: ir.Program) -> list[str]:
 
 
 def summarise(records: Iterable[Mapping[str, Any]], wall_s: float) -> RunSummary:
-    """Totals over item records (shared requests are counted once, by their shares)."""
-    records = list(records)
-    failures: Counter[str] = Counter()
-    item_failures: Counter[str] = Counter()
-    seen: set[str] = set()
-    calls = hits = fallbacks = skipped = questions = 0
-    tokens_in = tokens_out = 0
-    cost: float | None = 0.0
+    """Totals over item records (shared requests are counted once, by their shares).
+
+    ``records`` is consumed once, one record at a time (pass
+    :func:`~chainlang.runtime.runfolder.iter_results` to stream a run folder), so
+    memory holds the running totals and the keys of questions seen, not the records.
+    """
+    totals = _Totals()
     for r in records:
-        if r.get("status") != "ok":
-            item_failures[(r.get("error") or {}).get("kind", "failed")] += 1
+        totals.add_item(r)
+    return totals.summary(wall_s)
+
+
+@dataclass
+class _Totals:
+    """Running totals of :func:`summarise`."""
+
+    items: int = 0
+    items_ok: int = 0
+    questions: int = 0
+    calls: int = 0
+    hits: int = 0
+    fallbacks: int = 0
+    skipped: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = 0.0
+    failures: Counter[str] = field(default_factory=Counter)
+    item_failures: Counter[str] = field(default_factory=Counter)
+    # A request shared by several items (cross-item batching, identical questions)
+    # appears in each of their records; it was asked, and paid for, once.
+    seen: set[str] = field(default_factory=set)
+
+    def add_item(self, r: Mapping[str, Any]) -> None:
+        self.items += 1
+        if r.get("status") == "ok":
+            self.items_ok += 1
+        else:
+            self.item_failures[(r.get("error") or {}).get("kind", "failed")] += 1
         for q in r.get("questions", []):
-            fallbacks += bool(q.get("fallback"))
-            skipped += bool(q.get("skipped"))
-            if q["key"] in seen:
-                continue
-            seen.add(q["key"])
-            questions += 1
-            hits += bool(q["cache_hit"])
-            calls += 0 if q["cache_hit"] else int(q["attempts"])
-            if not q["ok"]:
-                failures[q.get("failure") or "failed"] += 1
-            tokens_in += int(q["input_tokens"])
-            tokens_out += int(q["output_tokens"])
-            cost = None if cost is None or q["cost_usd"] is None else cost + q["cost_usd"]
-    ok = sum(r.get("status") == "ok" for r in records)
-    return RunSummary(
-        items=len(records),
-        items_ok=ok,
-        items_failed=len(records) - ok,
-        questions=questions,
-        provider_calls=calls,
-        cache_hits=hits,
-        fallbacks=fallbacks,
-        skipped=skipped,
-        failures=dict(failures),
-        item_failures=dict(item_failures),
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        cost_usd=None if cost is None else round(cost, 6),
-        wall_s=round(wall_s, 3),
-    )
+            self.fallbacks += bool(q.get("fallback"))
+            self.skipped += bool(q.get("skipped"))
+            if q["key"] not in self.seen:
+                self.seen.add(q["key"])
+                self.add_question(q)
+
+    def add_question(self, q: Mapping[str, Any]) -> None:
+        self.questions += 1
+        self.hits += bool(q["cache_hit"])
+        self.calls += 0 if q["cache_hit"] else int(q["attempts"])
+        if not q["ok"]:
+            self.failures[q.get("failure") or "failed"] += 1
+        self.tokens_in += int(q["input_tokens"])
+        self.tokens_out += int(q["output_tokens"])
+        price = q["cost_usd"]
+        self.cost = None if self.cost is None or price is None else self.cost + price
+
+    def summary(self, wall_s: float) -> RunSummary:
+        return RunSummary(
+            items=self.items,
+            items_ok=self.items_ok,
+            items_failed=self.items - self.items_ok,
+            questions=self.questions,
+            provider_calls=self.calls,
+            cache_hits=self.hits,
+            fallbacks=self.fallbacks,
+            skipped=self.skipped,
+            failures=dict(self.failures),
+            item_failures=dict(self.item_failures),
+            input_tokens=self.tokens_in,
+            output_tokens=self.tokens_out,
+            cost_usd=None if self.cost is None else round(self.cost, 6),
+            wall_s=round(wall_s, 3),
+        )
 
 
 def _question_totals(ctx: ItemContext) -> dict[str, Any]:

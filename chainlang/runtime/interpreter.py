@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chainlang import answers, ir
@@ -36,6 +35,9 @@ from chainlang.runtime.render import (
 from chainlang.types import LabelT, RecordT
 
 SIMULATED = frozenset({"oracle", "random", "specialist"})
+# answerers that reply with the ask's ``oracle`` clause: over the truth, or over a
+# specialist's prediction standing in for it (the "X + Chain" baselines)
+ORACLE_ANSWERERS = frozenset({"oracle", "specialist"})
 MAX_BODIES_IN_FLIGHT = 32  # per for-loop: bounds the marked images alive at once
 
 
@@ -100,6 +102,16 @@ class ItemContext:
     questions: list[Question] = field(default_factory=list)
     batchers: dict[str, ItemBatcher] = field(default_factory=dict)
     truth_memo: dict[str, Any] = field(default_factory=dict)
+    # What a specialist answerer sees as ``truth`` (its predictions); the real
+    # truth above still gives each question's recorded ``expected`` for scoring.
+    answer_truth: Callable[[str], Any] | None = None
+    answer_memo: dict[str, Any] = field(default_factory=dict)
+
+    def answerer_view(self) -> ItemContext:
+        """This item with ``truth`` read from the answerer's source (shares the questions)."""
+        if self.answer_truth is None:
+            return self
+        return replace(self, truth=self.answer_truth, truth_memo=self.answer_memo)
 
 
 @dataclass(frozen=True)
@@ -295,9 +307,14 @@ class Interpreter:
         variant = choose_variant(prompt, self.settings.variants)
         n = len(scopes) if batched else None
         shared, each = await self._arguments(e, scopes, ctxs, batched)
-        expected = await self._oracle(e, prompt, variant, scopes, ctxs, n)
-        simulated = self.settings.model.provider == "oracle"
-        if simulated and e.oracle is not None and expected is None:
+        provider = self.settings.model.provider
+        expected = await self._oracle(e, prompt, variant, scopes, ctxs, n, provider == "oracle")
+        given = expected  # the answer a simulated answerer replies with
+        if provider == "specialist":
+            views = [c.answerer_view() for c in ctxs]
+            given = await self._oracle(e, prompt, variant, scopes, views, n, True)
+        simulated = provider in ORACLE_ANSWERERS
+        if simulated and e.oracle is not None and given is None:
             raise ItemFailed("oracle", "the item has no truth for this ask's oracle", e.origin)
         request = ModelRequest(
             model=self.settings.model,
@@ -307,7 +324,7 @@ class Interpreter:
             schema_name=_schema_name(prompt.name),
             params=self.settings.sampling,
             sample_index=self.settings.sample_index,
-            oracle=expected if simulated else None,
+            oracle=given if simulated else None,
             origin=e.origin,
         )
         outcome: Outcome = await self.scheduler.ask(request)
@@ -366,11 +383,14 @@ class Interpreter:
         scopes: list[dict[str, Any]],
         ctxs: list[ItemContext],
         n: int | None,
+        strict: bool,
     ) -> Any:
         """The truth's answer to this question, or None where the item has no truth.
 
         It is what ``oracle`` answerers reply (never sent to a real provider), and
         it is recorded with every question so answers can be scored one by one.
+        With ``ctxs`` viewing a specialist's predictions it is that specialist's
+        answer. ``strict``: a failing clause fails the item instead of giving None.
         """
         if e.oracle is None:
             return None
@@ -380,8 +400,8 @@ class Interpreter:
                 for scope, ctx in zip(scopes, ctxs, strict=True)
             ]
         except ItemFailed as err:
-            if self.settings.model.provider != "oracle":
-                return None  # a missing truth file must not stop a real model's run
+            if not strict:
+                return None  # a missing truth file must not stop a model's run
             raise ItemFailed(
                 "oracle", f"the oracle clause failed: {err.message}", err.origin
             ) from err
@@ -554,9 +574,14 @@ async def _gather(coros: Sequence[Any]) -> list[Any]:
     return [t.result() for t in tasks]
 
 
-def now() -> float:
-    """Wall clock for item timings."""
-    return time.perf_counter()
+# ---------------------------------------------------------------- truth sources
 
 
-__all__ = ["Interpreter", "ItemContext", "ItemFailed", "Question", "RecordT", "Settings"]
+__all__ = [
+    "Interpreter",
+    "ItemContext",
+    "ItemFailed",
+    "Question",
+    "RecordT",
+    "Settings",
+]

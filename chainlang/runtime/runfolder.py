@@ -124,8 +124,9 @@ class RunFolder:
             doc = {**identity.to_json(), "packages": package_versions()}
             _write_json_atomic(run_file, doc)
         (path / OUTPUTS_DIR).mkdir(exist_ok=True)
+        _end_cut_line(path / RESULTS_FILE)
         folder = cls(path, identity)
-        folder.done = {_key(r) for r in read_results(path) if r.get("status") == "ok"}
+        folder.done = {_key(r) for r in iter_results(path) if r.get("status") == "ok"}
         return folder
 
     def is_done(self, key: str) -> bool:
@@ -173,30 +174,44 @@ def read_run(path: Path) -> dict[str, Any]:
 def read_results(path: Path) -> list[dict[str, Any]]:
     """All (item, sample) records of a run; the latest record of each wins.
 
-    A last line cut short by a kill is ignored (it is rewritten on resume).
+    Holds every record in memory: fine for inspecting one run, but whole-run
+    totals should stream through :func:`iter_results` instead.
     """
-    results: dict[str, dict[str, Any]] = {}
+    return list(iter_results(path))
+
+
+def iter_results(path: Path) -> Iterator[dict[str, Any]]:
+    """Stream the latest record of each (item, sample), in the order they were written.
+
+    A resumed run appends a new record for a key that failed before, so a later
+    line supersedes an earlier one. Two passes over the file keep only one line
+    number per key in memory, never the records themselves: the first pass finds
+    each key's last line, the second yields exactly those lines. A last line cut
+    short by a kill is ignored (it is rewritten on resume).
+    """
     file = Path(path) / RESULTS_FILE
     if not file.exists():
-        return []
+        return
+    last_line = {_key(record): n for n, record in _numbered_records(file)}
+    for n, record in _numbered_records(file):
+        if last_line.get(_key(record)) == n:
+            yield record
+
+
+def _numbered_records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for every complete JSON line of ``results.jsonl``."""
     with open(file, encoding="utf-8") as f:
-        for line in f:
+        for n, line in enumerate(f):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            results[_key(record)] = record
-    return list(results.values())
+            yield n, record
 
 
 def _key(record: Mapping[str, Any]) -> str:
     """Records are per (item, sample); older records without a key are sample 0."""
     return str(record.get("key") or f"{record['id']}#0")
-
-
-def iter_results(path: Path) -> Iterator[dict[str, Any]]:
-    """Iterate item records in file order, latest per item (see :func:`read_results`)."""
-    yield from read_results(path)
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:
@@ -222,6 +237,20 @@ def _check_same_run(run_file: Path, identity: RunIdentity) -> None:
             f"{run_file.parent} holds a different run (changed: {what}); "
             "use another --out folder, or --force-new to start this folder afresh"
         )
+
+
+def _end_cut_line(file: Path) -> None:
+    """Close a last line cut short by a kill, so the next record starts on its own line.
+
+    Without this, the first record appended on resume would be glued onto the
+    fragment and both would be unreadable.
+    """
+    if not file.exists() or file.stat().st_size == 0:
+        return
+    with open(file, "rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b"\n":
+            f.write(b"\n")
 
 
 def _clear(path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -113,6 +113,112 @@ def score_run(
         coverage=cov,
         cost_usd=cost,
     )
+
+
+def score_specialist(
+    spec: str,
+    dataset: Dataset | str | Path,
+    output_kind: str,
+    *,
+    mask: str = "valid",
+    n_boot: int = 1000,
+    cache_dir: str | Path | None = None,
+) -> RunScore:
+    """Score a specialist's own predictions directly, with the chain's metrics.
+
+    This is the "SPEC (direct)" row next to "Specialist + Chain": the specialist
+    predicts each item's ``output_kind`` (e.g. ``DepthMap``) and the prediction
+    is scored exactly as a run's output would be. Grouping takes, per query
+    point, the predicted instance under that point (none on background).
+
+    Args:
+        spec: a specialist spec (``folder:DIR``, ``hf-depth:DIR``, ...), with or
+            without the ``specialist:`` model prefix.
+        dataset: the dataset (or its path) with truth.
+        output_kind: the chain's output type name, which picks truth and metrics.
+        mask: depth/normals pixels: ``valid`` truth only, or ``all``.
+        n_boot: bootstrap resamples for intervals (0: none).
+        cache_dir: the specialists' prediction cache.
+
+    Raises:
+        ScoringError: unknown output kind, a specialist of another task, a bad
+            spec, or a missing prediction or truth (naming the item).
+    """
+    from chainlang.scoring.specialists import SpecialistOptions, Task, get_specialist
+
+    spec = spec.removeprefix("specialist:")
+    truth_name = TRUTH_FOR_OUTPUT.get(output_kind)
+    if truth_name is None:
+        raise ScoringError(f"no metric is defined for {output_kind} outputs")
+    data = _open_dataset(dataset)
+    labels = _labels(data)
+    specialist = get_specialist(
+        spec,
+        SpecialistOptions(labels=labels, task=cast("Task", truth_name)),
+        cache_dir=cache_dir,
+    )
+    if specialist.task != truth_name:
+        raise ScoringError(
+            f"specialist {spec} predicts {specialist.task}, but {output_kind} outputs "
+            f"are scored against {truth_name}"
+        )
+    items = list(data)
+    preds = specialist.predict(items)
+    samples = [
+        _specialist_sample(item, pred, output_kind, truth_name)
+        for item, pred in zip(items, preds, strict=True)
+    ]
+    boot = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
+    classes = _num_classes(data) if output_kind == "SemanticMask" else 0
+    return RunScore(
+        run=f"{spec} (direct)",
+        chain="",
+        model=f"specialist:{spec}",
+        output=output_kind,
+        metrics=dict(_task_metrics(output_kind, samples, mask, boot, classes)),
+        per_image=_per_image(output_kind, samples, {}),
+        coverage=Coverage(items=len(samples)),
+        cost_usd=0.0,
+    )
+
+
+def _specialist_sample(item: Any, pred: Any, output_kind: str, truth_name: str) -> Sample[Any, Any]:
+    try:
+        truth = item.truth(truth_name)
+        if output_kind == "InstanceMask":
+            points = item.input("points")
+            truth = metrics.instance_masks_for_points(truth, points)
+            pred = _instances_at(np.asarray(pred), points)
+    except DataError as err:
+        raise ScoringError(f"item {item.id}: {err}") from err
+    return Sample(item_id=str(item.id), pred=pred, truth=truth)
+
+
+def _instances_at(instances: np.ndarray, points: Any) -> list[np.ndarray]:
+    """The predicted instance under each query point (an empty mask on background)."""
+    h, w = instances.shape[:2]
+    masks = []
+    for pt in points:
+        x, y = int(pt[0]), int(pt[1])
+        ident = instances[y, x] if 0 <= x < w and 0 <= y < h else 0
+        masks.append(instances == ident if ident > 0 else np.zeros((h, w), dtype=bool))
+    return masks
+
+
+def _open_dataset(dataset: Dataset | str | Path) -> Dataset:
+    if isinstance(dataset, Dataset):
+        return dataset
+    try:
+        return load_dataset(dataset)
+    except DataError as err:
+        raise ScoringError(f"cannot open the dataset {dataset}: {err}") from err
+
+
+def _labels(data: Dataset) -> tuple[str, ...] | None:
+    """The dataset's label set (class names for label, box and semantic specialists)."""
+    from chainlang import labelsets
+
+    return labelsets.load(data.labelset) if data.labelset else None
 
 
 def answer_accuracy(

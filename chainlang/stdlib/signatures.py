@@ -71,6 +71,10 @@ VISION: tuple[str, ...] = (
     "render_depth(map: DepthMap, white_is_near: Bool = true) -> Image",
     "render_normals(map: NormalMap) -> Image",
     "paint_instance(image: Image, instances: InstanceMask, point: Point) -> Image",
+    # Added for the reference's remaining chain forms (Set-of-Mark segmentation, depth_order):
+    "shuffle(xs: [T], seed: Int = 0) -> [T]",
+    "unshuffle(xs: [T], seed: Int = 0) -> [T]",
+    "first_each(lists: [[T]?]) -> [T?]",
 )
 
 #: Generic list and number helpers implemented in ``chainlang.stdlib.core``.

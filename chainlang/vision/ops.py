@@ -35,7 +35,7 @@ from chainlang.vision.globalize import (
 )
 from chainlang.vision.graph import adjacency, frontier, neighbours
 from chainlang.vision.markers import mark, mark_box, mark_mask, mark_numbers, mark_point
-from chainlang.vision.pairs import sample_pairs
+from chainlang.vision.pairs import sample_pairs, shuffle, unshuffle
 from chainlang.vision.readback import (
     gray_depth,
     paint_instance,
@@ -46,6 +46,7 @@ from chainlang.vision.readback import (
 )
 from chainlang.vision.regionstats import (
     box_overlaps,
+    first_each,
     instance_overlap,
     labels_in,
     majority,
@@ -69,6 +70,7 @@ __all__ = [
     "crop",
     "degenerate",
     "depth_from_order",
+    "first_each",
     "frontier",
     "full_box",
     "globalize_order",
@@ -103,9 +105,11 @@ __all__ = [
     "rgb_normals",
     "sample_pairs",
     "semantic_from_labels",
+    "shuffle",
     "superpixels",
     "touches_all_borders",
     "union",
     "unpad",
+    "unshuffle",
     "vote",
 ]

@@ -25,7 +25,8 @@ that neither marker colour is systematically the first region.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -122,3 +123,36 @@ def adjacent_pair_ids(regions: Regions, n: int, seed: int) -> list[tuple[int, in
         used = frozenset((min(a, b), max(a, b)) for a, b in chosen)
         chosen += balanced_pair_ids(regions.count, n - len(chosen), seed + 1, exclude=used)
     return chosen
+
+
+def _permutation(n: int, seed: int) -> np.ndarray:
+    """The seeded order used by :func:`shuffle` and undone by :func:`unshuffle`."""
+    if int(seed) < 0:
+        raise OperationError(f"a shuffle seed must be >= 0, got {seed}")
+    return np.random.default_rng(int(seed)).permutation(n)
+
+
+def shuffle(xs: Sequence[Any], seed: int = 0) -> list[Any]:
+    """The elements of ``xs`` in a seeded random order.
+
+    The order depends only on ``len(xs)`` and ``seed``, so :func:`unshuffle`
+    with the same seed puts a list computed from the shuffled one back in the
+    original order (the Set-of-Mark segmentation form labels regions in
+    shuffled batches and paints them in id order).
+
+    Raises:
+        OperationError: a negative seed.
+    """
+    return [xs[i] for i in _permutation(len(xs), seed)]
+
+
+def unshuffle(xs: Sequence[Any], seed: int = 0) -> list[Any]:
+    """Undo :func:`shuffle`: ``unshuffle(shuffle(xs, s), s) == xs``.
+
+    Raises:
+        OperationError: a negative seed.
+    """
+    out: list[Any] = [None] * len(xs)
+    for position, source in enumerate(_permutation(len(xs), seed)):
+        out[source] = xs[position]
+    return out

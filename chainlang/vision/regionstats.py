@@ -163,3 +163,14 @@ def vote(answers: Sequence[str | None], first: str, second: str) -> list[int | N
         raise OperationError(f"vote needs two different answers, got {first!r} twice")
     table = {first: 1, second: -1}
     return [None if a is None else table.get(a, 0) for a in answers]
+
+
+def first_each(lists: Sequence[Sequence[Any] | None]) -> list[Any]:
+    """The first element of every list; None where a list is missing or empty.
+
+    Turns ordered answers into single choices: a depth answer
+    ``{"depth_order": ["blue", "red"]}`` (nearest first) becomes ``"blue"``,
+    the colour of the nearer region, which :func:`vote` then reads. An empty
+    order carries no choice, so it becomes missing rather than a guess.
+    """
+    return [xs[0] if xs else None for xs in lists]

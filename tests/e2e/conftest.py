@@ -28,6 +28,14 @@ def photo_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_photo_dataset(tmp_path_factory.mktemp("photos"))
 
 
+@pytest.fixture(scope="session")
+def sample_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The label example's photos (``chainlang.data.samples``): labels from animals.labels."""
+    from chainlang.data.samples import write_samples
+
+    return write_samples(tmp_path_factory.mktemp("samples"))
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeProviderServer]:
     """A fresh fake provider server giving schema-valid answers."""
