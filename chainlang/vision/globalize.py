@@ -191,11 +191,14 @@ def normals_from_order(
     up: Sequence[float | None],
     out: Sequence[float | None],
 ) -> np.ndarray:
-    """Unit normals from per-axis scores: each axis min–max scaled to [−1, 1], then normalised.
+    """Normals from per-axis scores: each axis min–max scaled to [−1, 1], stacked.
 
-    A region whose three scaled scores are all 0 gets the zero vector (the
-    "no data" normal); missing scores count as 0. The raw scores, which the
-    unit normalisation reorders, are available from :func:`normal_scores`.
+    The vectors are deliberately not scaled to unit length: scaling keeps each
+    pixel's direction (so angular errors are unchanged) but would reorder the
+    values along each axis, and the paper's per-axis Spearman ρ is computed on
+    the globalized scores themselves. Per-axis min–max is affine, so ρ here
+    equals ρ of the raw scores. A region whose three scaled scores are all 0
+    gets the zero vector (the "no data" normal); missing scores count as 0.
 
     Raises:
         OperationError: not one score per region on every axis.
@@ -205,8 +208,6 @@ def normals_from_order(
         table = _per_region(regions, values, "normals_from_order")[1:]
         axes.append(_to_unit_range(table))
     vectors = np.stack(axes, axis=1)
-    lengths = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = np.divide(vectors, lengths, out=np.zeros_like(vectors), where=lengths > 0)
     table = np.vstack([np.zeros((1, 3)), vectors])
     return table[regions.labels].astype(np.float32)
 
