@@ -141,7 +141,7 @@ def format_plan(plan: Any) -> str:
     worst = "unknown" if plan.usd_worst_per_item is None else f"${plan.usd_worst_per_item:.4f}"
     total = "unknown" if plan.total_usd is None else f"${plan.total_usd:.2f}"
     total_worst = "unknown" if plan.total_usd_worst is None else f"${plan.total_usd_worst:.2f}"
-    kind = "exactly" if plan.exact else "at most"
+    kind = "exactly" if plan.exact else "at most" if plan.bounded else "about"
     lines = [
         f"chain  {plan.chain}   model  {plan.model}",
         f"items  {plan.items}   samples  {plan.samples}",

@@ -26,6 +26,7 @@ import numpy as np
 
 from chainlang import answers, ir
 from chainlang.data.manifest import Dataset
+from chainlang.errors import UsageError
 from chainlang.providers.base import ModelRequest, Usage
 from chainlang.runtime.cost import PriceTable, estimate_input_tokens
 from chainlang.runtime.execute import item_inputs
@@ -62,6 +63,7 @@ class Plan:
     usd_worst_per_item: float | None
     notes: tuple[str, ...] = ()
     per_call: Mapping[str, float] = field(default_factory=dict)
+    bounded: bool = True  # False: calls per item come from the dry run, not the formula
 
     @property
     def total_calls(self) -> float:
@@ -129,12 +131,17 @@ async def make_plan(
     estimates, notes = await _dry_run(program, dataset, settings, prices, sample_items)
     bound = program.bounds
     values = dict(settings.params)
+    observed = float(np.mean([e.calls for e in estimates])) if estimates else 0.0
+    bounded = True
     if bound is not None:
-        calls = float(bound.evaluate(values))
         formula, exact = bound.show(), bound.exact
+        try:
+            calls = float(bound.evaluate(values))
+        except UsageError as err:  # a size only the data knows (classes found, points)
+            calls, exact, bounded = observed, False, False
+            notes.append(f"{err}; calls per item are those of the dry run, not a bound")
     else:
-        calls = float(np.mean([e.calls for e in estimates])) if estimates else 0.0
-        formula, exact = "observed in the dry run", False
+        calls, formula, exact, bounded = observed, "observed in the dry run", False, False
     per_call = _per_call(estimates)
     usd, worst = _dollars(prices, settings, per_call, calls)
     if usd is None and settings.model.provider not in ("oracle", "random", "specialist"):
@@ -152,6 +159,7 @@ async def make_plan(
         usd_worst_per_item=worst,
         notes=tuple(notes),
         per_call=per_call,
+        bounded=bounded,
     )
 
 

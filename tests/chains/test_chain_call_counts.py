@@ -175,22 +175,6 @@ def test_group_asks_bfs_batches(run_chain: RunChain, two_scenes: Path, model: st
         "segment",
         "depth",
         "normals",
-        pytest.param(
-            "detect",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="chainlang.runtime.plan evaluates the bound without a value or "
-                "estimate for len(classes) and raises UsageError",
-            ),
-        ),
-        pytest.param(
-            "group",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="chainlang.runtime.plan evaluates the bound without a value or "
-                "estimate for len(points) and raises UsageError",
-            ),
-        ),
     ],
 )
 def test_plan_shows_the_compiler_formula(two_scenes: Path, chain: str) -> None:
@@ -210,3 +194,22 @@ def test_plan_shows_the_compiler_formula(two_scenes: Path, chain: str) -> None:
     assert shown.calls_per_item == pytest.approx(bound.evaluate(params))
     paper = {"classify": 1 / 100, "depth": 200, "normals": 200, "segment": math.ceil(400 / 16)}
     assert shown.calls_per_item == pytest.approx(paper[chain])
+
+
+@pytest.mark.parametrize("chain, size", [("detect", "len(classes)"), ("group", "len(points)")])
+def test_plan_of_data_dependent_chains_uses_the_dry_run(
+    two_scenes: Path, chain: str, size: str
+) -> None:
+    """The bound needs a size only the data knows: the plan says so and prices the dry run."""
+    shown = plan(
+        CHAINS / f"{chain}.chain",
+        two_scenes,
+        "openai:gpt-4o",
+        options=RunOptions(labels=RELABEL),
+        sample_items=1,
+    )
+    assert shown.formula == _program(chain).bounds.show()
+    assert not shown.exact and not shown.bounded
+    assert shown.calls_per_item == pytest.approx(shown.dry_run[0].calls)
+    assert shown.calls_per_item > 0 and shown.usd_per_item and shown.usd_per_item > 0
+    assert any(size in note for note in shown.notes)
