@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,3 +22,6 @@ def records(out: Path) -> dict[str, dict[str, Any]]:
 def questions(record: dict[str, Any], prompt: str | None = None) -> list[dict[str, Any]]:
     """The item's recorded questions, optionally only those of one prompt."""
     return [q for q in record["questions"] if prompt is None or q["prompt"] == prompt]
+
+
+RunChain = Callable[..., Path]

@@ -8,17 +8,15 @@ runs unless a test asks for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chains_helpers import RELABEL
+from chains_helpers import RELABEL, RunChain
 
 from chainlang.api import RunOptions, run
 from chainlang.data.synthetic import generate
-
-RunChain = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chains_helpers import CHAINS, PAPER_CHAINS, RELABEL, questions, records
-from conftest import RunChain
+from chains_helpers import CHAINS, PAPER_CHAINS, RELABEL, RunChain, questions, records
 
 from chainlang import ir
 from chainlang.api import RunOptions, load_chain, plan

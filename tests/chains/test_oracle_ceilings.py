@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from chains_helpers import CHAINS, records
-from conftest import RunChain
+from chains_helpers import CHAINS, RunChain, records
 
 from chainlang.scoring.score import RunScore, score_run
 
