@@ -373,7 +373,7 @@ def _call_size(e: ir.Call, w: _Walk, name: str | None) -> BExpr | None:
     if e.op == "regions_of":
         return _superpixels(_arg(e, "regions"), w)
     if e.op == "sample_pairs":
-        return static_of(_arg(e, "n"), w) or _named(w, name)
+        return _pairs_size(e, w) or _named(w, name)
     if e.op == "quadrants":
         return lit(5)
     if e.op == "cells":
@@ -388,6 +388,21 @@ def _call_size(e: ir.Call, w: _Walk, name: str | None) -> BExpr | None:
         if inner is not None and n is not None:
             return op("ceil", op("/", inner, n))
     return _named(w, name)
+
+
+def _pairs_size(e: ir.Call, w: _Walk) -> BExpr | None:
+    """Pairs sampled: the reference scheme pairs every region at least once.
+
+    Its passes each pair all K regions (ceil(K/2) pairs) and are truncated to
+    ``n`` only when more than one pass was needed, so it yields
+    max(n, ceil(K/2)) pairs; the other schemes yield ``n``.
+    """
+    n = static_of(_arg(e, "n"), w)
+    scheme = _arg(e, "scheme")
+    if n is None or not (scheme.kind == "lit" and scheme.value == "reference"):  # type: ignore[union-attr]
+        return n
+    k = _superpixels(_arg(e, "regions"), w)
+    return op("max", n, op("ceil", op("/", k, lit(2))))
 
 
 def _superpixels(regions: ir.Expr, w: _Walk) -> BExpr:

@@ -77,7 +77,8 @@ def resolve_params(
             variants.update(dict(block.variants))
     for key, value in (overrides or {}).items():
         if key.startswith("variant."):
-            variants[_prompt_key(program, key)] = _variant(program, key, value)
+            prompt = _prompt_key(program, key)  # first: an unknown prompt is a clear error
+            variants[prompt] = _variant(program, key, value)
         else:
             params[key] = _coerce(program, key, value)
     missing = [p.name for p in program.params if p.required and params.get(p.name) is None]

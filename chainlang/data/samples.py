@@ -83,8 +83,12 @@ def write_samples(out: str | Path) -> Path:
         raise DataError(f"cannot write the sample photos into {root}: {exc}") from exc
     info = {
         "name": "samples",
-        "truth": {"label": {"labels": "chains/examples/animals.labels"}},
-        "source": {"generator": "chainlang.data.samples", "photos": "scikit-image"},
+        "truth": {"label": {}},
+        "source": {
+            "generator": "chainlang.data.samples",
+            "photos": "scikit-image",
+            "labels": "chains/examples/animals.labels",
+        },
     }
     return write_manifest(root, records, info)
 

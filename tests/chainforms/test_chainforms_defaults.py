@@ -81,4 +81,4 @@ def test_call_bounds_of_the_new_forms() -> None:
         assert det.evaluate({**llama, **flags}) == 1 + 9 * 3 * 8
     depth = _program("depth").bounds
     assert depth is not None and depth.exact
-    assert depth.evaluate({"form": "depth_order", "pairs": 200}) == 200
+    assert depth.evaluate({"form": "depth_order", "pairs": 200, "segments": 100}) == 200

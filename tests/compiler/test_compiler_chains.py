@@ -63,7 +63,11 @@ def _program(name: str) -> Program:
 
 def test_bounds_match_the_paper() -> None:
     depth = _program("depth").bounds
-    assert depth is not None and depth.exact and depth.evaluate({"pairs": 200}) == 200
+    assert depth is not None and depth.exact
+    assert depth.evaluate({"pairs": 200, "segments": 100}) == 200  # paper: P = 200 for K < 400
+    # The reference scheme pairs every region at least once: P = max(pairs, ceil(K/2)).
+    assert depth.evaluate({"pairs": 200, "K": 420}) == 210
+    assert depth.evaluate({"pairs": 40, "K": 88}) == 44
     seg = _program("segment").bounds
     assert seg is not None and not seg.exact
     assert seg.evaluate({"per_call": 16, "K": 380, "carry_seen": False}) == 24
@@ -153,7 +157,7 @@ def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 def test_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
     ok = _cli("check", "--explain", "chains/depth.chain")
-    assert ok.returncode == 0 and "calls = pairs per item" in ok.stdout
+    assert ok.returncode == 0 and "calls = max(pairs, ceil(K / 2)) per item" in ok.stdout
     bad = tmp_path / "bad.chain"
     bad.write_text("chain t {\n  input image: Imag\n}\n")
     res = _cli("check", "--json", str(bad))

@@ -76,4 +76,4 @@ def test_wheel_checks_a_chain(tmp_path: Path) -> None:
         timeout=60,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert str(site) in run.stdout and "calls = pairs per item" in run.stdout
+    assert str(site) in run.stdout and "calls = max(pairs, ceil(K / 2)) per item" in run.stdout
