@@ -133,6 +133,17 @@ def read_config(path: Path | None) -> dict[str, Any]:
         raise UsageError(f"config file {path} is not valid TOML: {err}") from None
 
 
+def check_keys(models: list[ModelRef], options: RunOptions) -> None:
+    """Raise a clear UsageError now if any model lacks an API key.
+
+    Raises:
+        UsageError: naming each missing key and where to set it.
+    """
+    from chainlang.providers.registry import check_credentials
+
+    check_credentials(models, os.environ, read_config(options.config))
+
+
 def make_scheduler(
     models: list[ModelRef], options: RunOptions, observer: Any = None, *, salt: str = ""
 ) -> Any:
@@ -188,6 +199,8 @@ async def arun(
     ref = parse_model(model)
     settings = settings_for(program, ref, options, dataset)
     identity = run_identity(program, path, dataset, ref, settings, options)
+    if scheduler is None:
+        check_keys([ref], options)  # before anything is written
     folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
     own = scheduler is None
     total = _expected_questions(program, settings, dataset, folder, options.samples)

@@ -409,6 +409,49 @@ def _add_data(sub: Sub) -> None:
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default 640x480)")
     syn.set_defaults(func=_guard(cmd_data_synthetic))
+    samples = dsub.add_parser(
+        "samples", help="a few bundled photos for chains/examples/label.chain"
+    )
+    samples.add_argument("--out", type=Path, required=True)
+    samples.set_defaults(func=_guard(cmd_data_samples))
+    _add_converters(dsub)
+
+
+def _add_converters(dsub: Sub) -> None:
+    """``chainlang data coco|panoptic|imagenet|imagenet-val|depth|folder``."""
+    c = dsub.add_parser("coco", help="COCO instances JSON + images -> boxes manifest")
+    c.add_argument("annotations", type=Path)
+    c.add_argument("images", type=Path)
+    c.add_argument(
+        "--single-instance",
+        action="store_true",
+        help="keep images with at most one box per class (the paper's subset)",
+    )
+    c.set_defaults(convert="coco")
+    p = dsub.add_parser("panoptic", help="COCO panoptic JSON + PNGs -> semantic masks")
+    p.add_argument("panoptic_json", type=Path)
+    p.add_argument("panoptic_pngs", type=Path)
+    p.add_argument("images", type=Path)
+    p.set_defaults(convert="panoptic")
+    i = dsub.add_parser("imagenet", help="class folders (ImageNet style) -> labels")
+    i.add_argument("root", type=Path)
+    i.set_defaults(convert="imagenet")
+    v = dsub.add_parser("imagenet-val", help="flat validation folder + label file")
+    v.add_argument("images", type=Path)
+    v.add_argument("labels", type=Path)
+    v.set_defaults(convert="imagenet-val")
+    d = dsub.add_parser("depth", help="images + depth/normal PNGs (Hypersim/Omnidata)")
+    d.add_argument("images", type=Path)
+    d.add_argument("--depth", type=Path)
+    d.add_argument("--normals", type=Path)
+    d.add_argument("--depth-scale", type=float, default=1 / 512, help="metres per unit")
+    d.set_defaults(convert="depth")
+    f = dsub.add_parser("folder", help="a plain folder of images (no truth)")
+    f.add_argument("images", type=Path)
+    f.set_defaults(convert="folder")
+    for sp in (c, p, i, v, d, f):
+        sp.add_argument("--out", type=Path, required=True)
+        sp.set_defaults(func=_guard(cmd_data_convert))
 
 
 def cmd_data_synthetic(args: argparse.Namespace) -> int:
@@ -419,6 +462,37 @@ def cmd_data_synthetic(args: argparse.Namespace) -> int:
         raise UsageError(f"--size expects WIDTHxHEIGHT, e.g. 640x480, got {args.size!r}")
     manifest = generate(args.n, args.out, seed=args.seed, size=(int(w), int(h)))
     print(f"{args.n} scenes -> {manifest}")
+    return EXIT_OK
+
+
+def cmd_data_samples(args: argparse.Namespace) -> int:
+    from chainlang.data.samples import write_samples
+
+    print(f"sample photos -> {write_samples(args.out)}")
+    return EXIT_OK
+
+
+def cmd_data_convert(args: argparse.Namespace) -> int:
+    from chainlang.data import convert as cv
+
+    kind, out = args.convert, args.out
+    if kind == "coco":
+        path = cv.convert_coco_instances(
+            args.annotations, args.images, out, single_instance=args.single_instance
+        )
+    elif kind == "panoptic":
+        path = cv.convert_coco_panoptic(args.panoptic_json, args.panoptic_pngs, args.images, out)
+    elif kind == "imagenet":
+        path = cv.convert_imagenet_folders(args.root, out)
+    elif kind == "imagenet-val":
+        path = cv.convert_imagenet_val(args.images, args.labels, out)
+    elif kind == "depth":
+        path = cv.convert_depth_normals(
+            args.images, out, depth=args.depth, normals=args.normals, depth_scale=args.depth_scale
+        )
+    else:
+        path = cv.convert_folder(args.images, out)
+    print(f"manifest -> {path}")
     return EXIT_OK
 
 

@@ -336,8 +336,9 @@ def cache_clear(path: Path | str, older_than: float | None = None, model: str | 
         where.append("created <= ?")
         args.append(time.time() - older_than)
     if model is not None:
-        where.append("model GLOB ?")
-        args.append(model if ":" in model else "*:" + model)
+        # a bare pattern names the model (``gpt-4o*``) or a simulated answerer (``oracle*``)
+        where.append("(model GLOB ? OR model GLOB ?)")
+        args += [model, model if ":" in model else "*:" + model]
     sql = "DELETE FROM journal" + (" WHERE " + " AND ".join(where) if where else "")
     db = _connect(path)
     try:

@@ -87,7 +87,10 @@ def score_run(
         raise ScoringError(f"{run_dir} has no finished items to score")
     data = _dataset(info, dataset, run_dir)
     output = _output_kind(records)
-    samples = list(_samples(run_dir, records, data, output))
+    unscored: list[str] = []
+    samples = list(_samples(run_dir, records, data, output, unscored))
+    if not samples:
+        raise ScoringError(f"{run_dir}: no item has readable truth ({len(unscored)} tried)")
     spec = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
     classes = _num_classes(data) if output == "SemanticMask" else 0
     values = dict(_task_metrics(output, samples, mask, spec, classes))
@@ -97,7 +100,8 @@ def score_run(
     per_image = _per_image(output, samples, per_answer)
     cov = Coverage(
         items=len(records),
-        items_failed=sum(r.get("status") != "ok" for r in records),
+        # failed in the run, or finished but without readable truth to score against
+        items_failed=sum(r.get("status") != "ok" or str(r["id"]) in unscored for r in records),
         questions=sum(int(r.get("n_questions", 0)) for r in records),
         questions_failed=sum(int(r.get("n_failed", 0)) for r in records),
     )
@@ -303,8 +307,13 @@ def _output_kind(records: list[Mapping[str, Any]]) -> str:
 
 
 def _samples(
-    run_dir: Path, records: list[Mapping[str, Any]], data: Dataset, output: str
+    run_dir: Path,
+    records: list[Mapping[str, Any]],
+    data: Dataset,
+    output: str,
+    unscored: list[str],
 ) -> Iterator[Sample[Any, Any]]:
+    """Prediction and truth per (item, sample); items without readable truth go to ``unscored``."""
     truth_name = TRUTH_FOR_OUTPUT.get(output)
     if truth_name is None:
         raise ScoringError(f"no metric is defined for {output} outputs")
@@ -315,8 +324,10 @@ def _samples(
             truth = item.truth(truth_name)
             if output == "InstanceMask":
                 truth = metrics.instance_masks_for_points(truth, item.input("points"))
-        except DataError as err:
-            raise ScoringError(f"item {item_id}: {err}") from err
+        except DataError:
+            # A broken truth file costs this item its score, not the whole table.
+            unscored.append(item_id)
+            continue
         pred = _prediction(run_dir, r, output) if r.get("status") == "ok" else None
         if output == "InstanceMask" and pred is not None:
             # one instance id per query point, in point order (ids stay aligned)

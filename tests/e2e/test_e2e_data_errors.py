@@ -11,7 +11,6 @@ import pytest
 from e2e_helpers import CHAINS, results, run_chain
 
 from chainlang.cli import main
-from chainlang.errors import ScoringError
 from chainlang.scoring.score import score_run
 from chainlang.testing.fake_provider import FakeProviderServer
 
@@ -56,12 +55,6 @@ def _error(records: dict[str, Any], item: str) -> dict[str, str]:
 # score_run stops with ScoringError at the first item whose truth cannot be read, even one
 # that already failed in the run (chainlang/scoring/score.py, _samples), so a dataset with
 # one broken file cannot be scored at all; the broken items should count in the coverage.
-SCORE_STOPS = pytest.mark.xfail(
-    strict=True,
-    raises=(ScoringError, AssertionError),
-    reason="score_run raises on an item whose image or truth file is unreadable "
-    "instead of counting it as not scored",
-)
 
 
 def _oracle_run(syn_manifest: Path, tmp_path: Path) -> tuple[Path, dict[str, Path]]:
@@ -94,7 +87,6 @@ def test_bad_items_fail_alone_with_named_files(syn_manifest: Path, tmp_path: Pat
     assert missing["origin"].startswith(f"{CHAINS / 'depth.chain'}:")
 
 
-@SCORE_STOPS
 def test_score_counts_broken_items_in_coverage(syn_manifest: Path, tmp_path: Path) -> None:
     out, _ = _oracle_run(syn_manifest, tmp_path)
     coverage = score_run(out, n_boot=0).coverage
@@ -119,7 +111,6 @@ def test_broken_images_never_reach_the_model(
     assert results(out)["no_depth"]["status"] == "ok", "truth is not read for a real model"
 
 
-@SCORE_STOPS
 def test_score_reports_coverage_after_model_run(
     syn_manifest: Path, tmp_path: Path, fake_env: FakeProviderServer,
     capsys: pytest.CaptureFixture[str],
