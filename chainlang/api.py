@@ -70,6 +70,14 @@ class RunOptions:
     seed: int | None = None
     max_failures: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise UsageError(f"--samples must be at least 1, got {self.samples}")
+        if self.window < 1:
+            raise UsageError(f"the item window must be at least 1, got {self.window}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise UsageError(f"--max-tokens must be at least 1, got {self.max_tokens}")
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -278,14 +286,12 @@ def run_identity(
         dataset_sha256=hashlib.sha256(ids).hexdigest(),
         ir_version=ir.IR_VERSION,
         labels=dict(options.labels),
-        info={
-            "cache": str(options.cache) if options.cache else None,
-            "sampling": {
-                "temperature": options.temperature,
-                "max_tokens": options.max_tokens,
-                "seed": options.seed,
-            },
+        sampling={
+            "temperature": options.temperature,
+            "max_tokens": options.max_tokens,
+            "seed": options.seed,
         },
+        info={"cache": str(options.cache) if options.cache else None},
     )
 
 

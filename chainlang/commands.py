@@ -60,6 +60,14 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         help="rebind a label set (built-in name or file), e.g. coco80=synthetic",
     )
     p.add_argument("--samples", type=int, default=1, help="independent answers per question")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="sampling temperature (default 0; raise it with --samples > 1)",
+    )
+    p.add_argument("--max-tokens", type=int, default=4000, help="answer token cap per call")
+    p.add_argument("--seed", type=int, help="sampling seed sent to providers that take one")
     p.add_argument("--config", type=Path, help="TOML with [limits], [prices], provider keys")
     p.add_argument(
         "--cache",
@@ -78,6 +86,9 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
         samples=args.samples,
         cache=args.cache,
         config=args.config,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
         **extra,
     )
 

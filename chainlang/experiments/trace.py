@@ -232,8 +232,12 @@ def trace_item(
     ref = parse_model(run["model"])
     overrides = {**run.get("params", {})}
     overrides.update({f"variant.{p}": v for p, v in run.get("variants", {}).items()})
+    recorded = run.get("sampling") or {}  # the run's own settings win: they are in every key
     options = RunOptions(
-        params=overrides, temperature=temperature, max_tokens=max_tokens, seed=seed
+        params=overrides,
+        temperature=recorded.get("temperature", temperature),
+        max_tokens=recorded.get("max_tokens", max_tokens),
+        seed=recorded.get("seed", seed),
     )
     settings = dataclasses.replace(
         settings_for(program, ref, options, dataset), sample_index=sample

@@ -55,6 +55,7 @@ class RunIdentity:
     dataset_sha256: str
     ir_version: int
     labels: Mapping[str, str] = field(default_factory=dict)
+    sampling: Mapping[str, Any] = field(default_factory=dict)  # temperature, max_tokens, seed
     info: Mapping[str, Any] = field(default_factory=dict)  # recorded, not compared
 
     def key(self) -> dict[str, Any]:
@@ -68,6 +69,7 @@ class RunIdentity:
             "dataset_sha256": self.dataset_sha256,
             "ir_version": self.ir_version,
             "labels": dict(self.labels),
+            "sampling": dict(self.sampling),
         }
 
     def to_json(self) -> dict[str, Any]:
