@@ -26,7 +26,7 @@ import numpy as np
 
 from chainlang import answers, ir
 from chainlang.data.manifest import Dataset
-from chainlang.errors import UsageError
+from chainlang.errors import ChainlangError, UsageError
 from chainlang.providers.base import ModelRequest, Usage
 from chainlang.runtime.cost import PriceTable, estimate_input_tokens
 from chainlang.runtime.execute import item_inputs
@@ -175,7 +175,7 @@ async def _dry_run(
             await Interpreter(program, settings, fake).run(item_inputs(program, item), ctx)
         except ItemFailed as err:
             notes.append(f"dry run of item {item.id} stopped: {err}")
-        except Exception as err:  # a data problem is reported, the plan still prints
+        except ChainlangError as err:  # e.g. an unreadable image: reported, the plan still prints
             notes.append(f"dry run of item {item.id} failed: {err}")
         if fake.requests:
             estimates.append(_estimate(fake.requests))
