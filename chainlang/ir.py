@@ -37,6 +37,7 @@ Evaluation rules (the contract for the interpreter; docs/language.md
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -363,6 +364,22 @@ class Program(Node):
             if p.name == name:
                 return p
         raise KeyError(name)
+
+
+def walk(program: Program) -> Iterator[Node]:
+    """Every node of the program's body and result, depth first, in source order."""
+
+    def visit(value: object) -> Iterator[Node]:
+        if isinstance(value, Node):
+            yield value
+            for name in type(value).model_fields:
+                yield from visit(getattr(value, name))
+        elif isinstance(value, tuple):
+            for x in value:
+                yield from visit(x)
+
+    yield from visit(program.body)
+    yield from visit(program.result)
 
 
 for _m in (

@@ -181,21 +181,7 @@ def item_inputs(program: ir.Program, item: Item) -> dict[str, Any]:
 
 def asks_of(program: ir.Program) -> list[ir.Ask]:
     """Every ``ask`` of a program, in source order."""
-    found: list[ir.Ask] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, ir.Ask):
-            found.append(node)
-        if isinstance(node, ir.Node):
-            for name in type(node).model_fields:
-                walk(getattr(node, name))
-        elif isinstance(node, tuple):
-            for x in node:
-                walk(x)
-
-    walk(program.body)
-    walk(program.result)
-    return found
+    return [node for node in ir.walk(program) if isinstance(node, ir.Ask)]
 
 
 def item_batched_asks(program: ir.Program) -> list[str]:

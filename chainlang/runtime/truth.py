@@ -118,22 +118,13 @@ def truth_source_for(
 
 def truth_fields(program: ir.Program) -> frozenset[str]:
     """The ``truth.*`` fields a program reads (only oracle clauses may read truth)."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, ir.GetField) and isinstance(node.obj, ir.Ref):
-            if node.obj.scope == "truth":
-                found.add(node.name)
-        if isinstance(node, ir.Node):
-            for name in type(node).model_fields:
-                walk(getattr(node, name))
-        elif isinstance(node, tuple):
-            for x in node:
-                walk(x)
-
-    walk(program.body)
-    walk(program.result)
-    return frozenset(found)
+    return frozenset(
+        node.name
+        for node in ir.walk(program)
+        if isinstance(node, ir.GetField)
+        and isinstance(node.obj, ir.Ref)
+        and node.obj.scope == "truth"
+    )
 
 
 def _predict_one(specialist: Any, item: Any) -> Any:
