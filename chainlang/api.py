@@ -141,35 +141,41 @@ def read_config(path: Path | None) -> dict[str, Any]:
         raise UsageError(f"config file {path} is not valid TOML: {err}") from None
 
 
-def check_keys(models: list[ModelRef], options: RunOptions) -> None:
-    """Raise a clear UsageError now if any model lacks an API key.
+def make_providers(models: list[ModelRef], options: RunOptions) -> dict[ModelRef, Any]:
+    """One provider per model, built now: a missing key or a bad model option is a
+    usage error before any work starts (and before a run folder is written).
 
     Raises:
-        UsageError: naming each missing key and where to set it.
+        UsageError: naming every missing key, or the bad option.
     """
-    from chainlang.providers.registry import check_credentials
+    from chainlang.providers.registry import check_credentials, make_provider
 
-    check_credentials(models, os.environ, read_config(options.config))
+    creds = check_credentials(models, os.environ, read_config(options.config))
+    return {ref: make_provider(ref, creds[ref]) for ref in models}
 
 
 def make_scheduler(
-    models: list[ModelRef], options: RunOptions, observer: Any = None, *, salt: str = ""
+    models: list[ModelRef],
+    options: RunOptions,
+    observer: Any = None,
+    *,
+    salt: str = "",
+    providers: dict[ModelRef, Any] | None = None,
 ) -> Any:
-    """The one scheduler of a run or sweep; checks every model's key first."""
-    from chainlang.providers.registry import check_credentials, make_provider
+    """The one scheduler of a run or sweep (providers built by :func:`make_providers`)."""
     from chainlang.runtime.cache import Journal
     from chainlang.runtime.cost import Budget, PriceTable
     from chainlang.runtime.limits import LimitsConfig, ModelLimits
     from chainlang.runtime.scheduler import ErrorBudget, Scheduler
 
     config = read_config(options.config)
-    creds = check_credentials(models, os.environ, config)
+    providers = providers if providers is not None else make_providers(models, options)
     limits = LimitsConfig.from_mapping(config.get("limits", {}))
     if options.concurrency or options.rpm or options.tpm:
         default = ModelLimits(options.concurrency or 16, options.rpm, options.tpm)
         limits = LimitsConfig(default, limits.per_model)
     return Scheduler(
-        providers=lambda ref: make_provider(ref, creds[ref]),
+        providers=providers,
         limits=limits,
         cache=Journal(options.cache) if options.cache else None,
         budget=Budget(options.max_cost) if options.max_cost is not None else None,
@@ -207,24 +213,40 @@ async def arun(
     ref = parse_model(model)
     settings = settings_for(program, ref, options, dataset)
     identity = run_identity(program, path, dataset, ref, settings, options)
-    if scheduler is None:
-        check_keys([ref], options)  # before anything is written
+    providers = make_providers([ref], options) if scheduler is None else None
     folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
     own = scheduler is None
     total = _expected_questions(program, settings, dataset, folder, options.samples)
     progress = _progress(options.progress, total) if own else None
     if own:
-        scheduler = make_scheduler([ref], options, progress)
+        scheduler = make_scheduler([ref], options, progress, providers=providers)
     batch = _batch_items(program, settings)
     runner = Runner(program, settings, scheduler, folder, options.samples, options.window, batch)
     try:
-        summary = await runner.run(dataset)
+        summary = await _unwrapped(runner.run(dataset))
     finally:
         if own:
             await scheduler.aclose()
         if hasattr(progress, "close"):
             progress.close()
     return RunResult(Path(out), summary, progress)
+
+
+async def _unwrapped(coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro``; a chainlang error raised inside a task group surfaces as itself.
+
+    Items run in task groups, so a run-wide stop (the error budget, a bad
+    setting met by the first question) arrives wrapped in an exception group.
+    """
+    try:
+        return await coro
+    except* ChainlangError as group:
+        raise _first_error(group) from None
+
+
+def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def run(*args: Any, **kwargs: Any) -> RunResult:

@@ -57,3 +57,17 @@ def test_cache_stats_and_clear_after_a_run(
     assert "removed 3" in capsys.readouterr().out
     assert main(run) == 0  # the run folder still has every item: nothing is asked again
     assert "this time: 0 questions" in capsys.readouterr().out
+
+
+def test_a_bad_model_option_stops_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "s"
+    assert main(["data", "samples", "--out", str(data)]) == 0
+    chain = Path(__file__).resolve().parents[2] / "chains" / "examples" / "label.chain"
+    out = tmp_path / "r"
+    argv = ["run", str(chain), "--data", str(data), "--model", "oracle:flip=2", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "flip must be a probability" in err and "Traceback" not in err
+    assert not out.exists()
