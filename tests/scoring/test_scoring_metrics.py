@@ -247,7 +247,7 @@ def test_score_normals_rotation_and_per_axis_spearman(rng: np.random.Generator) 
 
 def test_angle_median_within_half_a_bin(rng: np.random.Generator) -> None:
     angles = rng.uniform(0, 60, 100_001)
-    from chainlang.scoring.metrics import _median_rows
+    from chainlang.scoring.dense import _median_rows
 
     med = _median_rows(angle_stats(angles)[None])[0]
     assert med == pytest.approx(np.median(angles), abs=0.026)
