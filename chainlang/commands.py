@@ -13,10 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chainlang.errors import CompileError, UsageError
-
-Sub = argparse._SubParsersAction  # type: ignore[type-arg]
-EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+from chainlang import commands_experiments
+from chainlang.cli_support import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Sub,
+    guard,
+    pairs,
+)
+from chainlang.errors import UsageError
 
 
 def register(sub: Sub) -> None:
@@ -27,9 +32,7 @@ def register(sub: Sub) -> None:
     _add_data(sub)
     _add_cache(sub)
     _add_demo(sub)
-    _add_sweep(sub)
-    _add_report(sub)
-    _add_trace(sub)
+    commands_experiments.register(sub)
 
 
 # ---- shared options -------------------------------------------------------------------
@@ -81,8 +84,8 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
     from chainlang.api import RunOptions
 
     return RunOptions(
-        params=_pairs(args.param, "-p"),
-        labels=_pairs(args.labels, "--labels"),
+        params=pairs(args.param, "-p"),
+        labels=pairs(args.labels, "--labels"),
         samples=args.samples,
         cache=args.cache,
         config=args.config,
@@ -91,29 +94,6 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
         seed=args.seed,
         **extra,
     )
-
-
-def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"{flag} expects NAME=VALUE, got {item!r}")
-        out[name.strip()] = value.strip()
-    return out
-
-
-def _guard(fn: Any) -> Any:
-    """Print compile errors as diagnostics (exit 1) instead of a one-line message."""
-
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return int(fn(args))
-        except CompileError as err:
-            print(str(err), file=sys.stderr)
-            return EXIT_DIAGNOSTICS
-
-    return wrapped
 
 
 # ---- plan ------------------------------------------------------------------------------
@@ -129,7 +109,7 @@ def _add_plan(sub: Sub) -> None:
     _run_options(p)
     p.add_argument("--sample-items", type=int, default=2, help="items to dry-run (default 2)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.set_defaults(func=_guard(cmd_plan))
+    p.set_defaults(func=guard(cmd_plan))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -196,7 +176,7 @@ def _add_run(sub: Sub) -> None:
         help="start --out afresh even if it holds a different run",
     )
     p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto")
-    p.set_defaults(func=_guard(cmd_run))
+    p.set_defaults(func=guard(cmd_run))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -257,7 +237,7 @@ def _add_score(sub: Sub) -> None:
     )
     p.add_argument("--json", action="store_true")
     p.add_argument("--csv", action="store_true")
-    p.set_defaults(func=_guard(cmd_score))
+    p.set_defaults(func=guard(cmd_score))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -419,12 +399,12 @@ def _add_data(sub: Sub) -> None:
     syn.add_argument("--out", type=Path, required=True)
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default 640x480)")
-    syn.set_defaults(func=_guard(cmd_data_synthetic))
+    syn.set_defaults(func=guard(cmd_data_synthetic))
     samples = dsub.add_parser(
         "samples", help="a few bundled photos for chains/examples/label.chain"
     )
     samples.add_argument("--out", type=Path, required=True)
-    samples.set_defaults(func=_guard(cmd_data_samples))
+    samples.set_defaults(func=guard(cmd_data_samples))
     _add_converters(dsub)
 
 
@@ -462,7 +442,7 @@ def _add_converters(dsub: Sub) -> None:
     f.set_defaults(convert="folder")
     for sp in (c, p, i, v, d, f):
         sp.add_argument("--out", type=Path, required=True)
-        sp.set_defaults(func=_guard(cmd_data_convert))
+        sp.set_defaults(func=guard(cmd_data_convert))
 
 
 def cmd_data_synthetic(args: argparse.Namespace) -> int:
@@ -516,7 +496,7 @@ def _add_cache(sub: Sub) -> None:
     p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
     p.add_argument("--model", help="clear only this model's entries")
     p.add_argument("--older-than-days", type=float, help="clear only entries older than this")
-    p.set_defaults(func=_guard(cmd_cache))
+    p.set_defaults(func=guard(cmd_cache))
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -549,7 +529,7 @@ def _add_demo(sub: Sub) -> None:
     p.add_argument("--out", type=Path, default=Path("demo-out"))
     p.add_argument("--n", type=int, default=4, help="scenes (default 4)")
     p.add_argument("--tasks", default="", help="comma list (default: all six)")
-    p.set_defaults(func=_guard(cmd_demo))
+    p.set_defaults(func=guard(cmd_demo))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -557,282 +537,3 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] or None
     return run_demo(args.out, n=args.n, tasks=tasks)
-
-
-# ---- sweep, report, trace -------------------------------------------------------------
-
-
-def _add_sweep(sub: Sub) -> None:
-    p = sub.add_parser(
-        "sweep",
-        help="variants x models x parameters x repeats, with paired statistics",
-        description="Run a grid of cells through one scheduler (shared limits and cache), "
-        "price it first, compare cells on the same images. Rerun to resume.",
-        epilog="example: chainlang sweep chains/depth.chain --data data/syn "
-        "-m oracle:flip=0.1 -m oracle:flip=0.3 --variants compare=brief_order,careful "
-        "-p pairs=[20,40] --samples 2 --out sweeps/depth",
-    )
-    p.add_argument("chain", type=Path, nargs="?", help="the .chain file (or use --experiment)")
-    p.add_argument("--experiment", type=Path, help="a TOML file declaring the whole grid")
-    p.add_argument("--data", help="the dataset: manifest.jsonl or its folder")
-    p.add_argument("-m", "--model", action="append", default=[], help="a model; repeat per model")
-    p.add_argument(
-        "--variants",
-        action="append",
-        default=[],
-        metavar="PROMPT=V1,V2",
-        help="variants of a prompt to try; repeat per prompt",
-    )
-    p.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=[A,B]",
-        help="a list sweeps a parameter, a single value fixes it for every cell",
-    )
-    p.add_argument("--labels", action="append", default=[], metavar="ALIAS=SET")
-    p.add_argument("--samples", type=int, help="answers per question (default 1)")
-    p.add_argument("--baseline", help="compare every cell with this cell (default: all pairs)")
-    p.add_argument("--metric", help="the metric compared (default: the chain's headline)")
-    p.add_argument("--cache", type=Path, help="the journal (default: .chainlang/cache.sqlite)")
-    p.add_argument("--config", type=Path, help="TOML with [limits], [prices], provider keys")
-    p.add_argument("--concurrency", type=int, help="requests in flight per model")
-    p.add_argument("--rpm", type=float, help="requests per minute per model")
-    p.add_argument("--max-cost", type=float, help="dollars never to exceed, whole sweep")
-    p.add_argument("--out", type=Path, help="the sweep folder (not needed with --plan-only)")
-    p.add_argument(
-        "--force-new",
-        action="store_true",
-        help="start cells afresh whose folders hold a different run (e.g. the chain changed)",
-    )
-    p.add_argument("--plan-only", action="store_true", help="price the grid and stop")
-    p.add_argument(
-        "--assume-accuracy",
-        type=float,
-        default=0.8,
-        help="accuracy assumed by the minimum detectable effect of right/wrong metrics",
-    )
-    p.add_argument(
-        "--assume-sd",
-        type=float,
-        help="per-image SD of a difference between cells (from a pilot), for continuous metrics",
-    )
-    p.set_defaults(func=_guard(cmd_sweep))
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    """``chainlang sweep``: plan and MDE, then (unless --plan-only) run, results, statistics."""
-    from chainlang.api import run_sync
-    from chainlang.experiments import sweep
-
-    exp = _experiment(args)
-    if args.out is None and not args.plan_only:
-        raise UsageError("sweep needs --out FOLDER (only --plan-only runs without one)")
-    sweep.check_experiment(exp)
-    plans = run_sync(sweep.price(exp))
-    grid = sweep.cells(exp)
-    print(f"plan: {_grid_words(exp, len(grid))}, {plans[0].items} images; nothing sent yet")
-    print(sweep.format_plan_table(plans, [c.name for c in grid]))
-    if len(grid) > 1:
-        _print_mde(exp, plans[0].items, args)
-    if args.plan_only:
-        return EXIT_OK
-    try:
-        result = run_sync(sweep.run_sweep(exp, args.out, on_cell_done=_cell_done))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; rerun the same command to resume into {args.out}", file=sys.stderr)
-        return 130
-    _print_sweep_results(args.out, exp, args.metric)
-    failed = sum(c.summary.items_failed for c in result.cells)
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-def _print_mde(exp: Any, n_images: int, args: argparse.Namespace) -> None:
-    """The smallest difference the grid can detect, or why no difference is detectable."""
-    from chainlang.experiments import sweep
-
-    try:
-        mde = sweep.planned_mde(
-            exp, n_images, accuracy=args.assume_accuracy, sd_diff=args.assume_sd
-        )
-    except UsageError as err:  # too few images: say so, it is what the user needs to know
-        print(f"minimum detectable difference: none ({err}); add images before trusting a result")
-        return
-    print(mde.describe())
-
-
-def _experiment(args: argparse.Namespace) -> Any:
-    """The experiment from --experiment or from the grid flags (never a mix of both)."""
-    import dataclasses
-
-    from chainlang.api import DEFAULT_CACHE, RunOptions
-    from chainlang.experiments import sweep
-
-    grid_flags = {
-        "CHAIN": args.chain,
-        "--data": args.data,
-        "-m": args.model,
-        "--variants": args.variants,
-        "-p": args.param,
-        "--labels": args.labels,
-        "--samples": args.samples is not None,
-    }
-    limits = {
-        k: v
-        for k, v in (
-            ("cache", args.cache),
-            ("config", args.config),
-            ("concurrency", args.concurrency),
-            ("rpm", args.rpm),
-            ("max_cost", args.max_cost),
-            ("force_new", args.force_new or None),
-        )
-        if v is not None
-    }
-    if args.experiment:
-        given = [flag for flag, value in grid_flags.items() if value]
-        if given:
-            raise UsageError(f"--experiment declares the grid itself; drop {', '.join(given)}")
-        exp = sweep.load_experiment(args.experiment)
-        options = dataclasses.replace(exp.options, **limits, progress="none")
-        return dataclasses.replace(exp, options=options, baseline=args.baseline or exp.baseline)
-    missing = [f for f in ("CHAIN", "--data", "-m") if not grid_flags[f]]
-    if missing:
-        raise UsageError(
-            f"sweep needs a chain, --data and at least one -m MODEL (or --experiment FILE); "
-            f"missing: {', '.join(missing)}"
-        )
-    if not args.chain.is_file():
-        raise UsageError(f"chain file {args.chain} does not exist")
-    limits.setdefault("cache", DEFAULT_CACHE)
-    options = RunOptions(labels=_pairs(args.labels, "--labels"), progress="none", **limits)
-    return sweep.experiment_from_args(
-        args.chain,
-        args.data,
-        args.model,
-        variants=args.variants,
-        params=args.param,
-        samples=1 if args.samples is None else args.samples,
-        options=options,
-        baseline=args.baseline,
-    )
-
-
-def _grid_words(exp: Any, n_cells: int) -> str:
-    """``4 cells (2 models x 2 compare variants), 2 samples per question``."""
-    axes = [f"{len(exp.models)} model{'s' if len(exp.models) > 1 else ''}"]
-    axes += [f"{len(v)} {p} variants" for p, v in exp.variants.items()]
-    axes += [f"{len(v)} {name} values" for name, v in exp.params.items()]
-    samples = f"{exp.samples} sample{'s' if exp.samples > 1 else ''} per question"
-    return f"{n_cells} cell{'s' if n_cells > 1 else ''} ({' x '.join(axes)}), {samples}"
-
-
-def _cell_done(cell: Any) -> None:
-    s = cell.summary
-    cost = "?" if s.cost_usd is None else f"${s.cost_usd:.4f}"
-    print(
-        f"  {cell.cell.name}: {s.items_ok}/{s.items} items ok, {s.questions} questions "
-        f"({s.cache_hits} from the journal), {cost}",
-        file=sys.stderr,
-    )
-
-
-def _print_sweep_results(out: Path, exp: Any, metric: str | None) -> None:
-    """The results table, the paired comparisons and, when estimable, the variance shares."""
-    from chainlang.errors import ChainlangError
-    from chainlang.experiments import sweep
-
-    scores = {}
-    for cell in sweep.cells(exp):
-        try:  # a cell whose every item failed cannot be scored; its row says why
-            scores[cell.name] = sweep.score_cell(out / sweep.CELLS_DIR / cell.name)
-        except ChainlangError:
-            continue
-    rows = sweep.sweep_rows(out, metric, scores=scores)
-    chosen = next((r.metric for r in rows if r.metric), metric or "-")
-    print(f"\nresults: {chosen} per cell, 95% CI over images")
-    print(sweep.format_sweep_table(rows))
-    if len(scores) < 2:
-        print("\ncomparisons: fewer than two cells have results; nothing to compare")
-        return
-    comps = sweep.compare_cells(out, metric, baseline=exp.baseline, scores=scores)
-    print(
-        f"\npaired comparisons of {chosen}: B − A on the images both cells share; "
-        f"q = Benjamini–Hochberg over {len(comps)} comparison{'s' if len(comps) > 1 else ''}"
-    )
-    print(sweep.format_comparisons(comps))
-    if exp.samples < 2 and all(len(v) < 2 for v in exp.variants.values()):
-        return
-    print(f"\nvariance of {chosen} per model: shares of images, variants, sampling (95% CI)")
-    try:
-        print(sweep.format_variance(sweep.variance_by_model(out, metric, scores=scores)))
-    except ChainlangError as err:
-        print(f"not available: {err}")
-
-
-def _add_report(sub: Sub) -> None:
-    p = sub.add_parser(
-        "report",
-        help="one static HTML file for a run or a sweep",
-        description="Write one self-contained HTML page (nothing is fetched when it opens): "
-        "results, comparisons, variance, cost, pictures and a question trace.",
-    )
-    p.add_argument("path", type=Path, help="a run folder or a sweep folder")
-    p.add_argument("--out", type=Path, default=Path("report.html"), help="default report.html")
-    p.add_argument("--image", action="append", default=[], help="an item id to picture; repeat")
-    p.add_argument("--item", help="the item whose questions are traced (default: first pictured)")
-    p.add_argument("--metric", help="the metric compared (default: the chain's headline)")
-    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
-    p.set_defaults(func=_guard(cmd_report))
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """``chainlang report``: one self-contained HTML page for a run or a sweep."""
-    from chainlang.experiments.report import render_report
-
-    if not args.path.exists():
-        raise UsageError(f"{args.path} does not exist")
-    cache = args.cache if args.cache.exists() else None
-    page = render_report(
-        args.path, args.out, args.image or None, item=args.item, metric=args.metric, cache=cache
-    )
-    print(f"wrote {page} ({page.stat().st_size / 1000:.0f} kB, self-contained)")
-    return EXIT_OK
-
-
-def _add_trace(sub: Sub) -> None:
-    p = sub.add_parser(
-        "trace",
-        help="every question of one item: images, prompt, answer, cost",
-        description="Replay one item of a run from its records and journal (never asking a "
-        "model) and print each question: messages, images sent, raw and parsed answer.",
-    )
-    p.add_argument("run", type=Path, help="the run folder (a sweep's cell: SWEEP/cells/NAME)")
-    p.add_argument("--item", required=True, help="the item id, e.g. scene_00000")
-    p.add_argument("--sample", type=int, default=0, help="which sample (default 0)")
-    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
-    p.add_argument("--chain", type=Path, help="the chain file, if it moved since the run")
-    p.add_argument("--labels", action="append", default=[], metavar="ALIAS=SET")
-    p.add_argument("--save-images", type=Path, help="write the images sent as PNG files here")
-    p.set_defaults(func=_guard(cmd_trace))
-
-
-def cmd_trace(args: argparse.Namespace) -> int:
-    """``chainlang trace``: every question of one item, replayed without asking a model."""
-    from chainlang.experiments.trace import format_trace, save_trace_images, trace_item
-
-    if not args.run.exists():
-        raise UsageError(f"{args.run} does not exist")
-    cache = args.cache if args.cache.exists() else None
-    trace = trace_item(
-        args.run,
-        args.item,
-        args.sample,
-        cache=cache,
-        chain=args.chain,
-        labels=_pairs(args.labels, "--labels") or None,
-    )
-    saved = save_trace_images(trace, args.save_images) if args.save_images else None
-    print(format_trace(trace, saved))
-    return EXIT_OK
