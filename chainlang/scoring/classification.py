@@ -85,7 +85,9 @@ def score_classification(
     zeros = [0.0] * c.items_failed
     out: dict[str, MetricValue] = {}
     for name, vals in (("top1", exact), ("top1_normalised", norm)):
-        out[name] = _metric(name, np.mean(vals), _ci_mean(vals, bootstrap), len(vals), True, c)
+        out[name] = _metric(
+            name, np.mean(vals), _ci_mean(vals, bootstrap), len(vals), True, c, vals
+        )
         allv = vals + zeros
         wname = f"{name}_with_failures"
         out[wname] = _metric(wname, np.mean(allv), _ci_mean(allv, bootstrap), len(allv), True, c)

@@ -67,6 +67,9 @@ class MetricValue:
         n_items: images the value is computed over.
         higher_is_better: the direction of the metric.
         coverage: items and questions seen and failed.
+        per_image: for metrics that are a mean over images, each scored image's
+            value in the order the samples came (empty for pooled metrics);
+            paired comparisons reuse them instead of recomputing.
     """
 
     name: str
@@ -76,6 +79,7 @@ class MetricValue:
     n_items: int
     higher_is_better: bool
     coverage: Coverage = field(default_factory=Coverage)
+    per_image: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +171,10 @@ def _metric(
     n_items: int,
     higher: bool,
     coverage: Coverage,
+    per_image: Sequence[float] = (),
 ) -> MetricValue:
-    return MetricValue(name, float(value), ci[0], ci[1], n_items, higher, coverage)
+    values = tuple(float(v) for v in per_image)
+    return MetricValue(name, float(value), ci[0], ci[1], n_items, higher, coverage, values)
 
 
 _NO_CI = (float("nan"), float("nan"))

@@ -205,7 +205,7 @@ def score_depth(
         ci = _ci_pooled(rows, lambda m, k=k: _depth_rows(m, k), bootstrap)
         out[name] = _metric(name, tot[k] / tot[0], ci, len(rows), name != "absrel", c)
     out["spearman"] = _metric(
-        "spearman", np.mean(rhos), _ci_mean(rhos, bootstrap), len(rhos), True, c
+        "spearman", np.mean(rhos), _ci_mean(rhos, bootstrap), len(rhos), True, c, rhos
     )
     if accs:
         out["pairwise_acc"] = _metric(
@@ -307,7 +307,8 @@ def score_normals(
         ("spearman_mean", per_axis.mean(axis=1)),
     ]
     for name, vals in cols:
-        out[name] = _metric(name, vals.mean(), _ci_mean(list(vals), bootstrap), len(vals), True, c)
+        ci = _ci_mean(list(vals), bootstrap)
+        out[name] = _metric(name, vals.mean(), ci, len(vals), True, c, list(vals))
     tot = np.sum(rows, axis=0)[None]
     angular: list[tuple[str, Callable[[np.ndarray], np.ndarray], bool]] = [
         ("angle_mean", lambda m: m[:, 1] / m[:, 0], False),

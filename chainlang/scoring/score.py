@@ -97,7 +97,7 @@ def score_run(
     acc, per_answer = answer_accuracy(records)
     if acc is not None:
         values["answer_acc"] = acc
-    per_image = _per_image(output, samples, per_answer)
+    per_image = _per_image(output, samples, per_answer, values)
     cov = Coverage(
         items=len(records),
         # failed in the run, or finished but without readable truth to score against
@@ -174,13 +174,14 @@ def score_specialist(
     ]
     boot = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
     classes = _num_classes(data) if output_kind == "SemanticMask" else 0
+    values = dict(_task_metrics(output_kind, samples, mask, boot, classes))
     return RunScore(
         run=f"{spec} (direct)",
         chain="",
         model=f"specialist:{spec}",
         output=output_kind,
-        metrics=dict(_task_metrics(output_kind, samples, mask, boot, classes)),
-        per_image=_per_image(output_kind, samples, {}),
+        metrics=values,
+        per_image=_per_image(output_kind, samples, {}, values),
         coverage=Coverage(items=len(samples)),
         cost_usd=0.0,
     )
@@ -378,40 +379,34 @@ def _task_metrics(
 
 
 def _per_image(
-    output: str, samples: list[Sample[Any, Any]], per_answer: Mapping[str, float]
+    output: str,
+    samples: list[Sample[Any, Any]],
+    per_answer: Mapping[str, float],
+    values: Mapping[str, MetricValue],
 ) -> dict[str, PerImage]:
-    """Per-image values of the headline per-image metrics, for paired comparisons."""
+    """Per-image values of the headline per-image metrics, for paired comparisons.
+
+    The metric functions already hold them (in the order of the scored
+    samples); only grouping, scored per instance, is averaged per image here.
+    """
     out: dict[str, PerImage] = {}
-    ok = [s for s in samples if s.pred is not None]
     if per_answer:
         ids = tuple(per_answer)
         out["answer_acc"] = PerImage(ids, np.array([per_answer[i] for i in ids]))
+    ok = [s for s in samples if s.pred is not None]
     if not ok:
         return out
     ids = tuple(s.item_id for s in ok)
-    if output == "Label":
-        vals = [float(metrics.exact_match(str(s.pred), s.truth)) for s in ok]
-        out["top1"] = PerImage(ids, np.array(vals))
-    elif output == "DepthMap":
-        out["spearman"] = PerImage(ids, np.array([_rho(s) for s in ok]))
-    elif output == "NormalMap":
-        out["spearman_mean"] = PerImage(ids, np.array([_rho3(s) for s in ok]))
-    elif output == "InstanceMask":
+    if output == "InstanceMask":
         out["miou"] = PerImage(ids, np.array([_group_iou(s) for s in ok]))
+    for name in _PER_IMAGE.get(output, ()):
+        metric = values.get(name)
+        if metric is not None and len(metric.per_image) == len(ids):
+            out[name] = PerImage(ids, np.array(metric.per_image))
     return out
 
 
-def _rho(s: Sample[Any, Any]) -> float:
-    gt = np.asarray(s.truth, dtype=np.float64)
-    keep = np.isfinite(gt) & (gt > 0)
-    return metrics.spearman(np.asarray(s.pred, dtype=np.float64)[keep], gt[keep])
-
-
-def _rho3(s: Sample[Any, Any]) -> float:
-    gt = np.asarray(s.truth, dtype=np.float64)
-    pred = np.asarray(s.pred, dtype=np.float64)
-    keep = np.linalg.norm(gt, axis=-1) > 0
-    return float(np.mean([metrics.spearman(pred[keep][:, a], gt[keep][:, a]) for a in range(3)]))
+_PER_IMAGE = {"Label": ("top1",), "DepthMap": ("spearman",), "NormalMap": ("spearman_mean",)}
 
 
 def _group_iou(s: Sample[Any, Any]) -> float:

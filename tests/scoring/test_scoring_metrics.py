@@ -287,3 +287,20 @@ def test_scorers_reject_empty_and_malformed_input() -> None:
         score_classification([Sample("a", 3, "x")])  # type: ignore[arg-type]
     with pytest.raises(ScoringError, match="H×W×3"):
         score_normals([Sample("a", np.zeros((2, 2)), np.zeros((2, 2)))])
+
+
+def test_per_image_values_are_the_images_of_the_mean(rng: np.random.Generator) -> None:
+    """Mean-over-images metrics carry each image's value (for paired comparisons)."""
+    from chainlang.scoring.metrics import Sample, score_classification, score_depth
+
+    gts = [rng.uniform(1, 5, (6, 7)) for _ in range(3)]
+    preds = [g + rng.normal(0, s, g.shape) for g, s in zip(gts, (0.1, 1.0, 3.0), strict=True)]
+    samples = [Sample(f"i{k}", p, g) for k, (p, g) in enumerate(zip(preds, gts, strict=True))]
+    samples.append(Sample("failed", None, gts[0]))
+    rho = score_depth(samples, bootstrap=None)["spearman"]
+    expected = [spearmanr(p.ravel(), g.ravel())[0] for p, g in zip(preds, gts, strict=True)]
+    assert rho.per_image == pytest.approx(expected, abs=1e-12)
+    assert rho.value == pytest.approx(np.mean(expected))
+    assert score_depth(samples, bootstrap=None)["delta1"].per_image == ()  # pooled: none
+    labels = [Sample("a", "cat", "cat"), Sample("b", "dog", "cat"), Sample("c", None, "cat")]
+    assert score_classification(labels, bootstrap=None)["top1"].per_image == (1.0, 0.0)
