@@ -237,7 +237,9 @@ def format_variance(parts: Mapping[str, VarianceDecomposition]) -> str:
     """Plain-text table of variance shares per model, each with its 95% interval.
 
     A component that cannot be estimated (variants with one variant, sampling
-    with one sample) shows ``n/a``.
+    with one sample) shows ``n/a``. A model whose metric never varied (every
+    image, variant and sample scored the same) has no shares to split: its
+    estimable components show ``0 (constant)`` rather than a misleading ``n/a``.
     """
     rows = [
         ["model", "images", "variants", "interaction", "sampling", "n images", "variants × repeats"]
@@ -251,7 +253,8 @@ def format_variance(parts: Mapping[str, VarianceDecomposition]) -> str:
 def _share_text(d: VarianceDecomposition, key: str) -> str:
     share = d.shares.get(key, math.nan)
     if not math.isfinite(share):
-        return "n/a"
+        # A finite component with no finite share means the total variance is 0.
+        return "0 (constant)" if math.isfinite(d.components.get(key, math.nan)) else "n/a"
     lo, hi = d.share_ci.get(key, (math.nan, math.nan))
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return f"{share:.2f}"

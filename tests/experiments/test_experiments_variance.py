@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from chainlang.errors import UsageError
+from chainlang.experiments.analysis import format_variance
 from chainlang.experiments.variance import (
     COMPONENTS,
     components,
@@ -98,6 +101,21 @@ def test_constant_metric_has_undefined_shares(rng: np.random.Generator) -> None:
     d = decompose_array(np.ones((5, 2, 2)), n_boot=10, rng=rng)
     assert all(np.isnan(s) for s in d.shares.values())
     assert d.dominant is None
+
+
+def test_table_tells_a_constant_metric_from_an_inestimable_component(
+    rng: np.random.Generator,
+) -> None:
+    flat = decompose_array(np.ones((4, 1, 2)), model="flat", n_boot=10, rng=rng)
+    noisy = decompose_array(rng.normal(size=(4, 1, 2)), model="noisy", n_boot=10, rng=rng)
+    lines = format_variance({"flat": flat, "noisy": noisy}).splitlines()
+    flat_cells = re.split(r"\s{2,}", lines[2])
+    noisy_cells = re.split(r"\s{2,}", lines[3])
+    # One variant: variants and interaction are not estimable for either model.
+    assert flat_cells[2:4] == noisy_cells[2:4] == ["n/a", "n/a"]
+    # The flat model's images and sampling are estimable, just zero.
+    assert flat_cells[1] == flat_cells[4] == "0 (constant)"
+    assert re.fullmatch(r"\d\.\d\d \[\d\.\d\d, \d\.\d\d\]", noisy_cells[4])
 
 
 def test_long_table_matches_array_and_drops_incomplete_images(rng: np.random.Generator) -> None:

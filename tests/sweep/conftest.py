@@ -38,7 +38,7 @@ def make_experiment(scenes: Path, tmp_path: Path) -> Callable[..., Experiment]:
     def make(**kwargs: object) -> Experiment:
         options = kwargs.pop("options", None) or RunOptions(cache=tmp_path / "cache.sqlite")
         args: dict[str, object] = {
-            "models": ["oracle:flip=0.1", "oracle:flip=0.5"],
+            "models": ["oracle:flip=0.1", "oracle:flip=0.7"],
             "options": options,
         }
         args.update(kwargs)
@@ -54,7 +54,7 @@ def finished_sweep(scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     exp = experiment_from_args(
         CHAIN,
         scenes,
-        ["oracle:flip=0.1", "oracle:flip=0.5"],
+        ["oracle:flip=0.1", "oracle:flip=0.7"],
         variants=["name=terse,careful"],
         samples=2,
         options=RunOptions(cache=root / "cache.sqlite"),

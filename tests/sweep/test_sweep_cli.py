@@ -68,7 +68,9 @@ def test_sweep_prints_plan_results_comparisons_and_variance(
     for line in variance[2:]:
         _, _, variants, interaction, sampling, n, shape = re.split(r"\s{2,}", line)
         assert variants == interaction == "n/a"  # one variant: not estimable
-        assert re.fullmatch(r"\d\.\d\d \[\d\.\d\d, \d\.\d\d\]", sampling)
+        # Which flips happen depends on the image bytes (the simulated answerer is
+        # seeded by the request's hash), so an answerer may, rarely, never vary.
+        assert re.fullmatch(r"\d\.\d\d \[\d\.\d\d, \d\.\d\d\]|0 \(constant\)", sampling)
         assert (n, shape) == ("3", "1 × 2")
     assert {c.name for c in sweep_cells(out)} == set(CELLS)
     assert all((out / "cells" / c / "results.jsonl").exists() for c in CELLS)
@@ -137,7 +139,7 @@ def test_report_writes_one_self_contained_file(
 def test_trace_prints_every_question_with_its_images(
     finished_sweep: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = finished_sweep / "cells" / "oracle-flip=0.5__name-careful"
+    run = finished_sweep / "cells" / "oracle-flip=0.7__name-careful"
     assert main(["trace", str(run), "--item", "scene_00000"]) == 0
     text = capsys.readouterr().out
     record = next(

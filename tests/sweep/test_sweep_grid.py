@@ -100,7 +100,7 @@ async def test_price_every_cell(make_experiment) -> None:
     assert len(plans) == 4
     assert all(p.calls_per_item == 6 and p.samples == 2 and p.items == 4 for p in plans)
     table = format_plan_table(plans, [c.name for c in cells(exp)])
-    assert "oracle-flip=0.5__name-careful" in table
+    assert "oracle-flip=0.7__name-careful" in table
     assert table.splitlines()[-1].split()[:2] == ["total", "192"]
 
 

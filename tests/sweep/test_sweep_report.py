@@ -80,7 +80,7 @@ def test_report_of_a_single_run(finished_sweep: Path, tmp_path: Path) -> None:
 
 
 def test_trace_shows_every_question_with_its_images(finished_sweep: Path, tmp_path: Path) -> None:
-    run = finished_sweep / "cells" / "oracle-flip=0.5__name-careful"
+    run = finished_sweep / "cells" / "oracle-flip=0.7__name-careful"
     trace = trace_item(run, "scene_00001", sample=1, cache=tmp_path / "absent.sqlite")
     assert len(trace.steps) == 6 and trace.sample == 1
     sizes = sorted(s.images[0].size for s in trace.steps)
