@@ -220,7 +220,7 @@ async def arun(
     progress = _progress(options.progress, total) if own else None
     if own:
         scheduler = make_scheduler([ref], options, progress, providers=providers)
-    batch = _batch_items(program, settings)
+    batch = items_per_batch(program, settings)
     runner = Runner(program, settings, scheduler, folder, options.samples, options.window, batch)
     try:
         summary = await _unwrapped(runner.run(dataset))
@@ -362,7 +362,7 @@ def _program(
     return bind_labelsets(program, where.parent if where else None, labels), where
 
 
-def _batch_items(program: ir.Program, settings: Settings) -> int | None:
+def items_per_batch(program: ir.Program, settings: Settings) -> int | None:
     """``batch items = B`` evaluated with the resolved parameters (None: no batching)."""
     from chainlang.runtime.execute import asks_of, item_batched_asks
 

@@ -16,18 +16,27 @@ Each request passing through is captured with its outcome: the rendered
 messages (text and the exact images), the raw and the parsed answer, and the
 tokens and dollars the original run paid for it.
 
+Two kinds of run need more than the item itself, and get it:
+
+* a ``batch items`` chain packs several items' questions into one request, so
+  the replay runs the item's whole chunk (the same fixed chunk of the manifest
+  the run used) and keeps the questions of the traced item;
+* a ``specialist:SPEC`` run answers from the specialist's predictions, so the
+  replay builds the same truth source (predictions come from its disk cache).
+
 Limitations: the chain file must be unchanged since the run (its sha256 is
-checked), the sampling settings (temperature, max tokens, seed) and label-set
-overrides of the run must be given again when they were not the defaults, and
-for ``batch items`` chains the re-executed request packs only this item, so its
-answer is not found (the step is reported as not journaled).
+checked), and the sampling settings (temperature, max tokens, seed) and
+label-set overrides must be given again for runs older than the run folder
+recording them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,17 +165,25 @@ class _RecordedAnswers:
         """Drop it: a trace leaves the journal untouched."""
 
 
+# The result key of the item whose evaluation issued the current request.
+_ASKING: ContextVar[str] = ContextVar("chainlang_trace_asking", default="")
+
+
 class _Recorder:
-    """Wraps the scheduler and keeps every (request, outcome) that passes through."""
+    """Wraps the scheduler and keeps every (request, outcome, asking item) passing through."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.seen: list[tuple[ModelRequest, Outcome]] = []
+        self.seen: list[tuple[ModelRequest, Outcome, str]] = []
 
     async def ask(self, request: ModelRequest) -> Outcome:
         outcome: Outcome = await self.inner.ask(request)
-        self.seen.append((request, outcome))
+        self.seen.append((request, outcome, _ASKING.get()))
         return outcome
+
+    def of_item(self, key: str, asked: set[str]) -> list[tuple[ModelRequest, Outcome]]:
+        """What item ``key`` asked: its recorded questions, and anything it issued itself."""
+        return [(r, o) for r, o, who in self.seen if o.request_key in asked or who == key]
 
 
 def trace_item(
@@ -208,8 +225,7 @@ def trace_item(
         source_digest,
     )
     from chainlang.data.manifest import load_dataset
-    from chainlang.runtime.execute import item_inputs, result_key
-    from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed
+    from chainlang.runtime.execute import result_key
     from chainlang.runtime.labels import bind_labelsets
     from chainlang.runtime.runfolder import read_results, read_run
 
@@ -217,7 +233,8 @@ def trace_item(
     _refuse_sweep_folder(run_dir)
     run = read_run(run_dir)
     key = result_key(item_id, sample)
-    record = _find_record(read_results(run_dir), key, run_dir)
+    records = {str(r.get("key") or f"{r['id']}#0"): dict(r) for r in read_results(run_dir)}
+    record = _find_record(records, key, run_dir)
     chain_path = Path(chain) if chain is not None else Path(run["chain"])
     if not chain_path.exists():
         raise RunError(f"the run's chain {chain_path} does not exist here; pass its path")
@@ -228,7 +245,7 @@ def trace_item(
         )
     program = bind_labelsets(program, chain_path.parent, labels or run.get("labels") or {})
     dataset = load_dataset(run["dataset"])
-    item = dataset.get(item_id)
+    dataset.get(item_id)  # a clear error if the item left the dataset
     ref = parse_model(run["model"])
     overrides = {**run.get("params", {})}
     overrides.update({f"variant.{p}": v for p, v in run.get("variants", {}).items()})
@@ -242,21 +259,24 @@ def trace_item(
     settings = dataclasses.replace(
         settings_for(program, ref, options, dataset), sample_index=sample
     )
-    questions = {q["key"]: q for q in record.get("questions", [])}
-    recorded = run.get("cache")
-    journal_path = Path(cache or recorded or DEFAULT_CACHE)
+    chunk = _chunk_of(program, settings, dataset, item_id)
+    # Every chunk member's recorded answers: a batched request needs all of them.
+    questions = {
+        q["key"]: q
+        for it in chunk
+        for q in records.get(result_key(it.id, sample), {}).get("questions", [])
+    }
+    journal_path = Path(cache or run.get("cache") or DEFAULT_CACHE)
     journal = Journal(journal_path) if journal_path.exists() else None
     recorder = _Recorder(_scheduler(_RecordedAnswers(questions, journal)))
-    note = ""
     try:
-        ctx = ItemContext(key, truth=item.truth)
-        run_sync(Interpreter(program, settings, recorder).run(item_inputs(program, item), ctx))
-    except ItemFailed as err:
-        note = f"the replay stopped: {err}"
+        replay = _replay(program, settings, recorder, chunk, sample)
+        note = run_sync(replay)[key]
     finally:
         if journal is not None:
             journal.close()
-    steps = _steps(recorder.seen, record.get("questions", []))
+    asked = {q["key"] for q in record.get("questions", [])}
+    steps = _steps(recorder.of_item(key, asked), record.get("questions", []))
     return Trace(
         run_dir,
         item_id,
@@ -267,6 +287,50 @@ def trace_item(
         steps,
         note,
     )
+
+
+def _chunk_of(program: Any, settings: Any, dataset: Any, item_id: str) -> list[Any]:
+    """The items replayed together: the item's ``batch items`` chunk, or the item alone."""
+    from chainlang.api import items_per_batch
+    from chainlang.runtime.execute import item_chunks
+
+    size = items_per_batch(program, settings)
+    if size is None:
+        return [dataset.get(item_id)]
+    return next(c for c in item_chunks(dataset, size) if any(i.id == item_id for i in c))
+
+
+async def _replay(
+    program: Any, settings: Any, recorder: _Recorder, chunk: Sequence[Any], sample: int
+) -> dict[str, str]:
+    """Run the chunk's items as the run did; result key -> why its replay stopped ("")."""
+    from chainlang.errors import ChainlangError
+    from chainlang.runtime.batching import ItemBatcher
+    from chainlang.runtime.execute import item_batched_asks, item_inputs, result_key
+    from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed
+    from chainlang.runtime.truth import truth_source_for
+
+    keys = [result_key(it.id, sample) for it in chunk]
+    batchers = {origin: ItemBatcher(keys) for origin in item_batched_asks(program)}
+    source = truth_source_for(program, settings)
+    notes: dict[str, str] = {}
+
+    async def one(item: Any, key: str) -> None:
+        _ASKING.set(key)  # each gathered task runs in its own copy of the context
+        ctx = ItemContext(key, truth=item.truth, batchers=batchers)
+        try:
+            if source is not None:
+                ctx.answer_truth = await source.for_item(item)
+            await Interpreter(program, settings, recorder).run(item_inputs(program, item), ctx)
+            notes[key] = ""
+        except (ItemFailed, ChainlangError) as err:
+            notes[key] = f"the replay stopped: {err}"
+        finally:
+            for b in batchers.values():
+                b.finished(key)
+
+    await asyncio.gather(*(one(it, k) for it, k in zip(chunk, keys, strict=True)))
+    return notes
 
 
 def _refuse_sweep_folder(path: Path) -> None:
@@ -290,11 +354,12 @@ def _scheduler(cache: _RecordedAnswers) -> Any:
     return Scheduler(providers=_Refuse, cache=cache, salt=f"ir{ir.IR_VERSION}")  # type: ignore[arg-type]
 
 
-def _find_record(records: Sequence[Mapping[str, Any]], key: str, run_dir: Path) -> dict[str, Any]:
-    for r in records:
-        if str(r.get("key") or f"{r['id']}#0") == key:
-            return dict(r)
-    ids = sorted({str(r["id"]) for r in records})
+def _find_record(
+    records: Mapping[str, Mapping[str, Any]], key: str, run_dir: Path
+) -> dict[str, Any]:
+    if key in records:
+        return dict(records[key])
+    ids = sorted({str(r["id"]) for r in records.values()})
     shown = ", ".join(ids[:8]) + (" ..." if len(ids) > 8 else "")
     raise RunError(f"{run_dir} has no result {key!r} (items: {shown or 'none'})")
 
@@ -322,13 +387,19 @@ def _entry(key: str, q: Mapping[str, Any]) -> Entry:
 def _steps(
     seen: Sequence[tuple[ModelRequest, Outcome]], recorded: Sequence[Mapping[str, Any]]
 ) -> tuple[TraceStep, ...]:
-    order = {q["key"]: i for i, q in enumerate(recorded)}
+    # A key can repeat (the same pair sampled twice): each asking takes the next
+    # recorded position of its key, so every step keeps its own place.
+    positions: dict[str, list[int]] = {}
+    for i, q in enumerate(recorded):
+        positions.setdefault(q["key"], []).append(i)
     steps = []
     for request, outcome in seen:
-        q = recorded[order[outcome.request_key]] if outcome.request_key in order else {}
+        free = positions.get(outcome.request_key)
+        index = free.pop(0) if free else len(recorded) + len(steps)
+        q = recorded[index] if index < len(recorded) else {}
         steps.append(
             TraceStep(
-                index=order.get(outcome.request_key, len(order) + len(steps)),
+                index=index,
                 origin=request.origin or "",
                 prompt=str(q.get("prompt", "")),
                 variant=str(q.get("variant", "")),

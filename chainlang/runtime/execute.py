@@ -98,17 +98,11 @@ class Runner:
 
     def _units(self, dataset: Dataset) -> Iterator[list[tuple[Item, int]]]:
         """Fixed chunks of (item, sample) in manifest order; finished chunks are skipped."""
-        size = self.batch_items or 1
         for sample in range(self.samples):
-            chunk: list[tuple[Item, int]] = []
-            for item in dataset:
-                chunk.append((item, sample))
-                if len(chunk) == size:
-                    if not self._all_done(chunk):
-                        yield chunk
-                    chunk = []
-            if chunk and not self._all_done(chunk):
-                yield chunk
+            for chunk in item_chunks(dataset, self.batch_items or 1):
+                unit = [(item, sample) for item in chunk]
+                if not self._all_done(unit):
+                    yield unit
 
     def _all_done(self, chunk: Sequence[tuple[Item, int]]) -> bool:
         return all(self.folder.is_done(result_key(i.id, s)) for i, s in chunk)
@@ -161,6 +155,22 @@ class Runner:
         if kind == "Boxes":
             return {"kind": kind, "boxes": [_box_json(b) for b in value]}
         return {"kind": kind, "value": value}
+
+
+def item_chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """The fixed chunks of ``size`` items, in manifest order, that ``batch items`` packs.
+
+    Fixed by position, never by arrival, so a resumed run and a trace rebuild the
+    same batched requests.
+    """
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def result_key(item_id: str, sample: int) -> str:
