@@ -59,10 +59,10 @@ from chainlang.data.synthetic import generate
 from chainlang.image import ImageData
 from chainlang.lower import resolve_params
 from chainlang.providers.base import ImagePart, ModelRequest, Usage
-from chainlang.providers.capabilities import ImageMemo
 from chainlang.providers.openai import OpenAIProvider
 from chainlang.providers.registry import ProviderSettings
 from chainlang.runtime.outcome import Outcome
+from chainlang.vision.encode import Encoder
 from chainlang.vision.superpixels import superpixels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,7 +174,7 @@ def dry_run(chain: Path, data: Path, out: Path) -> Tally:
     """Run ``chain`` over ``data`` with the recorder; return what it measured."""
     tally = Tally()
     provider = OpenAIProvider(
-        parse_model(MODEL), ProviderSettings(api_key="unused-offline"), memo=ImageMemo()
+        parse_model(MODEL), ProviderSettings(api_key="unused-offline"), encoder=Encoder()
     )
     options = RunOptions(params=gpt4o_overrides(chain), labels=RELABEL, cache=None, progress="none")
     start = time.process_time()

@@ -149,9 +149,11 @@ def make_providers(models: list[ModelRef], options: RunOptions) -> dict[ModelRef
         UsageError: naming every missing key, or the bad option.
     """
     from chainlang.providers.registry import check_credentials, make_provider
+    from chainlang.vision.encode import Encoder
 
     creds = check_credentials(models, os.environ, read_config(options.config))
-    return {ref: make_provider(ref, creds[ref]) for ref in models}
+    encoder = Encoder()  # shared: an image shown to several models is encoded once per size
+    return {ref: make_provider(ref, creds[ref], encoder=encoder) for ref in models}
 
 
 def make_scheduler(

@@ -25,9 +25,10 @@ from chainlang.providers.base import (
     ProviderError,
     Usage,
 )
-from chainlang.providers.capabilities import ImageMemo, prepare_image
+from chainlang.providers.capabilities import prepare_image
 from chainlang.providers.registry import ProviderSettings
 from chainlang.types import ImageT
+from chainlang.vision.encode import Encoder
 
 DEFAULT_MAX_TOKENS = 4000  # the Messages API requires max_tokens
 EPHEMERAL = {"type": "ephemeral"}
@@ -37,11 +38,11 @@ class AnthropicProvider:
     """Adapter for ``anthropic:MODEL`` (one client, reused across calls)."""
 
     def __init__(
-        self, ref: ModelRef, settings: ProviderSettings, *, memo: ImageMemo | None = None
+        self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
     ) -> None:
         self.ref = ref
         self.name = str(ref)
-        self.memo = memo or ImageMemo()
+        self.encoder = encoder if encoder is not None else Encoder()
         self.client = anthropic.AsyncAnthropic(
             api_key=settings.api_key,
             base_url=settings.base_url,
@@ -112,7 +113,9 @@ class AnthropicProvider:
         content: list[dict[str, Any]] = []
         for part in msg.parts:
             if isinstance(part, ImagePart):
-                data, mime, _ = prepare_image(part.image, self.ref, part.detail, memo=self.memo)
+                data, mime, _ = prepare_image(
+                    part.image, self.ref, part.detail, encoder=self.encoder
+                )
                 source = {
                     "type": "base64",
                     "media_type": mime,

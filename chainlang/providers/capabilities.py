@@ -14,24 +14,22 @@ same size. Both follow the providers' published rules:
   openai high-detail rule.
 
 Images are sent as JPEG (quality 90) unless the spec says ``image_format=png``.
-Images are only ever scaled down, never up. Encoding is memoised in an
-:class:`ImageMemo` keyed by (content digest, target size, format), so each
-distinct image is encoded once however many questions show it.
+Images are only ever scaled down, never up. Encoding goes through the
+vision package's :class:`~chainlang.vision.encode.Encoder`, whose memo is keyed
+by (content digest, target size, policy); a run shares one encoder across its
+providers, so each distinct image is encoded once however many questions and
+models show it.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
-from threading import Lock
-
-import numpy as np
 
 from chainlang.errors import UsageError
 from chainlang.image import ImageData
 from chainlang.providers.base import Detail, ModelRef
+from chainlang.vision.encode import EncodePolicy, Encoder, encode, fit_size, resize_to_fit
 
 FORMATS = {"jpeg": "image/jpeg", "png": "image/png"}
 DEFAULT_FORMAT = "jpeg"  # ~7x smaller and far faster to write than PNG for photos
@@ -65,18 +63,7 @@ def image_policy(ref: ModelRef, detail: Detail = "high") -> ImagePolicy:
 
 def target_size(size: tuple[int, int], policy: ImagePolicy) -> tuple[int, int]:
     """The (width, height) after scaling ``size`` down to fit ``policy`` (aspect kept)."""
-    w, h = size
-    scale = 1.0
-    if policy.max_long and max(w, h) > policy.max_long:
-        scale = policy.max_long / max(w, h)
-    if policy.max_short and min(w, h) * scale > policy.max_short:
-        scale = policy.max_short / min(w, h)
-    if policy.max_pixels and w * h * scale * scale > policy.max_pixels:
-        scale = math.sqrt(policy.max_pixels / (w * h))
-    if scale >= 1.0:
-        return w, h
-    # the epsilon keeps 3000 * (1568 / 3000) from flooring to 1567
-    return max(1, int(w * scale + 1e-6)), max(1, int(h * scale + 1e-6))
+    return fit_size(size, policy.max_long, policy.max_short, policy.max_pixels)
 
 
 def image_tokens(ref: ModelRef, size: tuple[int, int], detail: Detail = "high") -> int:
@@ -95,83 +82,28 @@ def image_tokens(ref: ModelRef, size: tuple[int, int], detail: Detail = "high") 
     return 85 + 170 * math.ceil(w2 / 512) * math.ceil(h2 / 512)
 
 
-class ImageMemo:
-    """A bounded, thread-safe memo of encoded images keyed by (digest, size, format).
-
-    One instance is shared by all providers of a run (the registry passes it),
-    so an image shown to several models at the same size is encoded once.
-    """
-
-    def __init__(self, max_entries: int = 512) -> None:
-        self._entries: OrderedDict[tuple[str, tuple[int, int], str], bytes] = OrderedDict()
-        self._max = max_entries
-        self._lock = Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get_or_encode(self, image: ImageData, size: tuple[int, int], fmt: str) -> bytes:
-        """Return the encoded bytes of ``image`` at ``size`` in ``fmt``, encoding on a miss."""
-        key = (image.digest, size, fmt)
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key]
-        data = _encode(image, size, fmt)  # outside the lock: encoding is the slow part
-        with self._lock:
-            self.misses += 1
-            self._entries[key] = data
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-        return data
-
-
 def prepare_image(
     image: ImageData,
     ref: ModelRef,
     detail: Detail = "high",
     *,
-    memo: ImageMemo | None = None,
+    encoder: Encoder | None = None,
 ) -> tuple[bytes, str, tuple[int, int]]:
-    """Resize ``image`` to what ``ref`` keeps and encode it.
+    """Resize ``image`` to what ``ref`` keeps and encode it (through ``encoder``'s memo).
 
     Returns:
         (encoded bytes, MIME type, (width, height) sent).
     """
     policy = image_policy(ref, detail)
-    size = target_size(image.size, policy)
-    data = memo.get_or_encode(image, size, policy.fmt) if memo else _encode(image, size, policy.fmt)
-    return data, FORMATS[policy.fmt], size
+    fmt = EncodePolicy(format=policy.fmt)  # type: ignore[arg-type]
+    limits = {"max_long": policy.max_long, "max_short": policy.max_short}
+    limits["max_pixels"] = policy.max_pixels
+    if encoder is None:
+        sized = resize_to_fit(image, **limits)
+        return encode(sized, fmt), fmt.mime, sized.size
+    return encoder.encode(image, fmt, **limits), fmt.mime, target_size(image.size, policy)
 
 
 def encode_png(image: ImageData) -> bytes:
     """Full-resolution PNG (for image-generation inputs, which the provider resizes itself)."""
-    return _encode(image, image.size, "png")
-
-
-def _encode(image: ImageData, size: tuple[int, int], fmt: str) -> bytes:
-    if size != image.size:
-        image = ImageData.of(_resize(image.pixels, size))
-    try:  # the vision package's encoder owns the format settings when present
-        from chainlang.vision.encode import EncodePolicy, encode
-    except ImportError:
-        return _encode_pil(image.pixels, fmt)
-    return encode(image, EncodePolicy(format=fmt))
-
-
-def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    # resized here, to exactly the size the token estimate and memo key use
-    return np.asarray(Image.fromarray(pixels, "RGB").resize(size, Image.Resampling.LANCZOS))
-
-
-def _encode_pil(pixels: np.ndarray, fmt: str) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    if fmt == "jpeg":
-        Image.fromarray(pixels, "RGB").save(buf, "JPEG", quality=90)
-    else:
-        Image.fromarray(pixels, "RGB").save(buf, "PNG")
-    return buf.getvalue()
+    return encode(image, EncodePolicy(format="png"))

@@ -30,9 +30,10 @@ from chainlang.providers.base import (
     ModelResponse,
     ProviderError,
 )
-from chainlang.providers.capabilities import ImageMemo, encode_png, prepare_image
+from chainlang.providers.capabilities import encode_png, prepare_image
 from chainlang.providers.registry import ProviderSettings
 from chainlang.types import ImageT
+from chainlang.vision.encode import Encoder
 
 REFUSED = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY", "RECITATION"}
@@ -53,11 +54,11 @@ class GeminiProvider:
     """Adapter for ``gemini:MODEL`` (one client, reused across calls)."""
 
     def __init__(
-        self, ref: ModelRef, settings: ProviderSettings, *, memo: ImageMemo | None = None
+        self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
     ) -> None:
         self.ref = ref
         self.name = str(ref)
-        self.memo = memo or ImageMemo()
+        self.encoder = encoder if encoder is not None else Encoder()
         self._http = httpx2.AsyncClient(timeout=settings.timeout)
         options = gt.HttpOptions(
             base_url=settings.base_url,
@@ -105,7 +106,9 @@ class GeminiProvider:
                 if isinstance(request.answer_type, ImageT):
                     data, mime = encode_png(part.image), "image/png"
                 else:
-                    data, mime, _ = prepare_image(part.image, self.ref, part.detail, memo=self.memo)
+                    data, mime, _ = prepare_image(
+                        part.image, self.ref, part.detail, encoder=self.encoder
+                    )
                 parts.append(gt.Part.from_bytes(data=data, mime_type=mime))
             else:
                 parts.append(gt.Part.from_text(text=part.text))

@@ -24,9 +24,10 @@ from chainlang.providers.base import (
     ProviderError,
     Usage,
 )
-from chainlang.providers.capabilities import ImageMemo, encode_png, prepare_image
+from chainlang.providers.capabilities import encode_png, prepare_image
 from chainlang.providers.registry import ProviderSettings
 from chainlang.types import ImageT
+from chainlang.vision.encode import Encoder
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 IMAGE_SIZE = "1024x1024"
@@ -41,11 +42,11 @@ class OpenAIProvider:
     """Adapter for ``openai:MODEL`` (one client, reused across calls)."""
 
     def __init__(
-        self, ref: ModelRef, settings: ProviderSettings, *, memo: ImageMemo | None = None
+        self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
     ) -> None:
         self.ref = ref
         self.name = str(ref)
-        self.memo = memo or ImageMemo()
+        self.encoder = encoder if encoder is not None else Encoder()
         self.client = openai.AsyncOpenAI(
             api_key=settings.api_key,
             base_url=settings.base_url,
@@ -110,7 +111,7 @@ class OpenAIProvider:
         return {"role": msg.role, "content": content}
 
     def _data_url(self, part: ImagePart) -> str:
-        data, mime, _ = prepare_image(part.image, self.ref, part.detail, memo=self.memo)
+        data, mime, _ = prepare_image(part.image, self.ref, part.detail, encoder=self.encoder)
         return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
     def _sampling(

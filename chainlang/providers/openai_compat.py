@@ -16,22 +16,22 @@ from typing import Any
 from chainlang.answers import instructions_for
 from chainlang.errors import UsageError
 from chainlang.providers.base import Message, ModelRef, ModelRequest, TextPart
-from chainlang.providers.capabilities import ImageMemo
 from chainlang.providers.openai import OpenAIProvider
 from chainlang.providers.registry import ProviderSettings
+from chainlang.vision.encode import Encoder
 
 
 class OpenAICompatProvider(OpenAIProvider):
     """Adapter for ``openai-compat:MODEL@BASE_URL``."""
 
     def __init__(
-        self, ref: ModelRef, settings: ProviderSettings, *, memo: ImageMemo | None = None
+        self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
     ) -> None:
         schema_opt = dict(ref.options).get("schema", "on")
         if schema_opt not in ("on", "off"):
             raise UsageError(f"{ref}: schema={schema_opt!r} must be 'on' or 'off'")
         self.use_schema = schema_opt == "on"
-        super().__init__(ref, settings, memo=memo)
+        super().__init__(ref, settings, encoder=encoder)
 
     def chat_body(self, request: ModelRequest) -> dict[str, Any]:
         """Chat body; without schema support the schema becomes instructions."""

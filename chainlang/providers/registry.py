@@ -34,7 +34,7 @@ from typing import Any
 
 from chainlang.errors import UsageError
 from chainlang.providers.base import ModelRef, Provider
-from chainlang.providers.capabilities import ImageMemo
+from chainlang.vision.encode import Encoder
 
 # provider name -> "module:factory"; imported lazily so a missing optional
 # module (or one still being written) only matters when it is used.
@@ -199,13 +199,14 @@ def check_credentials(
 
 
 def make_provider(
-    ref: ModelRef, settings: ProviderSettings, *, memo: ImageMemo | None = None
+    ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
 ) -> Provider:
     """Build the provider for ``ref``. Each call builds a new client: callers keep one
     provider per (provider, model, base URL) and reuse it across calls.
 
     Simulated answerers are constructed as ``Factory(ref, settings)``; real ones
-    also get the shared image memo.
+    also get ``encoder`` (pass one to all the providers of a run, so an image
+    shown to several models is encoded once).
     """
     target = PROVIDERS.get(ref.provider)
     if target is None:
@@ -217,4 +218,4 @@ def make_provider(
         raise UsageError(f"provider {ref.provider!r} is not available: {exc}") from exc
     if ref.provider in SIMULATED:
         return factory(ref, settings)
-    return factory(ref, settings, memo=memo or ImageMemo())
+    return factory(ref, settings, encoder=encoder if encoder is not None else Encoder())

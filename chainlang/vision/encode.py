@@ -104,8 +104,8 @@ def fit_size(
         scale = min(scale, math.sqrt(max_pixels / (width * height)))
     if scale >= 1.0:
         return width, height
-    new = (max(1, math.floor(width * scale)), max(1, math.floor(height * scale)))
-    return new
+    # The epsilon keeps 3000 * (1568 / 3000) from flooring to 1567.
+    return max(1, math.floor(width * scale + 1e-6)), max(1, math.floor(height * scale + 1e-6))
 
 
 def resize_to_fit(

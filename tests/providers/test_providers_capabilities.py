@@ -11,13 +11,13 @@ from PIL import Image
 from chainlang.errors import UsageError
 from chainlang.image import ImageData
 from chainlang.providers.capabilities import (
-    ImageMemo,
     image_policy,
     image_tokens,
     prepare_image,
     target_size,
 )
 from chainlang.providers.registry import parse_model
+from chainlang.vision.encode import Encoder
 
 OPENAI = parse_model("openai:gpt-4o")
 CLAUDE = parse_model("anthropic:claude-x")
@@ -59,14 +59,24 @@ def test_image_tokens(ref, detail, size, tokens) -> None:
 
 def test_prepare_image_resizes_encodes_and_memoises() -> None:
     img = ImageData.of(np.full((1600, 1200, 3), 90, np.uint8))
-    memo = ImageMemo()
-    data, mime, size = prepare_image(img, OPENAI, "high", memo=memo)
+    encoder = Encoder()
+    data, mime, size = prepare_image(img, OPENAI, "high", encoder=encoder)
     assert mime == "image/jpeg" and size == (768, 1024)
     assert Image.open(io.BytesIO(data)).size == (768, 1024)
-    again, _, _ = prepare_image(img, OPENAI, "high", memo=memo)
-    _, _, low_size = prepare_image(img, OPENAI, "low", memo=memo)
+    again, _, _ = prepare_image(img, OPENAI, "high", encoder=encoder)
+    _, _, low_size = prepare_image(img, OPENAI, "low", encoder=encoder)
     assert again is data and low_size == (384, 512)
-    assert (memo.hits, memo.misses) == (1, 2)
+    assert (encoder.hits, encoder.misses) == (1, 2)
+    # Without an encoder the same bytes come back, just not memoised.
+    assert prepare_image(img, OPENAI, "high") == (data, mime, size)
+
+
+def test_the_size_sent_is_the_size_priced() -> None:
+    # 3000 * (1568 / 3000) must not floor to 1567: the token estimate and the
+    # resize share one rule.
+    img = ImageData.of(np.zeros((1000, 3000, 3), np.uint8))
+    _, _, size = prepare_image(img, parse_model("anthropic:m"), encoder=Encoder())
+    assert size == target_size(img.size, image_policy(parse_model("anthropic:m"))) == (1568, 522)
 
 
 def test_jpeg_option_and_bad_format() -> None:
@@ -78,7 +88,7 @@ def test_jpeg_option_and_bad_format() -> None:
 
 
 def test_memo_is_bounded() -> None:
-    memo = ImageMemo(max_entries=2)
+    encoder = Encoder(max_entries=2)
     for v in range(4):
-        prepare_image(ImageData.of(np.full((4, 4, 3), v, np.uint8)), GEMINI, memo=memo)
-    assert len(memo._entries) == 2
+        prepare_image(ImageData.of(np.full((4, 4, 3), v, np.uint8)), GEMINI, encoder=encoder)
+    assert len(encoder) == 2

@@ -130,5 +130,5 @@ async def test_one_client_is_reused_across_calls(fake, image) -> None:
     client = prov.client
     for _ in range(3):
         await prov.send(request(prov, image, DEPTH), 5)
-    assert prov.client is client and prov.memo.hits == 2
+    assert prov.client is client and prov.encoder.hits == 2
     await prov.aclose()

@@ -125,3 +125,16 @@ async def test_simulated_answerers_are_loaded_lazily_by_dotted_path() -> None:
         prov = make_provider(ref, resolve_credentials(ref, {}))
         assert type(prov).__name__ == cls and prov.ref == ref
         await prov.aclose()
+
+
+async def test_the_providers_of_a_run_share_one_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainlang.api import RunOptions, make_providers
+
+    monkeypatch.setenv("OPENAI_API_KEY", "a")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "b")
+    refs = [parse_model("openai:gpt-4o"), parse_model("anthropic:claude-x"), parse_model("random")]
+    providers = make_providers(refs, RunOptions())
+    real = [providers[r] for r in refs[:2]]
+    assert real[0].encoder is real[1].encoder  # an image shown to both is encoded once
+    for prov in providers.values():
+        await prov.aclose()
