@@ -1,0 +1,246 @@
+"""FakeProviderServer: a threaded asyncio server that records, injects faults and answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from chainlang.errors import UsageError
+from chainlang.testing.fake_provider.answers import (
+    estimate_tokens,
+    example_from_schema,
+    png,
+    prose_answer,
+)
+from chainlang.testing.fake_provider.faults import (
+    ANSWER_FAULTS,
+    STATUS_FAULTS,
+    FakeCall,
+    Faults,
+    RecordedRequest,
+    Reply,
+)
+from chainlang.testing.fake_provider.http import fmt_seconds, read_request, write, write_raw
+from chainlang.testing.fake_provider.wire import (
+    BUILDERS,
+    call_of,
+    dialect_of,
+    error_body,
+    image_body,
+)
+
+
+class FakeProviderServer:
+    """A threaded local server speaking the OpenAI, Anthropic and Gemini wire formats.
+
+    Args:
+        latency: seconds to wait before every answer (benchmarks use 0.05).
+        seed: seeds enum choices (with ``choice="seeded"``) and nothing else.
+        answer: optional ``callable(FakeCall) -> value | Reply | None``; None falls through.
+        choice: ``"first"`` enum value or a ``"seeded"`` random one in schema examples.
+        cached_tokens: cached input tokens to report in usage (to test cache accounting).
+    """
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        seed: int = 0,
+        answer: Callable[[FakeCall], Any] | None = None,
+        choice: str = "first",
+        cached_tokens: int = 0,
+    ) -> None:
+        if choice not in ("first", "seeded"):
+            raise UsageError(f"choice must be 'first' or 'seeded', got {choice!r}")
+        self.latency = latency
+        self.answer = answer
+        self.cached_tokens = cached_tokens
+        self.faults = Faults()
+        self._rng = random.Random(seed) if choice == "seeded" else None
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._scripts: list[tuple[str, deque[Any]]] = []
+        self._counter = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._ready = threading.Event()
+        self._image = png()
+        self.port = 0
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (Anthropic and Gemini SDK base URL)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1`` (OpenAI SDK base URL)."""
+        return self.base_url + "/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def reset(self) -> None:
+        """Forget recorded requests, scripts and faults."""
+        with self._lock:
+            self._requests.clear()
+            self._scripts.clear()
+        self.faults.clear()
+
+    def script(self, marker: str, *replies: Any) -> None:
+        """Answer the next requests whose prompt contains ``marker`` with ``replies`` in order."""
+        with self._lock:
+            self._scripts.append((marker, deque(replies)))
+
+    def start(self) -> FakeProviderServer:
+        """Start serving in a background thread; returns once the port is bound."""
+        self._thread = threading.Thread(target=self._run, name="fake-provider", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake provider server did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (pending never-answering requests are dropped)."""
+        if self._loop is None or self._thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop = None
+
+    def __enter__(self) -> FakeProviderServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ loop
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._server = loop.run_until_complete(
+            asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while True:
+                req = await read_request(reader)
+                if req is None or not await self._serve(req, reader, writer):
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass  # the client went away or sent garbage: drop the connection
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    # ------------------------------------------------------------------ serving
+
+    async def _serve(
+        self, req: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer one request; False closes the connection."""
+        with self._lock:
+            self._requests.append(req)
+            self._counter += 1
+            n = self._counter
+        dialect = dialect_of(req.path)
+        fault = self.faults.next_fault(req.path)
+        delay = self.latency + (fault.latency if fault else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        if dialect is None:
+            write(writer, 404, {"error": {"message": f"no route {req.path}"}})
+            return True
+        if fault and fault.kind == "drop":
+            return False
+        if fault and fault.kind == "timeout":
+            await reader.read()  # hold the request until the client gives up
+            return False
+        if fault and fault.kind == "garbage":
+            write_raw(writer, 200, b'{"choices": [ this is not json', {})
+            return True
+        if fault and fault.kind in STATUS_FAULTS:
+            status = STATUS_FAULTS[fault.kind]
+            headers = (
+                {"retry-after": fmt_seconds(fault.retry_after)}
+                if fault.retry_after is not None
+                else {}
+            )
+            write(writer, status, error_body(dialect, status), headers)
+            return True
+        call = call_of(dialect, req)
+        kind = fault.kind if fault and fault.kind in ANSWER_FAULTS else None
+        body = self._answer_body(call, kind, n)
+        write(writer, 200, body)
+        return req.headers.get("connection", "").lower() != "close"
+
+    def _answer_text(self, call: FakeCall, kind: str | None) -> str:
+        if kind == "malformed":
+            return "I think the answer is red, probably."
+        value = self._scripted(call)
+        if isinstance(value, Reply):
+            return value.text
+        if value is None and self.answer is not None:
+            value = self.answer(call)
+            if isinstance(value, Reply):
+                return value.text
+        if value is None and call.schema is not None:
+            value = example_from_schema(call.schema, self._rng)
+        if kind == "invalid":
+            value = {"unexpected_key": "zebraa"}
+        if value is None:
+            return prose_answer(call.prompt)
+        return json.dumps(value)
+
+    def _scripted(self, call: FakeCall) -> Any:
+        with self._lock:
+            for marker, queue in self._scripts:
+                if queue and marker in call.prompt:
+                    return queue.popleft()
+        return None
+
+    def _answer_body(self, call: FakeCall, kind: str | None, n: int) -> dict[str, Any]:
+        if call.dialect in ("openai-image", "gemini-image"):
+            return image_body(call, self._image, n)
+        text = self._answer_text(call, kind)
+        if kind == "truncated":
+            text = text[: max(1, len(text) // 2)]
+        body = call.request.json
+        usage = (estimate_tokens(body), max(1, len(text) // 4), self.cached_tokens)
+        builder = BUILDERS[call.dialect]
+        return builder(call, text, kind, usage, n)
