@@ -8,6 +8,7 @@ leave this module and ``builder``.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 
@@ -111,7 +112,7 @@ def _report(exc: UnexpectedInput, src: SourceFile, diags: Diagnostics) -> None:
         start = tok.start_pos if tok.start_pos is not None else pos
         span = src.span(start, start + max(1, len(str(tok))))
         msg = f"unexpected {_shown(tok)}; expected {_expected(exc.expected)}"
-        diags.error("E101", span, msg)
+        diags.error("E101", span, msg, _hint(exc, src.text[:start]))
     elif isinstance(exc, UnexpectedCharacters):
         span = src.span(exc.pos_in_stream, exc.pos_in_stream + 1)
         ch = src.text[exc.pos_in_stream : exc.pos_in_stream + 1]
@@ -121,6 +122,16 @@ def _report(exc: UnexpectedInput, src: SourceFile, diags: Diagnostics) -> None:
     elif isinstance(exc, UnexpectedEOF):
         span = src.span(len(src.text), len(src.text))
         diags.error("E103", span, f"the file ends early; expected {_expected(exc.expected)}")
+
+
+def _hint(exc: UnexpectedToken, before: str) -> str | None:
+    """A likely fix for the commonest slips, read from what the parser wanted."""
+    if set(exc.expected) == {"EQUAL"} and exc.token.type in {"RPAR", "COMMA"}:
+        # `ask p(image)`: prompt arguments are passed by name.
+        name = re.search(r"(\w+)\s*$", before)
+        arg = name.group(1) if name else "name"
+        return f"arguments are passed by name: write `{arg} = ...` (the prompt's parameter name)"
+    return None
 
 
 def _shown(tok: Token) -> str:
