@@ -113,10 +113,7 @@ class ExprChecks:
             fields = _OPAQUE_FIELDS.get(t.name, {})
         if e.name in fields:
             return fields[e.name]
-        what = f"an answer of type {t.show()}" if isinstance(t, RecordT) else t.show()
-        self.diags.error(
-            "E401", e.span, f"{what} has no field '{e.name}'", did_you_mean(e.name, fields)
-        )
+        self.diags.error("E401", e.span, _no_field(t, e.name, fields), did_you_mean(e.name, fields))
         return ERR
 
     def _binary(self, e: n.Binary) -> ir.Expr:
@@ -304,3 +301,12 @@ class ExprChecks:
     def depends_on_local(self, e: n.Value) -> bool:
         """True if ``e`` mentions a name bound per element of a batched for."""
         return any(b.item_local for name in _mentions(e) if (b := self.env.get(name)))
+
+
+def _no_field(t: Type, name: str, fields: dict[str, Type]) -> str:
+    """E401's message: whose field is missing, and (for truth) what is declared."""
+    if isinstance(t, RecordT) and t.name == "truth":
+        declared = ", ".join(fields) or "none"
+        return f"the chain declares no truth field '{name}' (truth fields: {declared})"
+    what = f"an answer of type {t.show()}" if isinstance(t, RecordT) else t.show()
+    return f"{what} has no field '{name}'"
