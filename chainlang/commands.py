@@ -206,9 +206,35 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"this time: {now.done} questions, {now.cached} from the journal, "
             f"{now.done - now.cached} answered now, ${now.cost_usd:.4f}"
         )
-    if s.failures or s.item_failures:
-        print(f"failures: questions {dict(s.failures)}, items {dict(s.item_failures)}")
+    for line in _failure_lines(Path(args.out), s):
+        print(line)
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
+
+
+def _failure_lines(out: Path, s: Any, shown: int = 5) -> list[str]:
+    """What failed, by cause, and the first few failed items with their messages."""
+    from chainlang.runtime.runfolder import iter_results
+
+    lines = []
+    if s.failures:
+        lines.append(f"failed questions: {sum(s.failures.values())} ({_by_kind(s.failures)})")
+    if not s.item_failures:
+        return lines
+    lines.append(f"failed items: {sum(s.item_failures.values())} ({_by_kind(s.item_failures)})")
+    failed = (r for r in iter_results(out) if r.get("status") == "failed")
+    for n, record in enumerate(failed):
+        if n == shown:
+            lines.append(f"  ... the rest are in {out / 'results.jsonl'}")
+            break
+        err = record.get("error") or {}
+        where = f" at {err['origin']}" if err.get("origin") else ""
+        lines.append(f"  {record['key']}: {err.get('kind', '?')}{where}: {err.get('message', '')}")
+    lines.append("rerun the same command to retry them; answers already paid for are reused")
+    return lines
+
+
+def _by_kind(counts: Any) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 # ---- score -----------------------------------------------------------------------------

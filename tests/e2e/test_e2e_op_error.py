@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from e2e_helpers import CHAINS, results, run_chain
 
 from chainlang.cli import main
@@ -59,8 +60,10 @@ def test_operation_error_points_at_the_chain(sample_manifest: Path, tmp_path: Pa
         assert "size" in error["message"] and "0" in error["message"]
 
 
-def test_operation_error_from_the_cli(sample_manifest: Path, tmp_path: Path) -> None:
-    chain, _ = _chain(tmp_path)
+def test_operation_error_from_the_cli(
+    sample_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain, where = _chain(tmp_path)
 
     def run_cli(out: Path, size: int) -> int:
         return main([
@@ -70,7 +73,15 @@ def test_operation_error_from_the_cli(sample_manifest: Path, tmp_path: Path) -> 
         ])  # fmt: skip
 
     assert run_cli(tmp_path / "bad", 0) == 3, "a run with failed items exits 3"
-    assert {r["status"] for r in results(tmp_path / "bad").values()} == {"failed"}
+    bad = results(tmp_path / "bad")
+    assert {r["status"] for r in bad.values()} == {"failed"}
+    # The report names each failed item (up to five), its cause and where, and the remedy.
+    out = capsys.readouterr().out
+    assert f"failed items: {len(bad)} (operation {len(bad)})" in out
+    shown = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(shown) == min(len(bad), 5) + (len(bad) > 5)
+    assert all(f": operation at {where}: " in line for line in shown[:5])
+    assert "rerun the same command to retry them" in out
     # The same chain with a valid size succeeds: the failure was the value, not the chain.
     assert run_cli(tmp_path / "good", 64) == 0
     assert {r["status"] for r in results(tmp_path / "good").values()} == {"ok"}
