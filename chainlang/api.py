@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import tomllib
 from collections.abc import Coroutine, Mapping
@@ -45,8 +46,13 @@ class RunOptions:
         max_cost: dollars never to exceed (None: no cap).
         cache: the sqlite journal; shared by every run that names it.
         config: a TOML file with ``[limits]``, ``[prices]`` and provider sections.
-        timeout_s: per-call timeout.
-        window: dataset items in flight at once.
+        timeout_s: per-call timeout (synchronous calls).
+        window: dataset items in flight at once (default 4; 64 with ``dispatch="batch"``,
+            so that one batch holds a stage of many items).
+        dispatch: ``sync`` (one call per question) or ``batch`` (through the providers'
+            batch APIs at their batch price; answers take minutes to hours).
+        poll_s: with ``dispatch="batch"``, seconds between two looks at a running batch.
+        flush_s: with ``dispatch="batch"``, submit once no question arrived for this long.
         force_new: start the run folder afresh even if it holds another run.
         progress: ``auto`` (rich on a terminal, plain lines otherwise), ``plain`` or ``none``.
         temperature, max_tokens, seed: sampling settings sent to the model.
@@ -62,19 +68,37 @@ class RunOptions:
     cache: Path | None = DEFAULT_CACHE
     config: Path | None = None
     timeout_s: float = 120.0
-    window: int = 4
+    window: int | None = None
     force_new: bool = False
     progress: str = "auto"
     temperature: float | None = 0.0
     max_tokens: int | None = 4000
     seed: int | None = None
     max_failures: int | None = None
+    dispatch: str = "sync"
+    poll_s: float = 60.0
+    flush_s: float = 2.0
 
     def __post_init__(self) -> None:
         if self.samples < 1:
             raise UsageError(f"--samples must be at least 1, got {self.samples}")
-        if self.window < 1:
+        if self.window is not None and self.window < 1:
             raise UsageError(f"the item window must be at least 1, got {self.window}")
+        if self.dispatch not in ("sync", "batch"):
+            raise UsageError(f"--dispatch must be 'sync' or 'batch', got {self.dispatch!r}")
+        if self.poll_s <= 0 or self.flush_s < 0:
+            raise UsageError("--poll must be positive and the flush delay not negative")
+        if self.dispatch == "batch" and self.cache is None:
+            raise UsageError(
+                "--dispatch batch needs a cache file: it records submitted batches there"
+            )
+
+    @property
+    def items_in_flight(self) -> int:
+        """The item window, defaulting by dispatch mode."""
+        if self.window is not None:
+            return self.window
+        return 64 if self.dispatch == "batch" else 4
         if self.max_tokens is not None and self.max_tokens < 1:
             raise UsageError(f"--max-tokens must be at least 1, got {self.max_tokens}")
 
@@ -153,7 +177,43 @@ def make_providers(models: list[ModelRef], options: RunOptions) -> dict[ModelRef
 
     creds = check_credentials(models, os.environ, read_config(options.config))
     encoder = Encoder()  # shared: an image shown to several models is encoded once per size
-    return {ref: make_provider(ref, creds[ref], encoder=encoder) for ref in models}
+    made = {ref: make_provider(ref, creds[ref], encoder=encoder) for ref in models}
+    if options.dispatch == "batch":
+        made = {ref: _through_batches(ref, p, options) for ref, p in made.items()}
+    return made
+
+
+BATCH_PROVIDERS = frozenset({"openai", "anthropic", "gemini"})
+
+
+def _through_batches(ref: ModelRef, provider: Any, options: RunOptions) -> Any:
+    """``provider`` behind a batch dispatcher (simulated answerers stay as they are)."""
+    from chainlang.providers.registry import SIMULATED
+    from chainlang.runtime.batchapi import BatchDispatcher
+    from chainlang.runtime.batchstore import BatchStore
+
+    if ref.provider in SIMULATED:
+        return provider
+    if ref.provider not in BATCH_PROVIDERS:
+        raise UsageError(
+            f"{ref} has no batch API (batch dispatch works with "
+            f"{', '.join(sorted(BATCH_PROVIDERS))}); use --dispatch sync"
+        )
+    assert options.cache is not None  # checked by RunOptions
+    return BatchDispatcher(
+        provider,
+        BatchStore(options.cache),
+        flush_s=options.flush_s,
+        poll_s=options.poll_s,
+        on_event=lambda line: print(line, file=sys.stderr),
+    )
+
+
+def batch_models(providers: Mapping[ModelRef, Any]) -> frozenset[ModelRef]:
+    """The models whose questions go through a batch API."""
+    from chainlang.runtime.batchapi import BatchDispatcher
+
+    return frozenset(r for r, p in providers.items() if isinstance(p, BatchDispatcher))
 
 
 def make_scheduler(
@@ -186,6 +246,7 @@ def make_scheduler(
         observer=observer,
         timeout_s=options.timeout_s,
         salt=salt or f"ir{ir.IR_VERSION}",
+        batch_models=batch_models(providers),
     )
 
 
@@ -223,7 +284,9 @@ async def arun(
     if own:
         scheduler = make_scheduler([ref], options, progress, providers=providers)
     batch = items_per_batch(program, settings)
-    runner = Runner(program, settings, scheduler, folder, options.samples, options.window, batch)
+    runner = Runner(
+        program, settings, scheduler, folder, options.samples, options.items_in_flight, batch
+    )
     try:
         summary = await _unwrapped(runner.run(dataset))
     finally:
@@ -277,6 +340,7 @@ async def aplan(
     return await make_plan(
         program, dataset, settings, prices=prices, samples=options.samples,
         sample_items=sample_items, chain_name=str(path) if path else program.name,
+        batch=options.dispatch == "batch" and ref.provider in BATCH_PROVIDERS,
     )  # fmt: skip
 
 

@@ -78,6 +78,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         default=Path(".chainlang/cache.sqlite"),
         help="the journal shared by runs (default: .chainlang/cache.sqlite)",
     )
+    p.add_argument(
+        "--dispatch",
+        choices=("sync", "batch"),
+        default="sync",
+        help="batch: send through the providers' batch APIs at their batch price "
+        "(answers take minutes to hours; rerunning resumes the waiting)",
+    )
 
 
 def _options(args: argparse.Namespace, **extra: Any) -> Any:
@@ -92,6 +99,7 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
         temperature=args.temperature,
         max_tokens=args.max_tokens,
         seed=args.seed,
+        dispatch=args.dispatch,
         **extra,
     )
 
@@ -175,6 +183,15 @@ def _add_run(sub: Sub) -> None:
         action="store_true",
         help="start --out afresh even if it holds a different run",
     )
+    p.add_argument(
+        "--window", type=int, help="dataset items in flight (default 4; 64 with --dispatch batch)"
+    )
+    p.add_argument(
+        "--poll",
+        type=float,
+        default=60.0,
+        help="with --dispatch batch: seconds between looks at a running batch",
+    )
     p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto")
     p.set_defaults(func=guard(cmd_run))
 
@@ -192,6 +209,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         force_new=args.force_new,
         progress=args.progress,
+        window=args.window,
+        poll_s=args.poll,
     )
     try:
         result = run(args.chain, args.data, args.model, out=args.out, options=options)

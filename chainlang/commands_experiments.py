@@ -63,6 +63,11 @@ def _add_sweep(sub: Sub) -> None:
     p.add_argument("--concurrency", type=int, help="requests in flight per model")
     p.add_argument("--rpm", type=float, help="requests per minute per model")
     p.add_argument("--max-cost", type=float, help="dollars never to exceed, whole sweep")
+    p.add_argument(
+        "--dispatch",
+        choices=("sync", "batch"),
+        help="batch: every cell through the providers' batch APIs at their batch price",
+    )
     p.add_argument("--out", type=Path, help="the sweep folder (not needed with --plan-only)")
     p.add_argument(
         "--force-new",
@@ -150,6 +155,7 @@ def _experiment(args: argparse.Namespace) -> Any:
             ("rpm", args.rpm),
             ("max_cost", args.max_cost),
             ("force_new", args.force_new or None),
+            ("dispatch", args.dispatch),
         )
         if v is not None
     }

@@ -5,18 +5,28 @@ the answer schema and ``tool_choice`` forces it), or natively with
 ``output_config`` when the spec says ``api=native``. The static prefix (system
 prompt and the leading text of the first user turn: instructions, label lists)
 carries ``cache_control`` so repeated questions read it from the prompt cache.
+
+The same bodies can go through the Message Batches API instead (half price):
+each batch line's ``params`` is the synchronous body, and each result line's
+message goes through the synchronous response translator.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import httpx2
 
 from chainlang.providers import common
 from chainlang.providers.base import (
+    BatchLimits,
+    BatchLine,
+    BatchState,
     ImagePart,
     Message,
     ModelRef,
@@ -33,9 +43,28 @@ from chainlang.vision.encode import Encoder
 DEFAULT_MAX_TOKENS = 4000  # the Messages API requires max_tokens
 EPHEMERAL = {"type": "ephemeral"}
 
+# The HTTP status the synchronous API sends with each error type, so that an
+# errored batch line is classified exactly like the same error of a sync call.
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "conflict_error": 409,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
 
 class AnthropicProvider:
     """Adapter for ``anthropic:MODEL`` (one client, reused across calls)."""
+
+    # 100,000 requests or 256 MB per batch, with margin on the size.
+    batch_limits = BatchLimits(max_lines=100_000, max_bytes=240 * 2**20)
 
     def __init__(
         self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
@@ -52,10 +81,7 @@ class AnthropicProvider:
 
     async def send(self, request: ModelRequest, timeout: float) -> ModelResponse:
         """Send ``request`` once; raise :class:`ProviderError` on any failure."""
-        if isinstance(request.answer_type, ImageT):
-            raise ProviderError(
-                "bad_request", f"{self.name}: Anthropic models cannot answer with images"
-            )
+        self._check_answerable(request)
         try:
             resp = await self.client.messages.create(**self.body(request), timeout=timeout)
         except anthropic.AnthropicError as exc:
@@ -69,7 +95,111 @@ class AnthropicProvider:
         """Close the HTTP connections."""
         await self.client.close()
 
+    def _check_answerable(self, request: ModelRequest) -> None:
+        if isinstance(request.answer_type, ImageT):
+            raise ProviderError(
+                "bad_request", f"{self.name}: Anthropic models cannot answer with images"
+            )
+
+    # ------------------------------------------------------------------ batches
+
+    def batch_line(self, custom_id: str, request: ModelRequest) -> BatchLine:
+        """One Message Batches request: ``custom_id`` and the synchronous body as ``params``."""
+        self._check_answerable(request)
+        payload = {"custom_id": custom_id, "params": self.wire_body(request)}
+        # Serialized as the SDK does (compact, UTF-8), plus the comma between lines.
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return BatchLine(custom_id, payload, len(text.encode()) + 1)
+
+    async def submit_batch(self, lines: list[BatchLine]) -> str:
+        """Create a Message Batch of ``lines``; return its id."""
+        with self._batch_errors():
+            batch = await self.client.messages.batches.create(
+                requests=[line.payload for line in lines]
+            )
+        return batch.id
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        """``running`` while in progress or canceling; ``ended`` once results are readable.
+
+        Anthropic has no failed status: a batch that ran out its 24 hours, or was
+        canceled, ends with its unprocessed lines ``expired`` or ``canceled``. One
+        that ended with no line processed at all is reported ``failed``.
+        """
+        with self._batch_errors():
+            batch = await self.client.messages.batches.retrieve(batch_id)
+        if batch.processing_status != "ended":
+            return BatchState(batch_id, "running", batch.processing_status)
+        counts = batch.request_counts
+        if counts.succeeded + counts.errored > 0:
+            return BatchState(batch_id, "ended")
+        why = f"{counts.expired} expired, {counts.canceled} canceled"
+        return BatchState(batch_id, "failed", f"{self.name}: batch {batch_id} ended unrun: {why}")
+
+    async def batch_results(
+        self, batch_id: str, custom_ids: list[str]
+    ) -> dict[str, ModelResponse | ProviderError]:
+        """Each line's answer or failure, by custom id in submit order (lines come in any order).
+
+        The answers' usage has ``image_tokens`` 0: image tokens are the dispatcher's to
+        estimate, from the request each answer is for.
+        """
+        wanted = set(custom_ids)
+        got: dict[str, ModelResponse | ProviderError] = {}
+        with self._batch_errors():
+            lines = await self.client.messages.batches.results(batch_id)
+            async for line in lines:
+                if line.custom_id in wanted:
+                    got[line.custom_id] = self._line_result(line.result)
+        return {cid: got.get(cid) or self._missing(batch_id, cid) for cid in custom_ids}
+
+    def _missing(self, batch_id: str, custom_id: str) -> ProviderError:
+        return ProviderError(
+            "server", f"{self.name}: batch {batch_id}: no result line for {custom_id}"
+        )
+
+    def _line_result(self, result: Any) -> ModelResponse | ProviderError:
+        """Translate one result line, like the synchronous answer it stands for."""
+        if result.type == "succeeded":
+            try:
+                return self.response(None, result.message)
+            except ProviderError as err:
+                return err
+        if result.type == "errored":
+            return self._line_error(result.error.error)
+        if result.type == "expired":
+            return ProviderError("timeout", f"{self.name}: batch line expired unprocessed")
+        return ProviderError("server", f"{self.name}: batch line {result.type}")
+
+    def _line_error(self, error: Any) -> ProviderError:
+        kind = getattr(error, "type", "api_error")
+        status = _ERROR_STATUS.get(kind, 500)
+        message = getattr(error, "message", "")
+        return ProviderError(
+            common.kind_for_status(status), f"{self.name}: {kind}: {message}", status=status
+        )
+
+    @contextlib.contextmanager
+    def _batch_errors(self) -> Iterator[None]:
+        """Classify the SDK's failures like the synchronous path does."""
+        try:
+            yield
+        except anthropic.AnthropicError as exc:
+            err = common.stainless_error(exc, anthropic, self.name)
+            raise (err or ProviderError("bad_request", f"{self.name}: {exc}")) from exc
+        except httpx2.TransportError as exc:  # a results download cut off mid-stream
+            err = common.transport_error(exc, self.name)
+            raise (err or ProviderError("connection", f"{self.name}: {exc}")) from exc
+        except json.JSONDecodeError as exc:
+            raise common.unreadable(self.name, exc) from exc
+
     # ------------------------------------------------------------------ request
+
+    def wire_body(self, request: ModelRequest) -> dict[str, Any]:
+        """The JSON body ``messages.create(**body(request))`` sends (``extra_body`` merged)."""
+        kwargs = self.body(request)
+        extra = kwargs.pop("extra_body", {})
+        return {**kwargs, **extra}
 
     def body(self, request: ModelRequest) -> dict[str, Any]:
         """Keyword arguments of ``messages.create`` for ``request``."""
@@ -128,8 +258,11 @@ class AnthropicProvider:
 
     # ------------------------------------------------------------------ response
 
-    def response(self, request: ModelRequest, resp: Any) -> ModelResponse:
-        """Translate a ``Message`` into a :class:`ModelResponse` (or raise)."""
+    def response(self, request: ModelRequest | None, resp: Any) -> ModelResponse:
+        """Translate a ``Message`` into a :class:`ModelResponse` (or raise).
+
+        Without ``request`` (a batch result) the usage has no image-token estimate.
+        """
         use = _usage(request, resp.usage)
         text, parsed = "", None
         for block in resp.content or []:
@@ -159,7 +292,7 @@ def _mark_static_prefix(content: list[dict[str, Any]]) -> None:
         content[last_text]["cache_control"] = EPHEMERAL
 
 
-def _usage(request: ModelRequest, u: Any) -> Usage:
+def _usage(request: ModelRequest | None, u: Any) -> Usage:
     if u is None:
         return common.usage(request, 0, 0, 0)
     read = getattr(u, "cache_read_input_tokens", 0) or 0

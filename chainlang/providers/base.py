@@ -192,3 +192,69 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+# --------------------------------------------------------------------------- batch APIs
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """What one submitted batch may hold (the provider's published limits, with margin)."""
+
+    max_lines: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLine:
+    """One request translated for a batch: the provider's line and its size in bytes."""
+
+    custom_id: str
+    payload: Any
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    """Where a submitted batch stands.
+
+    ``running``: not finished yet; ``ended``: its results can be read (each line
+    succeeded or failed on its own); ``failed``: the whole batch failed, expired or
+    was cancelled, and no line has a result (``message`` says why).
+    """
+
+    batch_id: str
+    status: Literal["running", "ended", "failed"]
+    message: str = ""
+
+
+class BatchProvider(Protocol):
+    """A provider that can also dispatch requests through its batch API.
+
+    Like :class:`Provider`, it only translates: the same request body as a
+    synchronous call goes into each line, and each result line comes back through
+    the same response translator. Submitting, polling and collecting are single
+    SDK calls that raise :class:`ProviderError` on failure; the
+    :class:`~chainlang.runtime.batchapi.BatchDispatcher` owns the waiting.
+    """
+
+    name: str
+    batch_limits: BatchLimits
+
+    def batch_line(self, custom_id: str, request: ModelRequest) -> BatchLine:
+        """Translate ``request`` into one line of a batch, keyed by ``custom_id``."""
+        ...
+
+    async def submit_batch(self, lines: list[BatchLine]) -> str:
+        """Submit one batch; return the provider's batch id."""
+        ...
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        """Ask once where the batch stands."""
+        ...
+
+    async def batch_results(
+        self, batch_id: str, custom_ids: list[str]
+    ) -> dict[str, ModelResponse | ProviderError]:
+        """Each line's answer, or its failure, by custom id (``custom_ids`` in submit order)."""
+        ...

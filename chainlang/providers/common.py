@@ -124,13 +124,19 @@ def estimate_image_tokens(request: ModelRequest) -> int:
     )
 
 
-def usage(request: ModelRequest, inp: int | None, out: int | None, cached: int | None) -> Usage:
-    """A :class:`Usage` from reported counts (None → 0) plus the image-token estimate."""
+def usage(
+    request: ModelRequest | None, inp: int | None, out: int | None, cached: int | None
+) -> Usage:
+    """A :class:`Usage` from reported counts (None → 0) plus the image-token estimate.
+
+    Without a request (a batch result line) the estimate is left at 0: the batch
+    dispatcher adds it from the request it answers.
+    """
     return Usage(
         input_tokens=int(inp or 0),
         output_tokens=int(out or 0),
         cached_input_tokens=int(cached or 0),
-        image_tokens=estimate_image_tokens(request),
+        image_tokens=estimate_image_tokens(request) if request is not None else 0,
     )
 
 

@@ -4,18 +4,30 @@ Translation only: one SDK call per :meth:`OpenAIProvider.send`, SDK retries off.
 Structured output uses strict ``json_schema``; reasoning models (o-series,
 gpt-5) get ``max_completion_tokens`` and ``reasoning_effort`` and no
 temperature. A ``length`` finish raises ``truncated``, a refusal ``refused``.
+
+The same requests can go through the Batch API (:class:`~chainlang.providers.base.BatchProvider`):
+a JSONL file of ``{"custom_id", "method", "url", "body"}`` lines whose body is the
+synchronous call's body, uploaded with ``files.create(purpose="batch")`` and
+submitted with ``batches.create``; result lines go through the synchronous translators.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Literal, TypeVar
 
 import openai
+from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
 
 from chainlang.providers import common
 from chainlang.providers.base import (
+    BatchLimits,
+    BatchLine,
+    BatchState,
+    FailureKind,
     ImagePart,
     Message,
     ModelRef,
@@ -32,6 +44,25 @@ from chainlang.vision.encode import Encoder
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 IMAGE_SIZE = "1024x1024"
 
+# Batch API endpoints by ``api``: one batch has one endpoint, so all its lines share it.
+CHAT_ENDPOINT = "/v1/chat/completions"
+RESPONSES_ENDPOINT = "/v1/responses"
+# Every status a Batch can report (openai/types/batch.py), as a BatchState status.
+BATCH_STATUS: dict[str, Literal["running", "ended", "failed"]] = {
+    "validating": "running",
+    "in_progress": "running",
+    "finalizing": "running",
+    "cancelling": "running",  # not readable yet; it ends as "cancelled"
+    "completed": "ended",
+    "failed": "failed",
+    "expired": "failed",
+    "cancelled": "failed",
+}
+# Line error codes of requests the provider never ran (the request itself was fine).
+UNRUN_LINE_CODES = frozenset({"batch_expired", "batch_cancelled"})
+
+T = TypeVar("T")
+
 
 def is_reasoning_model(model: str) -> bool:
     """True for models that take ``max_completion_tokens`` and no temperature."""
@@ -40,6 +71,9 @@ def is_reasoning_model(model: str) -> bool:
 
 class OpenAIProvider:
     """Adapter for ``openai:MODEL`` (one client, reused across calls)."""
+
+    # published: 50,000 requests and 200 MB per input file; keep 10 MB for the upload framing
+    batch_limits = BatchLimits(max_lines=50_000, max_bytes=190 * 2**20)
 
     def __init__(
         self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
@@ -139,8 +173,11 @@ class OpenAIProvider:
         resp = await self.client.chat.completions.create(**self.chat_body(request), timeout=timeout)
         return self.chat_response(request, resp)
 
-    def chat_response(self, request: ModelRequest, resp: Any) -> ModelResponse:
-        """Translate a ``ChatCompletion`` into a :class:`ModelResponse` (or raise)."""
+    def chat_response(self, request: ModelRequest | None, resp: Any) -> ModelResponse:
+        """Translate a ``ChatCompletion`` into a :class:`ModelResponse` (or raise).
+
+        Without ``request`` (a batch result) the usage has no image-token estimate.
+        """
         u = resp.usage
         details = getattr(u, "prompt_tokens_details", None) if u else None
         use = common.usage(
@@ -216,8 +253,11 @@ class OpenAIProvider:
         resp = await self.client.responses.create(**self.responses_body(request), timeout=timeout)
         return self.responses_response(request, resp)
 
-    def responses_response(self, request: ModelRequest, resp: Any) -> ModelResponse:
-        """Translate a Responses API ``Response`` into a :class:`ModelResponse` (or raise)."""
+    def responses_response(self, request: ModelRequest | None, resp: Any) -> ModelResponse:
+        """Translate a Responses API ``Response`` into a :class:`ModelResponse` (or raise).
+
+        Without ``request`` (a batch result) the usage has no image-token estimate.
+        """
         u = resp.usage
         details = getattr(u, "input_tokens_details", None) if u else None
         use = common.usage(
@@ -264,6 +304,134 @@ class OpenAIProvider:
             raise ProviderError("server", f"{self.name}: the reply holds no image", usage=use)
         png = base64.b64decode(resp.data[0].b64_json)
         return ModelResponse(text="", parsed=None, usage=use, image=png, provider_id=None)
+
+    # ------------------------------------------------------------------ batch API
+
+    def batch_line(self, custom_id: str, request: ModelRequest) -> BatchLine:
+        """One JSONL line of a batch: the synchronous call's body, keyed by ``custom_id``."""
+        if isinstance(request.answer_type, ImageT):
+            raise ProviderError(
+                "bad_request", f"{self.name}: image-generation answers cannot go through a batch"
+            )
+        payload = {
+            "custom_id": custom_id,
+            "method": "POST",
+            "url": self._batch_endpoint(),
+            "body": self._wire_body(request),
+        }
+        return BatchLine(custom_id, payload, len(_jsonl(payload)))
+
+    def _batch_endpoint(self) -> str:
+        return RESPONSES_ENDPOINT if self.ref.api == "responses" else CHAT_ENDPOINT
+
+    def _wire_body(self, request: ModelRequest) -> dict[str, Any]:
+        if self.ref.api == "responses":
+            kwargs = self.responses_body(request)
+        else:
+            kwargs = self.chat_body(request)
+        extra = kwargs.pop("extra_body", None) or {}
+        return {**kwargs, **extra}  # what the SDK sends: extra_body merged on top
+
+    async def submit_batch(self, lines: list[BatchLine]) -> str:
+        """Upload the lines as a JSONL file and create a batch on it; return the batch id."""
+        data = b"".join(_jsonl(line.payload) for line in lines)
+        upload = await self._batch_call(
+            self.client.files.create(
+                file=("batch.jsonl", data, "application/jsonl"), purpose="batch"
+            )
+        )
+        batch = await self._batch_call(
+            self.client.batches.create(
+                input_file_id=upload.id,
+                endpoint=self._batch_endpoint(),  # type: ignore[arg-type]
+                completion_window="24h",
+            )
+        )
+        return batch.id
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        """Ask once where the batch stands (unknown statuses count as still running)."""
+        batch = await self._batch_call(self.client.batches.retrieve(batch_id))
+        status = BATCH_STATUS.get(batch.status, "running")
+        return BatchState(batch_id, status, self._batch_message(batch))
+
+    @staticmethod
+    def _batch_message(batch: Any) -> str:
+        errors = getattr(batch.errors, "data", None) or []
+        words = "; ".join(f"{e.message} ({e.code})" if e.code else str(e.message) for e in errors)
+        return batch.status + (f": {words}" if words else "")  # the provider's words
+
+    async def batch_results(
+        self, batch_id: str, custom_ids: list[str]
+    ) -> dict[str, ModelResponse | ProviderError]:
+        """Each line's answer or failure, read from the batch's output and error files.
+
+        The answers' usage has ``image_tokens`` 0: image tokens are the dispatcher's to
+        estimate, from the request each answer is for.
+        """
+        batch = await self._batch_call(self.client.batches.retrieve(batch_id))
+        found: dict[str, dict[str, Any]] = {}
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if file_id:
+                for line in await self._result_lines(file_id):
+                    found[line.get("custom_id")] = line
+        return {cid: self._line_answer(found.get(cid)) for cid in custom_ids}
+
+    async def _result_lines(self, file_id: str) -> list[dict[str, Any]]:
+        content = await self._batch_call(self.client.files.content(file_id))
+        try:
+            return [json.loads(raw) for raw in content.content.splitlines() if raw.strip()]
+        except json.JSONDecodeError as exc:
+            raise common.unreadable(self.name, exc) from exc
+
+    def _line_answer(self, line: dict[str, Any] | None) -> ModelResponse | ProviderError:
+        if line is None:
+            return ProviderError("server", f"{self.name}: no result line in the batch for it")
+        response = line.get("response") or {}
+        body = response.get("body")
+        if response.get("status_code") != 200 or not isinstance(body, dict):
+            return self._line_error(line)
+        try:
+            return self._translate(body)
+        except ProviderError as err:
+            return err
+
+    def _translate(self, body: dict[str, Any]) -> ModelResponse:
+        if self.ref.api == "responses":
+            return self.responses_response(None, Response.construct(**body))
+        return self.chat_response(None, ChatCompletion.construct(**body))
+
+    def _line_error(self, line: dict[str, Any]) -> ProviderError:
+        response = line.get("response") or {}
+        status = response.get("status_code")
+        if status == 200:  # answered, but the body is no JSON object
+            return ProviderError("server", f"{self.name}: the result line's body is not JSON")
+        if isinstance(status, int):  # the line's own HTTP failure: classified like a sync call
+            body = response.get("body")
+            error = body.get("error") if isinstance(body, dict) else None
+            words = error.get("message") if isinstance(error, dict) else body
+            return ProviderError(
+                common.kind_for_status(status),
+                f"{self.name}: HTTP {status}: {words}",
+                status=status,
+            )
+        error = line.get("error") or {}
+        code = error.get("code")
+        kind: FailureKind = "server" if code in UNRUN_LINE_CODES else "bad_request"
+        return ProviderError(
+            kind, f"{self.name}: batch line failed: {error.get('message')} ({code})"
+        )
+
+    async def _batch_call(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+
+
+def _jsonl(payload: dict[str, Any]) -> bytes:
+    """One JSONL line (compact, newline-terminated): its length is the line's size."""
+    return json.dumps(payload, separators=(",", ":")).encode() + b"\n"
 
 
 def _texts(msg: Message) -> list[str]:

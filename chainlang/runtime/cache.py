@@ -270,6 +270,21 @@ def _entry(row: tuple[Any, ...]) -> Entry:
     )
 
 
+def _clear_batch_answers(db: sqlite3.Connection, where: list[str], args: list[Any]) -> None:
+    """Forget the answers batches brought back, with the same filters, so that a
+    cleared question is asked again (see ``runtime/batchstore.py``)."""
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch_answers'"
+    ).fetchone()
+    if not exists:
+        return
+    # Same columns under other names: ``created`` is shared, ``model`` is ``provider``.
+    clauses = [w.replace("model GLOB", "provider GLOB") for w in where]
+    db.execute(
+        "DELETE FROM batch_answers" + (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ModelStats:
     answers: int
@@ -344,6 +359,7 @@ def cache_clear(path: Path | str, older_than: float | None = None, model: str | 
     try:
         with db:
             n = db.execute(sql, args).rowcount
+            _clear_batch_answers(db, where, args)
         db.execute("VACUUM")
     finally:
         db.close()

@@ -146,8 +146,9 @@ class PriceTable:
         ) / 1e6
         return dollars * (info.batch_discount if batch else 1.0)
 
-    def estimate(self, request: ModelRequest) -> Estimate:
-        """Estimated input tokens, the output cap, and the worst-case dollars of one call."""
+    def estimate(self, request: ModelRequest, *, batch: bool = False) -> Estimate:
+        """Estimated input tokens, the output cap, and the worst-case dollars of one call
+        (at the batch price when ``batch``)."""
         ref = request.model
         if ref.provider in FREE_PROVIDERS:
             return Estimate(0, 0, 0.0)
@@ -164,6 +165,7 @@ class PriceTable:
                 0,
                 math.ceil(image_part * INPUT_MARGIN),
             ),
+            batch=batch,
         )
         return Estimate(input_tokens, max_out, worst)
 

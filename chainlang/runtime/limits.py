@@ -109,6 +109,8 @@ def _limits_from(base: ModelLimits, entry: Mapping[str, Any], where: str) -> Mod
 
 
 RPM_HEADROOM = 0.98
+# Questions of a batch-dispatched model that may wait at once (a batch holds them all).
+UNMETERED_CONCURRENCY = 1_000_000
 
 
 class TokenBucket:
@@ -395,6 +397,8 @@ class Limits:
         base: the model table's default limits of a model (None: no table defaults).
         adaptive: AIMD tuning for models without ``rpm``.
         local_providers: providers that run in-process (simulated answerers): no adapting.
+        unmetered: models dispatched through a batch API: each "call" waits for a
+            whole batch, so neither concurrency nor rates apply to them.
     """
 
     def __init__(
@@ -404,12 +408,14 @@ class Limits:
         base: Callable[[ModelRef], ModelLimits | None] | None = None,
         adaptive: AdaptiveSettings | None = None,
         local_providers: frozenset[str] = frozenset(),
+        unmetered: frozenset[ModelRef] = frozenset(),
     ) -> None:
         self._config = config
         self._clock = clock
         self._base = base
         self._adaptive = adaptive
         self._local = local_providers
+        self._unmetered = unmetered
         self._by_model: dict[tuple[str, str, str | None], ModelLimiter] = {}
 
     def for_model(self, ref: ModelRef) -> ModelLimiter:
@@ -420,6 +426,8 @@ class Limits:
             base = self._base(ref) if self._base else None
             limits = self._config.for_model(ref, base)
             adapt = ref.provider not in self._local
+            if ref in self._unmetered:
+                limits, adapt = ModelLimits(concurrency=UNMETERED_CONCURRENCY), False
             limiter = ModelLimiter(limits, self._clock, self._adaptive, adapt=adapt)
             self._by_model[key] = limiter
         return limiter

@@ -126,8 +126,10 @@ async def make_plan(
     samples: int = 1,
     sample_items: int = 2,
     chain_name: str = "",
+    batch: bool = False,
 ) -> Plan:
-    """Estimate calls, tokens and dollars of running ``program`` on ``dataset``."""
+    """Estimate calls, tokens and dollars of running ``program`` on ``dataset``
+    (at the provider's batch-API price when ``batch``)."""
     estimates, notes = await _dry_run(program, dataset, settings, prices, sample_items)
     bound = program.bounds
     values = dict(settings.params)
@@ -143,7 +145,11 @@ async def make_plan(
     else:
         calls, formula, exact, bounded = observed, "observed in the dry run", False, False
     per_call = _per_call(estimates)
-    usd, worst = _dollars(prices, settings, per_call, calls)
+    usd, worst = _dollars(prices, settings, per_call, calls, batch)
+    if batch and usd:
+        info = prices.lookup(settings.model)
+        share = info.batch_discount if info else 1.0
+        notes.append(f"priced for the batch API ({share:.0%} of the synchronous price)")
     if usd is None and settings.model.provider not in ("oracle", "random", "specialist"):
         notes.append(f"no price known for {settings.model}; add it to a models file (--prices)")
     return Plan(
@@ -220,15 +226,21 @@ def _per_call(estimates: Sequence[ItemEstimate]) -> dict[str, float]:
 
 
 def _dollars(
-    prices: PriceTable, settings: Settings, per_call: Mapping[str, float], calls: float
+    prices: PriceTable,
+    settings: Settings,
+    per_call: Mapping[str, float],
+    calls: float,
+    batch: bool = False,
 ) -> tuple[float | None, float | None]:
     if settings.model.provider in ("oracle", "random", "specialist"):
         return 0.0, 0.0
     if not per_call:
         return None, None
     inp, img = round(per_call["input_tokens"]), round(per_call["image_tokens"])
-    one = prices.price(settings.model, Usage(inp, round(per_call["output_tokens"]), 0, img))
-    worst = prices.price(settings.model, Usage(inp, round(per_call["max_output_tokens"]), 0, img))
+    expected = Usage(inp, round(per_call["output_tokens"]), 0, img)
+    one = prices.price(settings.model, expected, batch=batch)
+    most = Usage(inp, round(per_call["max_output_tokens"]), 0, img)
+    worst = prices.price(settings.model, most, batch=batch)
     if one is None or worst is None:
         return None, None
     return one * calls, worst * calls

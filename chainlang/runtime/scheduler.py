@@ -124,6 +124,10 @@ class Scheduler:
         reask_limit: re-asks after an answer that does not fit its type.
         salt: mixed into every cache key (e.g. the IR version).
         adaptive: AIMD tuning for models without ``rpm``.
+        batch_models: models whose provider is a
+            :class:`~chainlang.runtime.batchapi.BatchDispatcher`: priced at the batch
+            discount, not limited (a batch holds every waiting question), and given
+            ``batch_timeout_s`` instead of ``timeout_s``.
     """
 
     def __init__(
@@ -142,6 +146,8 @@ class Scheduler:
         reask_limit: int = 2,
         salt: str = "",
         adaptive: AdaptiveSettings | None = None,
+        batch_models: frozenset[ModelRef] = frozenset(),
+        batch_timeout_s: float = 48 * 3600.0,
     ) -> None:
         if timeout_s <= 0:
             raise UsageError(f"timeout must be positive, got {timeout_s}")
@@ -159,12 +165,15 @@ class Scheduler:
         self._timeout = timeout_s
         self._reask_limit = reask_limit
         self._salt = salt
+        self._batch = batch_models
+        self._batch_timeout = batch_timeout_s
         self._limits = Limits(
             limits or LimitsConfig(),
             self._clock,
             base=self._table_limits,
             adaptive=adaptive,
             local_providers=FREE_PROVIDERS,
+            unmetered=batch_models,
         )
         self._finished = 0
         self._failed = 0
@@ -263,7 +272,8 @@ class Scheduler:
         self, provider: Provider, limiter: ModelLimiter, request: ModelRequest, spend: _Spend
     ) -> ModelResponse | ProviderError | _Failure:
         """One call: budget reservation, limits, timeout, accounting, limiter feedback."""
-        estimate = self._prices.estimate(request)
+        batch = request.model in self._batch
+        estimate = self._prices.estimate(request, batch=batch)
         reserved = self._reserve(request.model, estimate.worst_case_usd)
         if isinstance(reserved, _Failure):
             return reserved
@@ -277,7 +287,11 @@ class Scheduler:
             self._feedback(limiter, result, started, tokens)
         finally:
             # Cancelled mid-call: we cannot know the cost, so the worst case stays spent.
-            cost = self._prices.price(request.model, usage) if usage is not None else reserved
+            cost = (
+                self._prices.price(request.model, usage, batch=batch)
+                if usage is not None
+                else reserved
+            )
             if self._budget is not None:
                 self._budget.settle(reserved, reserved if cost is None else cost)
         spend.add(usage, cost)
@@ -286,13 +300,15 @@ class Scheduler:
     async def _call(
         self, provider: Provider, request: ModelRequest
     ) -> ModelResponse | ProviderError:
+        # A batch-dispatched question waits for its whole batch, hours if need be.
+        timeout = self._batch_timeout if request.model in self._batch else self._timeout
         try:
-            async with asyncio.timeout(self._timeout):
-                return await provider.send(request, self._timeout)
+            async with asyncio.timeout(timeout):
+                return await provider.send(request, timeout)
         except ProviderError as e:
             return e
         except TimeoutError:
-            return ProviderError("timeout", f"{request.model}: no answer within {self._timeout:g}s")
+            return ProviderError("timeout", f"{request.model}: no answer within {timeout:g}s")
 
     def _feedback(
         self,

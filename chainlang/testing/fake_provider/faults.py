@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,11 +152,20 @@ class Faults:
             self._rate = None
             self._stamps.clear()
 
-    def next_fault(self, path: str) -> Fault | None:
-        """The fault for a request to ``path`` (consumes one queued use)."""
+    def next_fault(
+        self, path: str, *, passes_over: Callable[[str], bool] | None = None
+    ) -> Fault | None:
+        """The fault for a request to ``path`` (consumes one queued use).
+
+        ``passes_over(fault_path)`` true means a fault aimed at that path is not for
+        this request even if the paths overlap (a batch endpoint under
+        ``/v1/messages`` is not the synchronous ``/v1/messages``).
+        """
         with self._lock:
             for entry in self._queue:
                 fault, _ = entry
+                if fault.path is not None and passes_over and passes_over(fault.path):
+                    continue
                 if fault.path is None or fault.path in path:
                     entry[1] -= 1
                     if entry[1] <= 0:

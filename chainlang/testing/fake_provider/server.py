@@ -18,6 +18,8 @@ from chainlang.testing.fake_provider.answers import (
     png,
     prose_answer,
 )
+from chainlang.testing.fake_provider.batch_routes import batch_route_of
+from chainlang.testing.fake_provider.batches import FakeBatches
 from chainlang.testing.fake_provider.faults import (
     ANSWER_FAULTS,
     STATUS_FAULTS,
@@ -73,6 +75,7 @@ class FakeProviderServer:
         self._tasks: set[asyncio.Task] = set()
         self._ready = threading.Event()
         self._image = png()
+        self.batches = FakeBatches(self.answer_line)
         self.port = 0
 
     # ------------------------------------------------------------------ public
@@ -94,11 +97,12 @@ class FakeProviderServer:
             return list(self._requests)
 
     def reset(self) -> None:
-        """Forget recorded requests, scripts and faults."""
+        """Forget recorded requests, scripts, faults and batch jobs."""
         with self._lock:
             self._requests.clear()
             self._scripts.clear()
         self.faults.clear()
+        self.batches = FakeBatches(self.answer_line)
 
     def script(self, marker: str, *replies: Any) -> None:
         """Answer the next requests whose prompt contains ``marker`` with ``replies`` in order."""
@@ -162,6 +166,10 @@ class FakeProviderServer:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass  # the client went away or sent garbage: drop the connection
+        except asyncio.CancelledError:
+            # Shutdown. Ending quietly matters: Python 3.11's stream protocol logs a
+            # traceback for every cancelled connection handler.
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -179,11 +187,14 @@ class FakeProviderServer:
             self._counter += 1
             n = self._counter
         dialect = dialect_of(req.path)
-        fault = self.faults.next_fault(req.path)
+        batch_route = None if dialect else batch_route_of(req.path)
+        # A fault aimed at a synchronous endpoint is for a batch's lines, not its endpoints.
+        aimed_at_lines = (lambda p: dialect_of(p) is not None) if batch_route else None
+        fault = self.faults.next_fault(req.path, passes_over=aimed_at_lines)
         delay = self.latency + (fault.latency if fault else 0.0)
         if delay:
             await asyncio.sleep(delay)
-        if dialect is None:
+        if dialect is None and batch_route is None:
             write(writer, 404, {"error": {"message": f"no route {req.path}"}})
             return True
         if fault and fault.kind == "drop":
@@ -201,13 +212,40 @@ class FakeProviderServer:
                 if fault.retry_after is not None
                 else {}
             )
-            write(writer, status, error_body(dialect, status), headers)
+            write(writer, status, error_body(dialect or "openai-chat", status), headers)
             return True
+        if batch_route is not None:
+            status, reply, headers = batch_route(self, req)
+            data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
+            write_raw(writer, status, data, headers)
+            return True
+        assert dialect is not None
         call = call_of(dialect, req)
         kind = fault.kind if fault and fault.kind in ANSWER_FAULTS else None
         body = self._answer_body(call, kind, n)
         write(writer, 200, body)
         return req.headers.get("connection", "").lower() != "close"
+
+    def answer_line(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer one batch line as the synchronous endpoint at ``path`` would.
+
+        A status fault queued for ``path`` fails the line; an answer fault shapes
+        its answer; connection-level faults make no sense inside a batch and fail
+        the line as a 500.
+        """
+        dialect = dialect_of(path) or "openai-chat"
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        fault = self.faults.next_fault(path)
+        if fault and fault.kind in STATUS_FAULTS:
+            status = STATUS_FAULTS[fault.kind]
+            return status, error_body(dialect, status)
+        if fault and fault.kind not in ANSWER_FAULTS and fault.kind != "slow":
+            return 500, error_body(dialect, 500)
+        kind = fault.kind if fault and fault.kind in ANSWER_FAULTS else None
+        req = RecordedRequest("POST", path, {}, json.dumps(body).encode())
+        return 200, self._answer_body(call_of(dialect, req), kind, n)
 
     def _answer_text(self, call: FakeCall, kind: str | None) -> str:
         if kind == "malformed":

@@ -235,8 +235,11 @@ def error_body(dialect: str, status: int) -> dict[str, Any]:
             429: "rate_limit_error",
             529: "overloaded_error",
             401: "authentication_error",
+            403: "permission_error",
             404: "not_found_error",
             400: "invalid_request_error",
+            413: "request_too_large",
+            504: "timeout_error",
         }.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
     if dialect.startswith("gemini"):
