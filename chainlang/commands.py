@@ -216,6 +216,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run(args.chain, args.data, args.model, out=args.out, options=options)
     except KeyboardInterrupt:
         print(f"\ninterrupted; rerun the same command to resume into {args.out}", file=sys.stderr)
+        if args.dispatch == "batch":
+            print(_pending_batches(args), file=sys.stderr)
         return 130
     s, now = result.summary, result.session
     cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"
@@ -228,6 +230,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in _failure_lines(Path(args.out), s):
         print(line)
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
+
+
+def _pending_batches(args: argparse.Namespace) -> str:
+    """What an interrupted batch run leaves at the provider (it keeps working)."""
+    from chainlang.api import parse_model
+    from chainlang.runtime.batchstore import BatchStore
+
+    store = BatchStore(args.cache)
+    try:
+        pending = store.open_batches(str(parse_model(args.model)))
+    finally:
+        store.close()
+    if not pending:
+        return "no batch is pending at the provider"
+    return (
+        f"{len(pending)} batch(es) still pending at the provider ({', '.join(pending)}); "
+        "they keep running, and the rerun collects them instead of submitting again"
+    )
 
 
 def _failure_lines(out: Path, s: Any, shown: int = 5) -> list[str]:

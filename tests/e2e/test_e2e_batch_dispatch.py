@@ -75,16 +75,32 @@ def _start(data: Path, out: Path, cache: Path, srv: FakeProviderServer) -> subpr
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+def _wait_until_polled(srv: FakeProviderServer, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while not any(r.method == "GET" and "/batches/" in r.path for r in srv.requests):
+        assert proc.poll() is None, proc.communicate()[0].decode(errors="replace")
+        assert time.monotonic() < deadline, "the run never polled its batch"
+        time.sleep(0.02)
+
+
+def test_ctrl_c_says_the_batch_keeps_running(sample_manifest: Path, tmp_path: Path) -> None:
+    with FakeProviderServer() as srv:
+        srv.batches.polls_until_done = 10**9
+        proc = _start(sample_manifest, tmp_path / "run", tmp_path / "cache.sqlite", srv)
+        _wait_until_polled(srv, proc)
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=60)[0].decode(errors="replace")
+    assert proc.returncode == 130, output
+    assert "1 batch(es) still pending at the provider (batch_" in output
+    assert "Traceback" not in output
+
+
 def test_a_killed_batch_run_resumes_its_batch(sample_manifest: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     with FakeProviderServer() as srv:
         srv.batches.polls_until_done = 10**9  # the batch stays pending while we kill the run
         proc = _start(sample_manifest, out, cache, srv)
-        deadline = time.monotonic() + 60
-        while not any(r.method == "GET" and "/batches/" in r.path for r in srv.requests):
-            assert proc.poll() is None, proc.communicate()[0].decode(errors="replace")
-            assert time.monotonic() < deadline, "the run never polled its batch"
-            time.sleep(0.02)
+        _wait_until_polled(srv, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert srv.batches.submitted == 1
