@@ -144,6 +144,18 @@ async def test_a_custom_id_without_a_result_line(fake, image) -> None:
 # --------------------------------------------------------------------------- line failures
 
 
+async def _sync_then_batch(fake, reqs, fault: str) -> tuple[ProviderError, dict]:
+    """The first request sent alone with ``fault``, then all of them batched with it."""
+    prov = provider(SPEC, fake)
+    fake.faults.push(fault, path="/v1/messages")
+    with pytest.raises(ProviderError) as sync:
+        await prov.send(reqs(prov)[0], 5)
+    fake.faults.push(fault, path="/v1/messages")  # the line's fault, not the endpoints'
+    _, results = await run_batch(prov, reqs(prov))
+    await prov.aclose()
+    return sync.value, results
+
+
 @pytest.mark.parametrize(
     ("fault", "kind"),
     [
@@ -157,33 +169,19 @@ async def test_a_custom_id_without_a_result_line(fake, image) -> None:
     ],
 )
 async def test_a_status_fault_fails_one_line_like_the_sync_call(fake, image, fault, kind) -> None:
-    prov = provider(SPEC, fake)
-    reqs = requests_of(prov, image)
-    fake.faults.push(fault, path="/v1/messages")
-    with pytest.raises(ProviderError) as sync:
-        await prov.send(reqs[0], 5)
-    fake.faults.push(fault, path="/v1/messages")  # the line's fault, not the endpoints'
-    _, results = await run_batch(prov, reqs)
-    await prov.aclose()
+    sync, results = await _sync_then_batch(fake, lambda p: requests_of(p, image), fault)
     failed = results[cid(0)]
     assert isinstance(failed, ProviderError)
-    assert failed.kind == sync.value.kind == kind
+    assert failed.kind == sync.kind == kind
     assert all(isinstance(results[cid(n)], ModelResponse) for n in (1, 2))
 
 
 @pytest.mark.parametrize(("fault", "kind"), [("truncated", "truncated"), ("refusal", "refused")])
 async def test_answer_faults_end_a_line_like_the_sync_call(fake, image, fault, kind) -> None:
-    prov = provider(SPEC, fake)
-    reqs = requests_of(prov, image)[1:]
-    fake.faults.push(fault, path="/v1/messages")
-    with pytest.raises(ProviderError) as sync:
-        await prov.send(reqs[0], 5)
-    fake.faults.push(fault, path="/v1/messages")  # the line's fault, not the endpoints'
-    _, results = await run_batch(prov, reqs)
-    await prov.aclose()
+    sync, results = await _sync_then_batch(fake, lambda p: requests_of(p, image)[1:], fault)
     failed = results[cid(0)]
-    assert isinstance(failed, ProviderError) and failed.kind == sync.value.kind == kind
-    assert failed.usage == without_images(sync.value.usage)
+    assert isinstance(failed, ProviderError) and failed.kind == sync.kind == kind
+    assert failed.usage == without_images(sync.usage)
     assert isinstance(results[cid(1)], ModelResponse)
 
 
