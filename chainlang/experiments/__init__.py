@@ -1,14 +1,15 @@
 """Experiments over a sweep: paired statistics, variance decomposition, reports.
 
 ``stats`` compares cells of a sweep on the same images (paired bootstrap,
-permutation and McNemar tests, Benjamini–Hochberg, minimum detectable
-effects); ``variance`` splits a metric's variance into images, prompt
-variants and sampling. The sweep runner and the report live in their own
-modules and import from these.
+permutation and McNemar tests, Benjamini–Hochberg); ``power`` sizes a sweep
+before it runs (minimum detectable effects, images needed); ``variance``
+splits a metric's variance into images, prompt variants and sampling. The
+sweep runner and the report live in their own modules and import from these.
 """
 
 from __future__ import annotations
 
+from chainlang.experiments.power import mde_mcnemar, mde_paired, n_mcnemar, n_paired
 from chainlang.experiments.stats import (
     Comparison,
     McNemar,
@@ -18,10 +19,6 @@ from chainlang.experiments.stats import (
     clustered_mean,
     compare,
     mcnemar,
-    mde_mcnemar,
-    mde_paired,
-    n_mcnemar,
-    n_paired,
     paired_bootstrap,
     paired_permutation,
     wilson_interval,

@@ -75,10 +75,7 @@ from chainlang.experiments.grid import (
     read_sweep,
     sweep_cells,
 )
-from chainlang.experiments.stats import (
-    mde_mcnemar,
-    mde_paired,
-)
+from chainlang.experiments.power import mde_mcnemar, mde_paired
 
 # --------------------------------------------------------------------------- pricing and MDE
 

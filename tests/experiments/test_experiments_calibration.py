@@ -12,7 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from chainlang.experiments.stats import PerImage, compare, mcnemar, mde_mcnemar, mde_paired
+from chainlang.experiments.power import mde_mcnemar, mde_paired
+from chainlang.experiments.stats import PerImage, compare, mcnemar
 
 Band = Callable[[int, float], tuple[float, float]]
 SIMS = 400

@@ -6,10 +6,10 @@ import doctest
 
 import pytest
 
-from chainlang.experiments import stats, variance
+from chainlang.experiments import power, stats, variance
 
 
-@pytest.mark.parametrize("module", [stats, variance], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [power, stats, variance], ids=lambda m: m.__name__)
 def test_doctests_pass(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
