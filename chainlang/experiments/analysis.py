@@ -30,6 +30,7 @@ from chainlang.experiments.stats import (
     compare,
 )
 from chainlang.experiments.variance import VarianceDecomposition, decompose
+from chainlang.runtime.runfolder import RESULTS_FILE
 
 # --------------------------------------------------------------------------- scoring adapter
 
@@ -96,7 +97,7 @@ def score_sweep(path: str | Path) -> dict[str, CellScore]:
     out: dict[str, CellScore] = {}
     for cell in sweep_cells(path):
         folder = Path(path) / CELLS_DIR / cell.name
-        if (folder / "results.jsonl").exists():
+        if (folder / RESULTS_FILE).exists():
             out[cell.name] = score_cell(folder)
     return out
 
@@ -194,14 +195,14 @@ def variance_rows(
         if cell.name not in scores:
             continue
         per = scores[cell.name].per_image[primary_metric(scores[cell.name], metric)]
+        if per.stats.ndim != 1:
+            raise ScoringError("variance needs one value per image (a per-image-mean metric)")
         group = cell.model
         if cell.params:
             group += " [" + ", ".join(f"{k}={_show(v)}" for k, v in cell.params.items()) + "]"
         variant = ", ".join(f"{p}={v}" for p, v in cell.variants.items()) or "default"
         seen: dict[str, int] = {}
         for image, value in zip(per.ids, per.stats, strict=True):
-            if per.stats.ndim != 1:
-                raise ScoringError("variance needs one value per image (a per-image-mean metric)")
             repeat = seen.get(image, 0)
             seen[image] = repeat + 1
             rows.append(
@@ -289,15 +290,14 @@ def sweep_rows(
 ) -> list[CellRow]:
     """A row per cell of a sweep folder (cells without results get an explanatory note)."""
     from chainlang.runtime.execute import summarise
-    from chainlang.runtime.runfolder import read_results
+    from chainlang.runtime.runfolder import iter_results
 
     rows = []
     for cell in sweep_cells(sweep_dir):
         folder = Path(sweep_dir) / CELLS_DIR / cell.name
-        records = read_results(folder) if folder.exists() else []
-        s = summarise(records, 0.0)
+        s = summarise(iter_results(folder), 0.0)  # streams; a cell not started has no records
         name = value = ci = None
-        note = "" if records else "not run yet"
+        note = "" if s.items else "not run yet"
         try:
             score = scores.get(cell.name) if scores is not None else None
             # A cell missing from ``scores`` is scored here so its row says why it failed.

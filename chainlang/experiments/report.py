@@ -45,6 +45,7 @@ from chainlang.experiments.sweep import (
     variance_by_model,
 )
 from chainlang.experiments.variance import COMPONENTS, VarianceDecomposition
+from chainlang.runtime.runfolder import RESULTS_FILE, RUN_FILE, iter_results, read_run
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1300px}
@@ -136,8 +137,6 @@ def render_report(
 
 
 def _source(path: Path) -> _Source:
-    from chainlang.runtime.runfolder import RUN_FILE, read_run
-
     if (path / SWEEP_FILE).exists():
         grid = tuple(sweep_cells(path))
         return _Source(path, True, grid, {c.name: path / CELLS_DIR / c.name for c in grid})
@@ -153,7 +152,7 @@ def _scores(src: _Source) -> tuple[dict[str, CellScore], dict[str, str]]:
     errors: dict[str, str] = {}
     for cell in src.cells:
         folder = src.folders[cell.name]
-        if not (folder / "results.jsonl").exists():
+        if not (folder / RESULTS_FILE).exists():
             errors[cell.name] = "not run yet"
             continue
         try:
@@ -177,12 +176,10 @@ def _metric(scores: Mapping[str, CellScore], metric: str | None) -> str | None:
 
 
 def _first_ids(src: _Source, n: int) -> list[str]:
-    from chainlang.runtime.runfolder import read_results
-
     for cell in src.cells:
         folder = src.folders[cell.name]
-        if (folder / "results.jsonl").exists():
-            return sorted({str(r["id"]) for r in read_results(folder)})[:n]
+        if (folder / RESULTS_FILE).exists():
+            return sorted({str(r["id"]) for r in iter_results(folder)})[:n]
     return []
 
 
@@ -236,7 +233,6 @@ def _coverage(score: CellScore) -> list[str]:
 
 def _cost(src: _Source) -> str:
     from chainlang.runtime.execute import summarise
-    from chainlang.runtime.runfolder import read_results
 
     head = [
         "cell",
@@ -254,7 +250,7 @@ def _cost(src: _Source) -> str:
     rows = []
     for cell in src.cells:
         folder = src.folders[cell.name]
-        s = summarise(read_results(folder) if folder.exists() else [], 0.0)
+        s = summarise(iter_results(folder), 0.0)
         rows.append(
             [
                 cell.name,
@@ -333,7 +329,7 @@ def _forest_svg(comps: Sequence[CellComparison]) -> str:
     for i, c in enumerate(comps):
         y = top + i * row_h + row_h / 2
         r = c.result
-        colour = "#c0392b" if (r.q_value or 1.0) < 0.05 else "#2c3e50"
+        colour = "#c0392b" if r.q_value is not None and r.q_value < 0.05 else "#2c3e50"
         out.append(_text(4, y + 4, labels[i], size=11))
         out.append(_line(x(r.ci_low), y, x(r.ci_high), y, colour))
         out.append(f"<circle cx='{x(r.diff):.1f}' cy='{y:.1f}' r='4' fill='{colour}'/>")
@@ -439,19 +435,21 @@ def _points_svg(points: Sequence[tuple[str, Any]], metric: str) -> str:
 
 def _pictures(src: _Source, ids: Sequence[str]) -> str:
     from chainlang.data.manifest import load_dataset
-    from chainlang.runtime.runfolder import read_results, read_run
 
     if not ids:
         return _note("no finished items to show")
-    ran = [src.folders[c.name] for c in src.cells if (src.folders[c.name] / "run.json").exists()]
+    ran = [src.folders[c.name] for c in src.cells if (src.folders[c.name] / RUN_FILE).exists()]
     first = ran[0] if ran else None
     if first is None:
         return _note("no cell has run yet")
     dataset = load_dataset(read_run(first)["dataset"])
+    # Only the pictured items' records are kept, not every record of every cell.
+    shown = set(ids)
     records = {
         c.name: {
             (str(r["id"]), int(r.get("sample", 0))): r
-            for r in (read_results(src.folders[c.name]) if src.folders[c.name].exists() else [])
+            for r in iter_results(src.folders[c.name])
+            if str(r["id"]) in shown
         }
         for c in src.cells
     }
@@ -488,6 +486,10 @@ def _prediction_panel(
         return name, viz.boxes_image(image, boxes)
     with np.load(folder / out["arrays"]) as z:
         array = z["output"]
+    if kind == "DepthMap" and np.nanmin(array) <= 0:
+        # A chain's depth is relative (−nearness), so 0 or below is not "invalid" as it
+        # is in truth, which depth_image paints grey: shift it positive (as chainlang.demo does).
+        array = array - np.nanmin(array) + 1.0
     return name, _dense(kind, array, image)
 
 
@@ -522,7 +524,7 @@ def _trace(src: _Source, item_id: str | None, cache: str | Path | None) -> str:
 
     if item_id is None:
         return _note("no item to trace")
-    cell = next((c for c in src.cells if (src.folders[c.name] / "results.jsonl").exists()), None)
+    cell = next((c for c in src.cells if (src.folders[c.name] / RESULTS_FILE).exists()), None)
     if cell is None:
         return _note("no cell has run yet")
     t = trace_item(src.folders[cell.name], item_id, 0, cache=cache)

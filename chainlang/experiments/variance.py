@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chainlang.errors import UsageError
+from chainlang.scoring.bootstrap import percentile_interval
 
 COMPONENTS = ("images", "variants", "interaction", "sampling")
 
@@ -161,13 +162,10 @@ def decompose_array(
     _check_table(arr, n_boot, level)
     comps = components(arr)
     boots = shares_of(_bootstrap_components(arr, n_boot, rng))
-    lo, hi = (1 - level) / 2, (1 + level) / 2
     shares = shares_of(comps)
-    ci = {}
-    for k, name in enumerate(COMPONENTS):
-        column = boots[:, k]
-        finite = column[np.isfinite(column)]
-        ci[name] = _interval(finite, lo, hi) if len(finite) else (np.nan, np.nan)
+    # NaN shares (a resample with no variance, a component not estimable) are left
+    # out; a component with no finite share gets (nan, nan).
+    ci = {name: percentile_interval(boots[:, k], level) for k, name in enumerate(COMPONENTS)}
     return VarianceDecomposition(
         model=model,
         components={n: float(c) for n, c in zip(COMPONENTS, comps, strict=True)},
@@ -280,12 +278,6 @@ def _bootstrap_components(y: np.ndarray, n_boot: int, rng: np.random.Generator) 
         picks = rng.integers(0, n_i, size=(min(step, n_boot - start), n_i))
         parts.append(components(y[picks]))
     return np.concatenate(parts, axis=0)
-
-
-def _interval(values: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
-    """Percentile interval as plain floats."""
-    low, high = np.quantile(values, [lo, hi])
-    return float(low), float(high)
 
 
 def _check_table(y: np.ndarray, n_boot: int, level: float) -> None:

@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -77,6 +78,33 @@ def test_report_of_a_single_run(finished_sweep: Path, tmp_path: Path) -> None:
     assert "Paired comparisons" not in page and "Results" in page and run.name in page
     with pytest.raises(RunError, match="neither a run folder"):
         render_report(tmp_path, tmp_path / "x.html")
+
+
+def test_relative_depth_prediction_is_not_painted_invalid(tmp_path: Path) -> None:
+    from chainlang import viz
+    from chainlang.experiments.report import _prediction_panel
+
+    # A chain's depth map is relative: about half of it is 0 or below.
+    depth = np.linspace(-0.3, 0.3, 12 * 16, dtype=np.float32).reshape(12, 16)
+    np.savez(tmp_path / "d.npz", output=depth)
+    record = {"output": {"kind": "DepthMap", "arrays": "d.npz"}}
+    _, picture = _prediction_panel("cell", record, tmp_path, np.zeros((12, 16, 3), np.uint8))
+    pixels = np.asarray(picture)
+    assert not np.any(np.all(pixels == viz.GREY, axis=-1))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 10  # a gradient, not one colour
+
+
+def test_forest_plot_marks_a_zero_q_value_as_significant() -> None:
+    from chainlang.experiments.analysis import CellComparison
+    from chainlang.experiments.report import _forest_svg
+    from chainlang.experiments.stats import Comparison
+
+    def comp(q: float) -> CellComparison:
+        result = Comparison(0.2, 0.1, 0.3, q, "mcnemar", 500, 0, 0.95, 0.5, 0.7, q_value=q)
+        return CellComparison("a", "b", "top1", result)
+
+    assert _forest_svg([comp(0.0)]).count("#c0392b") == 2  # CI line and point in red
+    assert "#c0392b" not in _forest_svg([comp(0.5)])
 
 
 def test_trace_shows_every_question_with_its_images(finished_sweep: Path, tmp_path: Path) -> None:
