@@ -14,6 +14,7 @@ EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
 
 def pairs(items: Sequence[str], flag: str) -> dict[str, str]:
+    """``NAME=VALUE`` arguments of ``flag`` as a dict; a malformed one is a UsageError."""
     out = {}
     for item in items:
         name, sep, value = item.partition("=")

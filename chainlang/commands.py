@@ -340,7 +340,7 @@ def _baseline_runs(args: argparse.Namespace) -> list[Path]:
     import hashlib
     import re
 
-    from chainlang.api import RunOptions, run
+    from chainlang.api import DEFAULT_CACHE, RunOptions, run
     from chainlang.runtime.runfolder import read_run
 
     names = [b.strip() for b in args.baselines.split(",") if b.strip()]
@@ -348,7 +348,7 @@ def _baseline_runs(args: argparse.Namespace) -> list[Path]:
         return []
     first = Path(args.runs[0])
     info = read_run(first)
-    cache = info.get("cache", ".chainlang/cache.sqlite")
+    cache = info.get("cache", DEFAULT_CACHE)
     options = RunOptions(
         params=info.get("params", {}),
         labels=info.get("labels", {}),

@@ -97,8 +97,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     exp = _experiment(args)
     if args.out is None and not args.plan_only:
         raise UsageError("sweep needs --out FOLDER (only --plan-only runs without one)")
-    sweep.check_experiment(exp)
-    plans = run_sync(sweep.price(exp))
+    plans = run_sync(sweep.price(exp))  # checks the grid against the chain and data first
     grid = sweep.cells(exp)
     print(f"plan: {_grid_words(exp, len(grid))}, {plans[0].items} images; nothing sent yet")
     print(sweep.format_plan_table(plans, [c.name for c in grid]))
@@ -252,7 +251,7 @@ def _add_report(sub: Sub) -> None:
     p.add_argument("--image", action="append", default=[], help="an item id to picture; repeat")
     p.add_argument("--item", help="the item whose questions are traced (default: first pictured)")
     p.add_argument("--metric", help="the metric compared (default: the chain's headline)")
-    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
+    p.add_argument("--cache", type=Path, help="the journal (default: the one the run used)")
     p.set_defaults(func=guard(cmd_report))
 
 
@@ -260,11 +259,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``chainlang report``: one self-contained HTML page for a run or a sweep."""
     from chainlang.experiments.report import render_report
 
-    if not args.path.exists():
-        raise UsageError(f"{args.path} does not exist")
-    cache = args.cache if args.cache.exists() else None
+    _must_exist(args.path)
     page = render_report(
-        args.path, args.out, args.image or None, item=args.item, metric=args.metric, cache=cache
+        args.path,
+        args.out,
+        args.image or None,
+        item=args.item,
+        metric=args.metric,
+        cache=_journal(args.cache),
     )
     print(f"wrote {page} ({page.stat().st_size / 1000:.0f} kB, self-contained)")
     return EXIT_OK
@@ -280,7 +282,7 @@ def _add_trace(sub: Sub) -> None:
     p.add_argument("run", type=Path, help="the run folder (a sweep's cell: SWEEP/cells/NAME)")
     p.add_argument("--item", required=True, help="the item id, e.g. scene_00000")
     p.add_argument("--sample", type=int, default=0, help="which sample (default 0)")
-    p.add_argument("--cache", type=Path, default=Path(".chainlang/cache.sqlite"))
+    p.add_argument("--cache", type=Path, help="the journal (default: the one the run used)")
     p.add_argument("--chain", type=Path, help="the chain file, if it moved since the run")
     p.add_argument("--labels", action="append", default=[], metavar="ALIAS=SET")
     p.add_argument("--save-images", type=Path, help="write the images sent as PNG files here")
@@ -291,17 +293,31 @@ def cmd_trace(args: argparse.Namespace) -> int:
     """``chainlang trace``: every question of one item, replayed without asking a model."""
     from chainlang.experiments.trace import format_trace, save_trace_images, trace_item
 
-    if not args.run.exists():
-        raise UsageError(f"{args.run} does not exist")
-    cache = args.cache if args.cache.exists() else None
+    _must_exist(args.run)
     trace = trace_item(
         args.run,
         args.item,
         args.sample,
-        cache=cache,
+        cache=_journal(args.cache),
         chain=args.chain,
         labels=pairs(args.labels, "--labels") or None,
     )
     saved = save_trace_images(trace, args.save_images) if args.save_images else None
     print(format_trace(trace, saved))
     return EXIT_OK
+
+
+def _must_exist(path: Path) -> None:
+    if not path.exists():
+        raise UsageError(f"{path} does not exist")
+
+
+def _journal(cache: Path | None) -> Path | None:
+    """``--cache`` as given; None lets the run's own journal be used.
+
+    A journal named on the command line that is not there is a mistake to report,
+    not a reason to fall back to another file.
+    """
+    if cache is not None and not cache.exists():
+        raise UsageError(f"no journal at {cache}")
+    return cache

@@ -204,8 +204,9 @@ def trace_item(
         run_dir: the run folder.
         item_id: the dataset item.
         sample: which sample of the item.
-        cache: the journal the run used (default ``.chainlang/cache.sqlite`` if it
-            exists); only needed for answers the run's records do not hold.
+        cache: the journal to read (default: the one ``run.json`` records, else
+            ``.chainlang/cache.sqlite``; none if that file is missing); only needed
+            for answers the run's records do not hold.
         chain: the chain file, when it has moved since the run.
         labels: the run's ``--labels`` overrides.
         temperature, max_tokens, seed: the run's sampling settings (part of every

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chainlang.cli import main
-from chainlang.experiments.stats import mde_mcnemar
+from chainlang.experiments.power import mde_mcnemar
 from chainlang.experiments.sweep import sweep_cells
 
 CHAIN = Path(__file__).parent / "chains" / "spot.chain"
@@ -192,6 +192,11 @@ def test_trace_prints_every_question_with_its_images(
         ("report {sweep} --metric nope --out {tmp}/r.html", "no per-image metric 'nope'"),
         ("trace {sweep} --item scene_00000", "is a sweep folder; trace one of its cells"),
         ("trace {sweep}/cells/oracle-flip=0.1__name-terse --item x", "no result 'x#0'"),
+        (
+            "trace {sweep}/cells/oracle-flip=0.1__name-terse --item x --cache {tmp}/no.sqlite",
+            "no journal at .*no.sqlite",
+        ),
+        ("report {sweep} --out {tmp}/r.html --cache {tmp}/no.sqlite", "no journal at .*no.sqlite"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(
