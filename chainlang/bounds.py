@@ -251,7 +251,7 @@ def bound_program(program: ir.Program) -> Bound:
     for d in program.inputs:
         w.sizes[d.name] = w.symbol(f"len({d.name})", f"number of elements of input '{d.name}'")
     total, exact = _lets(program.body, w)
-    calls, ex2 = _calls(program.result, w, program.batch_items)
+    calls, ex2 = _calls(program.result, w)
     formula = op("+", total, calls)
     used = _names(formula)
     symbols = tuple(s for s in w.symbols.values() if s.name in used)
@@ -266,11 +266,11 @@ def _names(e: BExpr) -> set[str]:
     return set()
 
 
-def _lets(lets: tuple[ir.Let, ...], w: _Walk, batch: Any = None) -> tuple[BExpr, bool]:
+def _lets(lets: tuple[ir.Let, ...], w: _Walk) -> tuple[BExpr, bool]:
     total: BExpr = lit(0)
     exact = True
     for let in lets:
-        c, ex = _calls(let.value, w, batch)
+        c, ex = _calls(let.value, w)
         total, exact = op("+", total, c), exact and ex
         size = size_of(let.value, w, let.name)
         if size is not None:
@@ -285,7 +285,7 @@ def _lets(lets: tuple[ir.Let, ...], w: _Walk, batch: Any = None) -> tuple[BExpr,
     return total, exact
 
 
-def _calls(e: ir.Expr, w: _Walk, batch: Any = None) -> tuple[BExpr, bool]:
+def _calls(e: ir.Expr, w: _Walk) -> tuple[BExpr, bool]:
     kind = e.kind
     if kind == "ask":
         if e.batch_items is not None:  # type: ignore[union-attr]
@@ -350,7 +350,7 @@ def size_of(e: ir.Expr, w: _Walk, name: str | None) -> BExpr | None:
             return op("if", cond, a, b)
         w.approx = True  # the larger branch: an upper bound only
         return op("max", a, b)
-    if kind in {"field"}:
+    if kind == "field":
         return size_of(e.obj, w, None)  # type: ignore[union-attr]
     return _named(w, name) if _is_list(e) else None
 

@@ -133,7 +133,7 @@ class _Builder(Transformer[Token, Any]):
             self.failed = True
             return ""
 
-    def _attach(self, items: Sequence[Any], open_line: int, close_line: int) -> tuple[Any, ...]:
+    def _attach(self, items: Sequence[Any], open_line: int) -> tuple[Any, ...]:
         """Give each item the unclaimed comments between the previous item and itself."""
         out, prev = [], open_line
         for item in items:
@@ -158,7 +158,7 @@ class _Builder(Transformer[Token, Any]):
     # ---- module and imports ----
     def start(self, meta: Meta, children: list[Any]) -> n.Module:
         end_line = self.src.text.count("\n") + 1
-        items = self._attach(children, 1, end_line)
+        items = self._attach(children, 1)
         tail = self._tail(children, 1, end_line)
         return n.Module(items, span=self.src.span(0, len(self.src.text)), tail=tail)
 
@@ -213,9 +213,7 @@ class _Builder(Transformer[Token, Any]):
             if x is not None and not isinstance(x, n.PromptParam | n.Message | n.Variant)
         )
         span = self._span(meta)
-        return n.PromptDecl(
-            name, params, answer, self._attach(body, span.line, span.end_line), span=span
-        )
+        return n.PromptDecl(name, params, answer, self._attach(body, span.line), span=span)
 
     def prompt_param(self, meta: Meta, c: list[Any]) -> n.PromptParam:
         return n.PromptParam(str(c[1]), c[2], c[0] is not None, span=self._span(meta))
@@ -238,13 +236,13 @@ class _Builder(Transformer[Token, Any]):
         flags = tuple(str(t) for t in c[1:] if isinstance(t, Token))
         msgs = [m for m in c[1:] if isinstance(m, n.Message)]
         span = self._span(meta)
-        return n.Variant(str(c[0]), flags, self._attach(msgs, span.line, span.end_line), span=span)
+        return n.Variant(str(c[0]), flags, self._attach(msgs, span.line), span=span)
 
     # ---- chains ----
     def chain_decl(self, meta: Meta, c: list[Any]) -> n.ChainDecl:
         doc = self._str(c[1]) if c[1] is not None else None
         span = self._span(meta)
-        items = self._attach(c[2:], span.line, span.end_line)
+        items = self._attach(c[2:], span.line)
         tail = self._tail(c[2:], span.line, span.end_line)
         return n.ChainDecl(str(c[0]), doc, items, span=span, tail=tail)
 
@@ -282,7 +280,7 @@ class _Builder(Transformer[Token, Any]):
     # ---- values ----
     def block(self, meta: Meta, c: list[Any]) -> n.Block:
         span = self._span(meta)
-        lets = self._attach(c[:-1], span.line, span.end_line)
+        lets = self._attach(c[:-1], span.line)
         return n.Block(lets, c[-1], span=span)
 
     def ask(self, meta: Meta, c: list[Any]) -> n.Ask:
@@ -329,7 +327,7 @@ class _Builder(Transformer[Token, Any]):
 
     def repeat_body(self, meta: Meta, c: list[Any]) -> tuple[tuple[n.Let, ...], n.RecordLit]:
         span = self._span(meta)
-        return self._attach(c[:-1], span.line, span.end_line), c[-1]
+        return self._attach(c[:-1], span.line), c[-1]
 
     def if_block(self, meta: Meta, c: list[Any]) -> n.IfBlock:
         return n.IfBlock(c[0], c[1], c[2], span=self._span(meta))

@@ -27,7 +27,7 @@ from chainlang.diagnostics import Diagnostics, did_you_mean
 from chainlang.labelsets import BUILTIN, LabelSetError, load
 from chainlang.source import Span
 from chainlang.stdlib import Registry
-from chainlang.stdlib.typenames import OPAQUE, OUTPUTS, named_type
+from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
 from chainlang.types import (
     ERROR_TYPE,
     EnumT,
@@ -46,6 +46,11 @@ from chainlang.types import (
 ERR = ERROR_TYPE
 
 _PARAM_KINDS = {"int", "float", "bool", "text", "enum"}
+
+
+def builtin_labelset(name: str) -> ir.LabelSet:
+    """The IR entry of a built-in label set (a key of :data:`~chainlang.labelsets.BUILTIN`)."""
+    return ir.LabelSet(name=name, source="builtin", size=len(load(name)))
 
 
 @dataclass
@@ -122,7 +127,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if name in self.scope.labelsets:
             return self.scope.labelsets[name]
         if name in BUILTIN:
-            return ir.LabelSet(name=name, source="builtin", size=len(load(name)))
+            return builtin_labelset(name)
         return None
 
     def _answer(self, d: n.AnswerDecl) -> None:
@@ -181,7 +186,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
             return found
         if t.name in self.scope.answers:
             return self.scope.answers[t.name]
-        known = ["Int", "Float", "Bool", "Text", "Image", "Points", *OPAQUE, *self.scope.answers]
+        known = [*BUILTIN_NAMES, *self.scope.answers]
         self.diags.error("E203", t.span, f"unknown type '{t.name}'", did_you_mean(t.name, known))
         return ERR
 
@@ -394,5 +399,3 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         local = item_local or self.depends_on_local(s.value)
         self.env[s.name] = Binding(value.type, "let", self.is_static(s.value), local)
         return ir.Let(name=s.name, value=value, origin=s.span.origin())
-
-    # ---- prompts ----

@@ -16,7 +16,7 @@ from pathlib import Path
 from chainlang import ir
 from chainlang import nodes as n
 from chainlang.check import Checker, Scope
-from chainlang.diagnostics import Diagnostic, Diagnostics, render_all
+from chainlang.diagnostics import Diagnostic, Diagnostics, did_you_mean, render_all
 from chainlang.errors import CompileError
 from chainlang.lower import lower
 from chainlang.parser import parse
@@ -47,14 +47,17 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
         empty = SourceFile.of(str(path), "")
         diags.error("E100", empty.whole(), f"cannot read {path}: {exc.__class__.__name__}")
         return Result(None, diags.sorted())
-    return check_source(src.text, src.name, registry)
+    return _check(src, registry)
 
 
 def check_source(text: str, name: str = "<string>", registry: Registry | None = None) -> Result:
     """Check chain source text; ``name`` is its path (imports resolve next to it)."""
-    src = SourceFile.of(name, text)
+    return _check(SourceFile.of(name, text), registry)
+
+
+def _check(src: SourceFile, registry: Registry | None) -> Result:
     ctx = _Compilation(registry or default_registry())
-    ctx.sources[name] = src
+    ctx.sources[src.name] = src
     diags = Diagnostics()
     module = parse(src, diags)
     program = None
@@ -199,8 +202,6 @@ class _Compilation:
             )
         if not found:
             known = [*scope.answers, *scope.prompts, *scope.labelsets]
-            from chainlang.diagnostics import did_you_mean
-
             diags.error(
                 "E703",
                 imp.span,

@@ -15,9 +15,9 @@ from fnmatch import fnmatchcase
 
 from chainlang import ir
 from chainlang.bounds import bound_program
-from chainlang.check import Checked
+from chainlang.check import Checked, builtin_labelset
 from chainlang.errors import UsageError
-from chainlang.labelsets import BUILTIN, load
+from chainlang.labelsets import BUILTIN
 from chainlang.types import BoolT, EnumT, FloatT, IntT, TextT, Type
 
 
@@ -26,7 +26,7 @@ def lower(checked: Checked, source: str) -> ir.Program:
     c = checked.chain
     labelsets = dict(checked.scope.labelsets)
     for name in BUILTIN:
-        labelsets.setdefault(name, ir.LabelSet(name=name, source="builtin", size=len(load(name))))
+        labelsets.setdefault(name, builtin_labelset(name))
     program = ir.Program(
         name=c.name,
         doc=c.doc,

@@ -89,19 +89,16 @@ class ExprChecks:
 
     def _field(self, e: n.Field) -> ir.Expr:
         obj = self.expr(e.obj)
-        t, lift = obj.type, 0
+        t = obj.type
+        layers: list[type[ListT | OptionalT]] = []
         while isinstance(t, ListT | OptionalT):
-            t, lift = t.item, lift + 1
+            layers.append(type(t))
+            t = t.item
         ft = self._field_type(t, e)
         # Rewrap the field type in the layers it was lifted through.
-        layers = []
-        t2 = obj.type
-        while isinstance(t2, ListT | OptionalT):
-            layers.append(type(t2))
-            t2 = t2.item
         for layer in reversed(layers):
             ft = ft if ft == ERR else layer(item=ft)
-        return ir.GetField(obj=obj, name=e.name, lift=lift, type=ft, origin=e.span.origin())
+        return ir.GetField(obj=obj, name=e.name, lift=len(layers), type=ft, origin=e.span.origin())
 
     def _field_type(self, t: Type, e: n.Field) -> Type:
         if t == ERR:

@@ -200,5 +200,3 @@ class PromptChecks:
             )
             return False
         return True
-
-    # ---- values ----

@@ -311,5 +311,3 @@ class ValueChecks:
         if v.type != ERR and not assignable(v.type, BoolT()):
             self.diags.error("E304", e.span, f"{what} needs a Bool condition, got {v.type.show()}")
         return v
-
-    # ---- expressions ----

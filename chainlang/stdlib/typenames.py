@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainlang.types import BoolT, FloatT, ImageT, IntT, ListT, OpaqueT, TextT, Type
+from chainlang.types import ANY_TYPE, BoolT, FloatT, ImageT, IntT, ListT, OpaqueT, TextT, Type
 
 #: Values produced and consumed only by operations (``OpaqueT`` names).
 OPAQUE: frozenset[str] = frozenset(
@@ -31,7 +31,18 @@ OUTPUTS: frozenset[str] = frozenset(
 )
 
 #: Placeholder for "any type" (the element type of ``[]`` and of ``none``).
-ANY = OpaqueT(name="?")
+ANY = ANY_TYPE
+
+_SCALARS: dict[str, Type] = {
+    "Int": IntT(),
+    "Float": FloatT(),
+    "Bool": BoolT(),
+    "Text": TextT(),
+    "Image": ImageT(),
+}
+
+#: Every name :func:`named_type` knows (for "did you mean" suggestions).
+BUILTIN_NAMES: frozenset[str] = frozenset({*_SCALARS, "Points", *OPAQUE})
 
 
 def named_type(name: str) -> Type | None:
@@ -40,15 +51,8 @@ def named_type(name: str) -> Type | None:
     >>> named_type("Int").show(), named_type("Points").show()
     ('Int', '[Point]')
     """
-    scalars: dict[str, Type] = {
-        "Int": IntT(),
-        "Float": FloatT(),
-        "Bool": BoolT(),
-        "Text": TextT(),
-        "Image": ImageT(),
-    }
-    if name in scalars:
-        return scalars[name]
+    if name in _SCALARS:
+        return _SCALARS[name]
     if name == "Points":  # grouping queries: a list of points
         return ListT(item=OpaqueT(name="Point"))
     if name in OPAQUE:
