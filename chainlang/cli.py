@@ -17,14 +17,13 @@ from pathlib import Path
 
 from chainlang import commands, nodes
 from chainlang.bounds import show
+from chainlang.cli_support import EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE
 from chainlang.compiler import Result, check_file
 from chainlang.diagnostics import Diagnostics, render_all, to_json
 from chainlang.errors import ChainlangError
 from chainlang.parser import parse
 from chainlang.source import SourceFile
 from chainlang.unparse import unparse
-
-EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -138,10 +137,20 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             if args.check:
                 print(f"{path}: would reformat")
                 status = EXIT_DIAGNOSTICS
-            else:
-                path.write_text(text, encoding="utf-8")
+            elif _write(path, text):
                 print(f"{path}: reformatted")
+            else:
+                status = EXIT_DIAGNOSTICS
     return status
+
+
+def _write(path: Path, text: str) -> bool:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _err(f"{path}: cannot write: {exc.__class__.__name__}")
+        return False
+    return True
 
 
 def _format(path: Path) -> tuple[SourceFile, str | None]:

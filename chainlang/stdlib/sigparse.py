@@ -49,8 +49,9 @@ class _Reader:
         self.toks = _tokens(text)
         self.i = 0
 
-    def peek(self) -> str | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
+    def peek(self, ahead: int = 0) -> str | None:
+        j = self.i + ahead
+        return self.toks[j] if j < len(self.toks) else None
 
     def take(self, expected: str | None = None) -> str:
         tok = self.peek()
@@ -67,7 +68,7 @@ class _Reader:
             t: Type = ListT(item=item)
         elif tok.startswith('"'):
             values = [tok[1:-1]]
-            while self.peek() == "|" and self.toks[self.i + 1].startswith('"'):
+            while self.peek() == "|" and (self.peek(1) or "").startswith('"'):
                 self.take()
                 values.append(self.take()[1:-1])
             t = EnumT(values=tuple(values))

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from compiler_helpers import CHAINS, ROOT
 
-from chainlang.compiler import check_file, compile_file, compile_source
+from chainlang.cli import main
+from chainlang.compiler import check_file, check_source, compile_file, compile_source
 from chainlang.diagnostics import Diagnostics
 from chainlang.errors import CompileError, UsageError
 from chainlang.ir import Program
 from chainlang.lower import resolve_params
 from chainlang.parser import parse
 from chainlang.source import SourceFile
+from chainlang.stdlib import SignatureError, operation
 from chainlang.unparse import unparse
 
 
@@ -119,14 +121,17 @@ def test_compile_error_carries_all_diagnostics() -> None:
 def test_one_typo_gives_one_error() -> None:
     path = ROOT / "chains" / "depth.chain"
     text = path.read_text().replace("sample_pairs(regions", "sample_pairs(regionz")
-    result = check_file_text(text, str(path))
-    assert [d.code for d in result] == ["E201"]
+    result = check_source(text, str(path))
+    assert [d.code for d in result.diagnostics] == ["E201"]
 
 
-def check_file_text(text: str, name: str) -> list[str]:
-    from chainlang.compiler import check_source
-
-    return check_source(text, name).diagnostics  # type: ignore[return-value]
+@pytest.mark.parametrize(
+    "signature",
+    ['f(a: "x" |) -> Int', 'f(a: Int) -> "x" |', "f(a: Int -> Int", "f(a: Nope) -> Int"],
+)
+def test_malformed_signature_is_a_signature_error(signature: str) -> None:
+    with pytest.raises(SignatureError):
+        operation(signature)
 
 
 def test_imports_bring_prompts_answers_and_labelsets(tmp_path: Path) -> None:
@@ -169,6 +174,20 @@ def test_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
     assert _cli("fmt", "--check", str(messy)).returncode == 1
     assert _cli("fmt", str(messy)).returncode == 0
     assert _cli("fmt", "--check", str(messy)).returncode == 0
+
+
+def test_fmt_reports_a_file_it_cannot_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    messy = tmp_path / "messy.chain"
+    messy.write_text((ROOT / "chains/examples/label.chain").read_text().replace("\n  ", "\n      "))
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    assert main(["fmt", str(messy)]) == 1
+    assert f"{messy}: cannot write: PermissionError" in capsys.readouterr().err
 
 
 def test_check_imports_no_heavy_modules() -> None:

@@ -1,0 +1,34 @@
+"""Run the doctests of the compiler modules (their examples are part of the contract)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+from types import ModuleType
+
+import pytest
+
+# the compiler modules whose docstrings hold examples
+MODULES = [
+    importlib.import_module(f"chainlang.{name}")
+    for name in (
+        "bounds",
+        "builder",
+        "diagnostics",
+        "labelsets",
+        "source",
+        "stdlib",
+        "stdlib.core",
+        "stdlib.sigparse",
+        "stdlib.typenames",
+        "types",
+        "unparse",
+    )
+]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_doctests_pass(module: ModuleType) -> None:
+    result = doctest.testmod(module, raise_on_error=False)
+    assert result.failed == 0
+    assert result.attempted > 0
