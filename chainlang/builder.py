@@ -380,6 +380,16 @@ class _Builder(Transformer[Token, Any]):
         args = [a for a in c[1:] if a is not None]
         pos = tuple(a for a in args if not isinstance(a, n.KwArg))
         kws = tuple(a for a in args if isinstance(a, n.KwArg))
+        first_kw = next((i for i, a in enumerate(args) if isinstance(a, n.KwArg)), len(args))
+        for late in args[first_kw:]:
+            if not isinstance(late, n.KwArg):
+                # Accepting it would let `fmt` silently reorder what the author wrote.
+                self.diags.error(
+                    "E303",
+                    late.span,
+                    "a positional argument after a named one",
+                    "put positional arguments first, or name this one too",
+                )
         return n.Call(str(c[0]), pos, kws, span=self._span(meta))
 
     def arg(self, meta: Meta, c: list[Any]) -> Any:

@@ -20,7 +20,7 @@ from chainlang.bounds import show
 from chainlang.cli_support import EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE
 from chainlang.compiler import Result, check_file
 from chainlang.diagnostics import Diagnostics, render_all, to_json
-from chainlang.errors import ChainlangError
+from chainlang.errors import ChainlangError, UsageError
 from chainlang.parser import parse
 from chainlang.source import SourceFile
 from chainlang.unparse import unparse
@@ -96,7 +96,11 @@ def chain_files(paths: Sequence[Path]) -> list[Path]:
     """Files as given; a folder stands for every ``*.chain`` file below it."""
     out: list[Path] = []
     for p in paths:
-        out.extend(sorted(p.rglob("*.chain")) if p.is_dir() else [p])
+        found = sorted(p.rglob("*.chain")) if p.is_dir() else [p]
+        if not found:
+            # A wrong folder in CI must not pass as "nothing to complain about".
+            raise UsageError(f"{p} holds no .chain files")
+        out.extend(found)
     return out
 
 
@@ -161,7 +165,8 @@ def _format(path: Path) -> tuple[SourceFile, str | None]:
         return SourceFile.of(str(path), ""), None
     diags = Diagnostics()
     module = parse(src, diags)
-    if module is None:
+    if module is None or diags.has_errors():
+        # Never rewrite a file the parser objected to: the layout would hide the error.
         _print_diagnostics(render_all(diags, {src.name: src}))
         return src, None
     return src, unparse(module)

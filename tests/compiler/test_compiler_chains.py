@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from compiler_helpers import CHAINS, ROOT
+from compiler_helpers import CHAINS, GOLDEN, ROOT
 
 from chainlang.cli import main
 from chainlang.compiler import check_file, check_source, compile_file, compile_source
@@ -174,6 +174,27 @@ def test_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
     assert _cli("fmt", "--check", str(messy)).returncode == 1
     assert _cli("fmt", str(messy)).returncode == 0
     assert _cli("fmt", "--check", str(messy)).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["check", "fmt"])
+def test_a_folder_without_chains_is_a_usage_error(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A mistyped folder in CI must fail, not pass with nothing checked.
+    assert main([command, str(tmp_path)]) == 2
+    assert f"{tmp_path} holds no .chain files" in capsys.readouterr().err
+
+
+def test_fmt_leaves_a_file_with_syntax_errors_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `f(n = 5, image)` must not be "fixed" into `f(image, n = 5)` behind the author's back.
+    path = tmp_path / "kw.chain"
+    text = (GOLDEN / "diagnostics" / "E303_positional_after_named.chain").read_text()
+    path.write_text(text)
+    assert main(["fmt", str(path)]) == 1
+    assert path.read_text() == text
+    assert "E303" in capsys.readouterr().err
 
 
 def test_fmt_reports_a_file_it_cannot_write(
