@@ -28,7 +28,12 @@ def test_region_mean_of_a_normal_channel(quads: Regions) -> None:
     normals[..., 2] = 1.0
     normals[0:8, 0:10, 0] = 0.5
     normals[0, 0] = 0.0  # the zero vector: no data
-    assert ops.region_mean(normals, quads.region(1), channel=0) == pytest.approx(0.5)
+    normals[1, 1] = (9.0, 0.0, np.nan)  # another channel's NaN: the whole pixel is no data
+    normals[2, 2] = (0.0, 0.0, 1.0)  # a zero component of a valid vector still counts
+    valid = np.concatenate([np.full(77, 0.5), [0.0]])
+    assert ops.region_mean(normals, quads.region(1), channel=0) == pytest.approx(valid.mean())
+    assert ops.region_std(normals, quads.region(1), channel=0) == pytest.approx(valid.std())
+    assert ops.region_mean(normals, quads.region(1), channel=2) == pytest.approx(1.0)
     with pytest.raises(OperationError, match="channel"):
         ops.region_mean(normals, quads.region(1))
     with pytest.raises(OperationError, match="the map is"):
