@@ -141,14 +141,20 @@ def mark_mask(
         _paint(canvas, window, box, _outline_of_box(box, px), rgb)
     elif shape == "curve":
         _paint(canvas, window, box, _inner_band(inside, px), rgb)
-    elif shape == "point":
-        depth = ndimage.distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
-        cy, cx = np.unravel_index(int(np.argmax(depth)), depth.shape)
-        _paint(canvas, window, box, _disc(inside.shape, cx, cy, px) & inside, rgb)
     else:
-        cy, cx = np.unravel_index(int(np.argmax(inside)), inside.shape)
-        _draw_number(canvas, window, box.x0 + cx, box.y0 + cy, "1", rgb, px)
+        cx, cy = _innermost(inside)
+        if shape == "point":
+            _paint(canvas, window, box, _disc(inside.shape, cx, cy, px) & inside, rgb)
+        else:
+            _draw_number(canvas, window, box.x0 + cx, box.y0 + cy, "1", rgb, px)
     return ImageData.of(canvas)
+
+
+def _innermost(inside: np.ndarray) -> tuple[int, int]:
+    """``(x, y)`` of the set pixel farthest from the mask's border (as ``Region.inner_point``)."""
+    depth = ndimage.distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
+    cy, cx = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return int(cx), int(cy)
 
 
 def mark_numbers(
@@ -252,13 +258,23 @@ def _paint(
     canvas: np.ndarray, window: Box, box: Box, where: np.ndarray, rgb: tuple[int, int, int]
 ) -> None:
     """Set ``canvas`` (which shows ``window``) to ``rgb`` where ``where`` (laid over ``box``)."""
+    cut = _overlap(window, box)
+    if cut is not None:
+        target, source = cut
+        canvas[target][where[source]] = rgb
+
+
+def _overlap(window: Box, box: Box) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+    """Where ``box`` meets ``window``: slices of the canvas, then of an array over ``box``.
+
+    None when the two share no pixel.
+    """
     x0, y0 = max(box.x0, window.x0), max(box.y0, window.y0)
     x1, y1 = min(box.x1, window.x1), min(box.y1, window.y1)
     if x1 <= x0 or y1 <= y0:
-        return
-    sub = where[y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0]
-    target = canvas[y0 - window.y0 : y1 - window.y0, x0 - window.x0 : x1 - window.x0]
-    target[sub] = rgb
+        return None
+    meet = Box(x0, y0, x1, y1)
+    return meet.shifted(-window.x0, -window.y0).slices(), meet.shifted(-box.x0, -box.y0).slices()
 
 
 def _outline_of_box(box: Box, px: int) -> np.ndarray:
@@ -298,20 +314,10 @@ def _draw_number(
     label[:] = background
     ink = (0, 0, 0) if sum(background) > 382 else (255, 255, 255)
     label[pad : pad + glyphs.shape[0], pad : pad + glyphs.shape[1]][glyphs] = ink
-    box = Box(left, top, left + width, top + height)
-    for channel in range(3):
-        plane = np.ascontiguousarray(label[..., channel])
-        _paint_plane(canvas, window, box, plane, channel)
-
-
-def _paint_plane(canvas: np.ndarray, window: Box, box: Box, plane: np.ndarray, ch: int) -> None:
-    x0, y0 = max(box.x0, window.x0), max(box.y0, window.y0)
-    x1, y1 = min(box.x1, window.x1), min(box.y1, window.y1)
-    if x1 <= x0 or y1 <= y0:
-        return
-    canvas[y0 - window.y0 : y1 - window.y0, x0 - window.x0 : x1 - window.x0, ch] = plane[
-        y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0
-    ]
+    cut = _overlap(window, Box(left, top, left + width, top + height))
+    if cut is not None:
+        target, source = cut
+        canvas[target] = label[source]
 
 
 @functools.lru_cache(maxsize=256)

@@ -12,7 +12,7 @@ from chainlang.errors import OperationError
 from chainlang.image import ImageData
 from chainlang.vision import ops
 from chainlang.vision.markers import marker_size
-from chainlang.vision.values import Regions
+from chainlang.vision.values import Mask, Regions
 
 
 def grey_like(labels: np.ndarray) -> ImageData:
@@ -102,6 +102,18 @@ def test_mark_mask_touches_only_the_mask(quads: Regions) -> None:
         assert touched.any() and np.all(mask.pixels[touched])
     rect = changed(image, ops.mark_mask(image, mask, "cyan", "rectangle", size=1))
     assert rect[0, 0] and rect[7, 19] and not rect[3, 5] and not rect[8:].any()
+
+
+def test_mark_mask_number_sits_at_the_masks_inner_point() -> None:
+    pixels = np.zeros((60, 100), dtype=bool)
+    pixels[10:50, 30:70] = True  # a square: one innermost point, at its middle
+    mask = Mask(pixels)
+    image = ImageData.of(np.full((60, 100, 3), 128, dtype=np.uint8))
+    touched = changed(image, ops.mark_mask(image, mask, "red", "number", size=10))
+    ys, xs = np.nonzero(touched)
+    # Centred on the middle of the mask, not on its first (top-left) pixel.
+    assert abs(xs.mean() - 49.5) <= 3 and abs(ys.mean() - 29.5) <= 3
+    assert not touched[10:15, 30:35].any()
 
 
 def test_mark_numbers_labels_each_region(coffee_medium: ImageData) -> None:
