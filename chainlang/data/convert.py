@@ -15,35 +15,41 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
 
-from chainlang.data.manifest import IMAGE_SUFFIXES, relative_image_path, write_manifest
+from chainlang.data.images import DECODE_ERRORS
+from chainlang.data.manifest import image_files, relative_image_path, write_manifest
 from chainlang.data.truth import IGNORE, OMNIDATA_CONVENTION
 from chainlang.errors import DataError
 
 LABELS_NAME = "labels.txt"
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
+
+
+def _read_lines(path: Path) -> list[str]:
+    return [s.strip() for s in _read_text(path).splitlines() if s.strip()]
 
 
 def _images_under(root: Path) -> list[Path]:
     if not root.is_dir():
         raise DataError(f"image folder not found: {root}")
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    return image_files(root)
 
 
 def _write_labels(out: Path, names: Iterable[str]) -> str:
@@ -101,27 +107,27 @@ def convert_coco_instances(
     coco = _read_json(Path(annotations))
     try:
         cats = {int(c["id"]): str(c["name"]) for c in coco["categories"]}
-        imgs = {int(i["id"]): i for i in coco["images"]}
-        anns = coco["annotations"]
+        files = {int(i["id"]): str(i["file_name"]) for i in coco["images"]}
+        anns = list(coco["annotations"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{annotations}: not a COCO instances file ({exc!r})") from exc
     per_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for a in anns:
         if a.get("iscrowd", 0) and not include_crowd:
             continue
-        per_image[int(a["image_id"])].append(_coco_box(a, cats, annotations))
+        image_id, box = _coco_box(a, cats, annotations)
+        per_image[image_id].append(box)
     records = []
-    for image_id in sorted(imgs):
+    for image_id in sorted(files):
         boxes = per_image.get(image_id, [])
         if not boxes and not keep_empty:
             continue
         if single_instance and max(Counter(b["label"] for b in boxes).values(), default=1) > 1:
             continue
-        info = imgs[image_id]
-        path = Path(images) / info["file_name"]
+        path = Path(images) / files[image_id]
         records.append(
             {
-                "id": Path(info["file_name"]).stem,
+                "id": path.stem,
                 "image": relative_image_path(path, Path(out)),
                 "truth": {"boxes": boxes},
                 "meta": {"coco_id": image_id},
@@ -136,13 +142,17 @@ def convert_coco_instances(
     return write_manifest(Path(out), records, info)
 
 
-def _coco_box(a: Mapping[str, Any], cats: Mapping[int, str], where: Path) -> dict[str, Any]:
+def _coco_box(
+    a: Mapping[str, Any], cats: Mapping[int, str], where: Path
+) -> tuple[int, dict[str, Any]]:
+    """The image id and the box of one annotation."""
     try:
         x, y, w, h = (float(v) for v in a["bbox"])
         label = cats[int(a["category_id"])]
+        image_id = int(a["image_id"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{where}: annotation {a.get('id')!r} is malformed ({exc!r})") from exc
-    return {"label": label, "x0": x, "y0": y, "x1": x + w, "y1": y + h}
+    return image_id, {"label": label, "x0": x, "y0": y, "x1": x + w, "y1": y + h}
 
 
 def panoptic_ids(rgb: np.ndarray) -> np.ndarray:
@@ -170,8 +180,8 @@ def convert_coco_panoptic(
     try:
         cats = sorted(data["categories"], key=lambda c: int(c["id"]))
         index = {int(c["id"]): i for i, c in enumerate(cats)}
-        imgs = {int(i["id"]): i for i in data["images"]}
-        anns = data["annotations"]
+        files = {int(i["id"]): str(i["file_name"]) for i in data["images"]}
+        anns = list(data["annotations"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{panoptic_json}: not a COCO panoptic file ({exc!r})") from exc
     if len(cats) >= IGNORE:
@@ -180,7 +190,16 @@ def convert_coco_panoptic(
         (out / sub).mkdir(parents=True, exist_ok=True)
     things = {int(c["id"]) for c in cats if c.get("isthing", _is_thing(int(c["id"])))}
     records = [
-        _panoptic_item(a, index, things, imgs, Path(panoptic_pngs), Path(images), out) for a in anns
+        _panoptic_item(
+            _panoptic_annotation(a, Path(panoptic_json)),
+            index,
+            things,
+            files,
+            Path(panoptic_pngs),
+            Path(images),
+            out,
+        )
+        for a in anns
     ]
     labelset = _write_labels(out, (str(c["name"]) for c in cats))
     info = {
@@ -192,31 +211,51 @@ def convert_coco_panoptic(
     return write_manifest(out, records, info)
 
 
+class _PanopticAnnotation(NamedTuple):
+    file_name: str
+    image_id: int
+    segments: list[tuple[int, int, bool]]  # (segment id, category id, crowd)
+
+
+def _panoptic_annotation(ann: Any, where: Path) -> _PanopticAnnotation:
+    """The fields of one panoptic annotation, checked before any file is read or written."""
+    try:
+        segments = [
+            (int(seg["id"]), int(seg["category_id"]), bool(seg.get("iscrowd", 0)))
+            for seg in ann["segments_info"]
+        ]
+        return _PanopticAnnotation(str(ann["file_name"]), int(ann["image_id"]), segments)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{where}: malformed panoptic annotation ({exc!r})") from exc
+
+
 def _panoptic_item(
-    ann: Mapping[str, Any],
+    ann: _PanopticAnnotation,
     index: Mapping[int, int],
     things: set[int],
-    imgs: Mapping[int, Mapping[str, Any]],
+    files: Mapping[int, str],
     pngs: Path,
     images: Path,
     out: Path,
 ) -> dict[str, Any]:
-    png = pngs / ann["file_name"]
+    stem = Path(ann.file_name).stem
+    if ann.image_id not in files:
+        raise DataError(f"panoptic annotation {stem} refers to unknown image {ann.image_id}")
+    png = pngs / ann.file_name
     try:
         with Image.open(png) as im:
             ids = panoptic_ids(np.asarray(im.convert("RGB")))
-    except OSError as exc:
+    except DECODE_ERRORS as exc:
         raise DataError(f"cannot read panoptic PNG {png}: {exc}") from exc
     semantic = np.full(ids.shape, IGNORE, dtype=np.uint8)
     instances = np.zeros(ids.shape, dtype=np.uint16)
     known = {0}
     n_inst = 0
-    for seg in ann["segments_info"]:
-        sid, cat = int(seg["id"]), int(seg["category_id"])
+    for sid, cat, crowd in ann.segments:
         if cat not in index:
             raise DataError(f"{png}: segment {sid} has unknown category {cat}")
         known.add(sid)
-        if seg.get("iscrowd", 0):
+        if crowd:
             continue  # crowd regions have no single instance and stay "ignore"
         where = ids == sid
         semantic[where] = index[cat]
@@ -226,15 +265,11 @@ def _panoptic_item(
     stray = set(np.unique(ids).tolist()) - known
     if stray:
         raise DataError(f"{png}: segment ids {sorted(stray)[:5]} are not in segments_info")
-    stem = Path(ann["file_name"]).stem
     Image.fromarray(semantic).save(out / "semantic" / f"{stem}.png")
     Image.fromarray(instances).save(out / "instances" / f"{stem}.png")
-    info = imgs.get(int(ann["image_id"]))
-    if info is None:
-        raise DataError(f"panoptic annotation {stem} refers to unknown image {ann['image_id']}")
     return {
         "id": stem,
-        "image": relative_image_path(images / info["file_name"], out),
+        "image": relative_image_path(images / files[ann.image_id], out),
         "truth": {"semantic": f"semantic/{stem}.png", "instances": f"instances/{stem}.png"},
     }
 
@@ -263,6 +298,8 @@ def convert_imagenet_folders(
         DataError: No class folders or images, or a folder missing from ``class_names``.
     """
     root, out = Path(root), Path(out)
+    if not root.is_dir():
+        raise DataError(f"class folder root not found: {root}")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DataError(f"no class folders under {root}")
@@ -287,7 +324,7 @@ def convert_imagenet_folders(
 
 def _read_class_names(path: Path) -> dict[str, str]:
     names = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         parts = line.strip().split(maxsplit=1)
@@ -340,11 +377,7 @@ def convert_imagenet_val(
     return write_manifest(out, records, {"name": images.name, "labelset": declared})
 
 
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return [s.strip() for s in Path(path).read_text(encoding="utf-8").splitlines() if s.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+_CSV_HEADERS = ("imageid", "image", "file", "filename")
 
 
 def _read_val_labels(path: Path, files: list[Path]) -> dict[str, Any]:
@@ -354,14 +387,8 @@ def _read_val_labels(path: Path, files: list[Path]) -> dict[str, Any]:
             raise DataError(f"{path}: expected an object mapping file names to labels")
         return {Path(k).name: v for k, v in data.items()}
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f))
-        header = bool(rows) and rows[0][0].strip().lower() in (
-            "imageid",
-            "image",
-            "file",
-            "filename",
-        )
+        rows = [r for r in csv.reader(_read_text(path).splitlines()) if r]
+        header = bool(rows) and rows[0][0].strip().lower() in _CSV_HEADERS
         body = rows[1:] if header else rows
         return {r[0]: r[1].split()[0] for r in body if len(r) >= 2 and r[1].split()}
     lines = _read_lines(path)

@@ -25,8 +25,8 @@ from chainlang.image import ImageData
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
-# Errors Pillow raises for unreadable, truncated or corrupt files.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+# Errors Pillow raises for unreadable, truncated, corrupt or oversized files.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
@@ -55,7 +55,7 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
             pixels = to_rgb_array(upright)
     except DataError:
         raise
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise DataError(f"cannot read image {p}: {exc}") from exc
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise DataError(f"image has zero size: {p}")
@@ -79,7 +79,7 @@ def image_size(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tup
                 w, h = h, w
     except DataError:
         raise
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise DataError(f"cannot read image {p}: {exc}") from exc
     return int(w), int(h)
 

@@ -248,12 +248,18 @@ def load_dataset(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> D
     return _load_manifest(p.resolve(), max_pixels)
 
 
-def _load_folder(root: Path, max_pixels: int) -> Dataset:
-    ids = sorted(
-        f.relative_to(root).as_posix()
+def image_files(root: Path) -> list[Path]:
+    """The image files under ``root`` (recursively, hidden paths skipped), by relative path."""
+    found = [
+        f
         for f in root.rglob("*")
         if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file() and not _hidden(f.relative_to(root))
-    )
+    ]
+    return sorted(found, key=lambda f: f.relative_to(root).as_posix())
+
+
+def _load_folder(root: Path, max_pixels: int) -> Dataset:
+    ids = [f.relative_to(root).as_posix() for f in image_files(root)]
     if not ids:
         raise DataError(f"{root} holds no {MANIFEST_NAME} and no images")
     info = DatasetInfo(name=root.name, labelset=None, conventions=_EMPTY, raw=_EMPTY)

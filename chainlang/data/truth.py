@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from chainlang.data.images import DECODE_ERRORS
 from chainlang.errors import DataError
 
 TRUTH_NAMES = ("label", "boxes", "semantic", "instances", "points", "depth", "normals")
@@ -173,7 +174,7 @@ def read_array(path: Path) -> np.ndarray:
             im.load()
             # Raw values: no mode conversion, so palette PNGs give indices and 16-bit stays 16-bit.
             return np.array(im)
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except DECODE_ERRORS as exc:
         raise DataError(f"cannot read truth file {path}: {exc}") from exc
 
 
@@ -243,7 +244,11 @@ def _decode_semantic(value: Any, base: Path, conventions: Mapping[str, Any]) -> 
         raise DataError(f"semantic map values must be 0..254 or 255 (ignore), in {path}")
     n = opts.get("num_classes")
     if n is not None:
-        bad = (arr != IGNORE) & (arr >= int(n))
+        try:
+            n = int(n)
+        except (TypeError, ValueError):
+            raise DataError(f"semantic num_classes must be an integer, got {n!r}") from None
+        bad = (arr != IGNORE) & (arr >= n)
         if bad.any():
             raise DataError(
                 f"semantic map {path} has class {int(arr[bad].max())} but the label set has {n}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -223,3 +224,58 @@ def test_plain_folder_converter(tmp_path: Path) -> None:
     assert ds.ids() == ["2.jpg", "x/1.png"] and ds.get("x/1.png").image().size == (8, 6)
     with pytest.raises(DataError, match="no images"):
         convert_folder(tmp_path / "out", tmp_path / "out2")
+
+
+def test_converters_report_unreadable_inputs_as_data_errors(tmp_path: Path) -> None:
+    _img(tmp_path / "val" / "a.JPEG")
+    with pytest.raises(DataError, match="class folder root not found"):
+        convert_imagenet_folders(tmp_path / "nope", tmp_path / "o")
+    with pytest.raises(DataError, match=r"cannot read .*names\.txt"):
+        convert_imagenet_folders(tmp_path, tmp_path / "o", class_names=tmp_path / "names.txt")
+    with pytest.raises(DataError, match=r"cannot read .*gt\.csv"):
+        convert_imagenet_val(tmp_path / "val", tmp_path / "gt.csv", tmp_path / "o")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["annotations"][0].pop("image_id"), "annotation 10 is malformed"),
+        (lambda d: d["images"][0].pop("file_name"), "not a COCO instances file"),
+        (lambda d: d.update(annotations=5), "not a COCO instances file"),
+    ],
+)
+def test_malformed_coco_entries_are_data_errors(tmp_path: Path, edit: Any, message: str) -> None:
+    path = _coco(tmp_path)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=message):
+        convert_coco_instances(path, tmp_path / "val", tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda a: a.pop("segments_info"), "malformed panoptic annotation"),
+        (lambda a: a["segments_info"][0].pop("category_id"), "malformed panoptic annotation"),
+        (lambda a: a.update(image_id=6), "refers to unknown image 6"),
+    ],
+)
+def test_malformed_panoptic_annotations_are_data_errors(
+    tmp_path: Path, edit: Any, message: str
+) -> None:
+    path, pngs, images = _panoptic(tmp_path)
+    data = json.loads(path.read_text())
+    edit(data["annotations"][0])
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=message):
+        convert_coco_panoptic(path, pngs, images, tmp_path / "out")
+    assert not list((tmp_path / "out" / "semantic").iterdir())  # nothing written
+
+
+def test_folder_converter_keeps_the_folder_datasets_order(tmp_path: Path) -> None:
+    for name in ("cat/x.png", "cat.1/x.png", "cat-2.png"):
+        _img(tmp_path / "imgs" / name)
+    direct = load_dataset(tmp_path / "imgs").ids()
+    assert load_dataset(convert_folder(tmp_path / "imgs", tmp_path / "out")).ids() == direct
+    assert direct == sorted(direct)

@@ -236,3 +236,16 @@ def test_malformed_manifest_lines_name_file_and_line(
 def test_missing_label_set_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="label set file not found"):
         load_dataset(_dataset(tmp_path, {}, {"labelset": "nope/labels.txt"}))
+
+
+def test_semantic_num_classes_must_be_an_integer(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((H, W), dtype=np.uint8)).save(tmp_path / "s.png")
+    info = {"truth": {"semantic": {"num_classes": "many"}}}
+    with pytest.raises(DataError, match="num_classes must be an integer, got 'many'"):
+        load_dataset(_dataset(tmp_path, {"semantic": "s.png"}, info)).get("a").truth("semantic")
+
+
+def test_oversized_truth_image_is_a_data_error(tmp_path: Path) -> None:
+    Image.new("1", (13000, 14000)).save(tmp_path / "s.png")  # past Pillow's bomb limit
+    with pytest.raises(DataError, match=r"cannot read truth file .*s\.png"):
+        load_dataset(_dataset(tmp_path, {"semantic": "s.png"})).get("a").truth("semantic")
