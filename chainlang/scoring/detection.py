@@ -32,6 +32,7 @@ from chainlang.scoring.common import (
 def first_box_per_label(boxes: Sequence[BoxLike]) -> list[BoxLike]:
     """Keep only the first box of each label, as the paper's single-instance eval.
 
+    >>> from chainlang.scoring.common import ScoredBox
     >>> [b.x0 for b in first_box_per_label([ScoredBox("a", 0, 0, 1, 1), ScoredBox("a", 5, 5, 6, 6),
     ...                                    ScoredBox("b", 2, 2, 3, 3)])]
     [0, 2]
@@ -133,6 +134,7 @@ def detection_ap(
     The category set is the labels present in the truth; predicted labels
     outside it are ignored. Predictions with equal scores rank in input order.
 
+    >>> from chainlang.scoring.common import ScoredBox
     >>> t = [[ScoredBox("cat", 0, 0, 10, 10)], [ScoredBox("dog", 0, 0, 10, 10)]]
     >>> p = [[ScoredBox("cat", 0, 0, 10, 7)], [ScoredBox("dog", 20, 20, 30, 30)]]
     >>> {k: round(v, 4) for k, v in detection_ap(p, t).items()}
