@@ -181,11 +181,14 @@ _NO_CI = (float("nan"), float("nan"))
 
 
 def _ci_pooled(
-    rows: list[np.ndarray], fn: Callable[[np.ndarray], np.ndarray], spec: BootstrapSpec | None
+    rows: Sequence[np.ndarray] | np.ndarray,
+    fn: Callable[[np.ndarray], np.ndarray],
+    spec: BootstrapSpec | None,
 ) -> tuple[float, float]:
-    if spec is None or not rows:
+    """CI of ``fn`` over per-image rows (a list of rows or an ``n × k`` array)."""
+    if spec is None or len(rows) == 0:
         return _NO_CI
-    return bootstrap_pooled(np.stack(rows), fn, spec)
+    return bootstrap_pooled(np.asarray(rows), fn, spec)
 
 
 def _ci_mean(values: Sequence[float], spec: BootstrapSpec | None) -> tuple[float, float]:

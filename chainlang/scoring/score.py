@@ -9,8 +9,8 @@ clause, recorded with each question) — for depth this is the paper's
 pairwise accuracy.
 
 Failed items are excluded from the metrics (the paper's convention) and
-reported in coverage; classification and grouping also report the metric
-with failures counted as wrong.
+reported in coverage; classification, detection, segmentation and grouping
+also report each metric with failures counted as misses (``*_with_failures``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from chainlang.errors import DataError, ScoringError
 from chainlang.experiments.stats import PerImage
 from chainlang.runtime.runfolder import read_results, read_run
 from chainlang.scoring import metrics
-from chainlang.scoring.metrics import Coverage, MetricValue, Sample
+from chainlang.scoring.common import DEFAULT_BOOTSTRAP, _ci_mean
+from chainlang.scoring.metrics import BootstrapSpec, Coverage, MetricValue, Sample
 
 TRUTH_FOR_OUTPUT = {
     "Label": "label",
@@ -94,7 +95,7 @@ def score_run(
     spec = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
     classes = _num_classes(data) if output == "SemanticMask" else 0
     values = dict(_task_metrics(output, samples, mask, spec, classes))
-    acc, per_answer = answer_accuracy(records)
+    acc, per_answer = answer_accuracy(records, bootstrap=spec)
     if acc is not None:
         values["answer_acc"] = acc
     per_image = _per_image(output, samples, per_answer, values)
@@ -210,13 +211,14 @@ def _instances_at(instances: np.ndarray, points: Any) -> list[np.ndarray]:
     return masks
 
 
-def _open_dataset(dataset: Dataset | str | Path) -> Dataset:
+def _open_dataset(dataset: Dataset | str | Path, where: str = "") -> Dataset:
+    """The dataset itself, or the one loaded from its path (``where`` prefixes errors)."""
     if isinstance(dataset, Dataset):
         return dataset
     try:
         return load_dataset(dataset)
     except DataError as err:
-        raise ScoringError(f"cannot open the dataset {dataset}: {err}") from err
+        raise ScoringError(f"{where}cannot open the dataset {dataset}: {err}") from err
 
 
 def _labels(data: Dataset) -> tuple[str, ...] | None:
@@ -228,11 +230,14 @@ def _labels(data: Dataset) -> tuple[str, ...] | None:
 
 def answer_accuracy(
     records: list[Mapping[str, Any]],
+    *,
+    bootstrap: BootstrapSpec | None = DEFAULT_BOOTSTRAP,
 ) -> tuple[MetricValue | None, dict[str, float]]:
     """Agreement of each answer with the truth's answer to the same question.
 
-    Returns the metric (None when no question had a truth answer) and the
-    per-item agreement used for paired comparisons.
+    Returns the metric (None when no question had a truth answer; its CI from
+    ``bootstrap``, None for no interval) and the per-item agreement used for
+    paired comparisons.
     """
     per_item: dict[str, list[int]] = {}
     for r in records:
@@ -249,9 +254,9 @@ def answer_accuracy(
     if not per_item:
         return None, {}
     values = {k: a / t for k, (a, t) in per_item.items()}
-    arr = np.array(list(values.values()))
-    lo, hi = _mean_ci(arr)
-    metric = MetricValue("answer_acc", float(arr.mean()), lo, hi, len(arr), True)
+    arr = list(values.values())
+    lo, hi = _ci_mean(arr, bootstrap)
+    metric = MetricValue("answer_acc", float(np.mean(arr)), lo, hi, len(arr), True)
     return metric, values
 
 
@@ -266,8 +271,6 @@ def _agreement(answer: Any, expected: Any) -> tuple[int, int]:
             da, dt = _agreement(got, exp)
             a, t = a + da, t + dt
         return a, t
-    if isinstance(expected, list):
-        return int(_norm(answer) == _norm(expected)), 1
     return int(_norm(answer) == _norm(expected)), 1
 
 
@@ -279,25 +282,14 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def _mean_ci(values: np.ndarray, n_boot: int = 1000) -> tuple[float, float]:
-    if len(values) < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
-    means = values[idx].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def _dataset(info: Mapping[str, Any], given: Any, run_dir: Path) -> Dataset:
+    """The dataset given, else the one the run names."""
     if isinstance(given, Dataset):
         return given
     path = given or info.get("dataset")
     if not path:
         raise ScoringError(f"{run_dir}: the run does not name its dataset; pass --data")
-    try:
-        return load_dataset(path)
-    except DataError as err:
-        raise ScoringError(f"{run_dir}: cannot open its dataset: {err}") from err
+    return _open_dataset(path, f"{run_dir}: ")
 
 
 def _output_kind(records: list[Mapping[str, Any]]) -> str:
@@ -346,8 +338,7 @@ def _prediction(run_dir: Path, record: Mapping[str, Any], output: str) -> Any:
     out = record["output"]
     if "arrays" in out:
         with np.load(run_dir / out["arrays"]) as z:
-            array = z["output"]
-        return array
+            return z["output"]
     if output == "Boxes":
         return [metrics.ScoredBox(b["label"], *b["box"], b.get("score", 1.0)) for b in out["boxes"]]
     return out.get("value")

@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 
 from chainlang.errors import ScoringError
-from chainlang.scoring.bootstrap import BootstrapSpec, bootstrap_pooled
+from chainlang.scoring.bootstrap import BootstrapSpec
 from chainlang.scoring.common import (
-    _NO_CI,
     COCO_SEMANTIC_CLASSES,
     DEFAULT_BOOTSTRAP,
     IGNORE_INDEX,
@@ -166,7 +165,7 @@ def score_segmentation(
         stats = acc.per_image()
         res = acc.result()
         for key, fn in (("miou", _miou_rows), ("pixel_acc", _pixacc_rows)):
-            ci = _NO_CI if bootstrap is None else bootstrap_pooled(stats, fn, bootstrap)
+            ci = _ci_pooled(stats, fn, bootstrap)
             out[key + suffix] = _metric(key + suffix, res[key], ci, acc.n_images, True, c)
     return out
 

@@ -72,6 +72,8 @@ def test_noisy_specialist_scores_below_oracle_and_far_above_random(
     assert acc["oracle"] == 1.0 == acc["exact"]
     assert 0.6 < acc["noisy"] < 1.0
     assert acc["random"] < acc["noisy"]
+    # n_boot=0 turns every interval off, answer_acc's included
+    assert all(np.isnan(s.metrics["answer_acc"].ci_low) for s in scores.values())
 
 
 def test_specialist_requests_answer_from_the_prediction_not_the_truth(

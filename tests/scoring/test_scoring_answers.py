@@ -1,0 +1,50 @@
+"""``answer_acc``: agreement of recorded answers with the truth's, and its interval."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from chainlang.scoring.metrics import BootstrapSpec
+from chainlang.scoring.score import answer_accuracy
+
+
+def _question(answer: object, expected: object, ok: bool = True) -> dict[str, object]:
+    return {"answer": answer, "expected": expected, "ok": ok}
+
+
+RECORDS = [
+    {
+        "id": "a",
+        "questions": [
+            # leaves are compared after lower-casing and "_" → " "; reasoning is ignored
+            _question({"near": "Red", "reasoning": "x"}, {"near": "red", "reasoning": "y"}),
+            _question({"near": "red"}, {"near": "blue"}),
+            _question({"near": "blue"}, {"near": "blue"}, ok=False),  # failed: not counted
+            _question({"near": "blue"}, None),  # no truth answer: not counted
+        ],
+    },
+    {"id": "b", "questions": [_question(["Tabby_cat", "dog"], ["dog", "tabby cat"])]},
+    {"id": "c", "questions": [_question("yes", None)]},  # nothing to compare: no value
+]
+
+
+def test_agreement_per_item_and_mean_over_items() -> None:
+    metric, per_item = answer_accuracy(RECORDS)
+    assert per_item == {"a": 0.5, "b": 1.0}
+    assert metric is not None
+    assert metric.value == pytest.approx(0.75) and metric.n_items == 2
+    assert metric.ci_low <= metric.value <= metric.ci_high
+
+
+def test_interval_follows_the_bootstrap_setting() -> None:
+    metric, _ = answer_accuracy(RECORDS, bootstrap=None)
+    assert metric is not None and math.isnan(metric.ci_low) and math.isnan(metric.ci_high)
+    a, _ = answer_accuracy(RECORDS, bootstrap=BootstrapSpec(200, seed=1))
+    b, _ = answer_accuracy(RECORDS, bootstrap=BootstrapSpec(200, seed=1))
+    assert a is not None and b is not None and (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
+
+
+def test_no_truth_answers_gives_no_metric() -> None:
+    assert answer_accuracy([{"id": "c", "questions": [_question("yes", None)]}]) == (None, {})
