@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
@@ -40,9 +40,10 @@ from chainlang.image import ImageData
 from chainlang.scoring.metrics import ScoredBox
 
 Task = Literal["label", "boxes", "semantic", "instances", "depth", "normals"]
-TASKS: tuple[str, ...] = ("label", "boxes", "semantic", "instances", "depth", "normals")
+TASKS: tuple[str, ...] = get_args(Task)
 ENTRY_POINT_GROUP = "chainlang.specialists"
-_ARRAY_TASKS = frozenset({"semantic", "instances", "depth", "normals"})
+# tasks whose predictions are stored as JSON; every other task's is an array
+_JSON_TASKS = frozenset({"label", "boxes"})
 
 
 class ItemLike(Protocol):
@@ -194,7 +195,7 @@ class PredictionCache:
 
     def get(self, key: str, task: str) -> Any | None:
         """The cached prediction, or None."""
-        suffix = ".json" if task in ("label", "boxes") else ".npy"
+        suffix = ".json" if task in _JSON_TASKS else ".npy"
         path = self.folder / f"{key}{suffix}"
         if not path.exists():
             return None
@@ -282,7 +283,7 @@ class FolderSpecialist:
             yield self._read(item.id)
 
     def _find(self, item_id: str) -> Path:
-        suffixes = (".json",) if self.task in ("label", "boxes") else (".npy", ".png")
+        suffixes = (".json",) if self.task in _JSON_TASKS else (".npy", ".png")
         root = self.root.resolve()
         for suffix in suffixes:
             path = (root / f"{item_id}{suffix}").resolve()
