@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from chainlang.api import RunOptions, run
 from chainlang.commands import score_table
-from chainlang.data.manifest import load_dataset
+from chainlang.data.manifest import Dataset, load_dataset
 from chainlang.data.synthetic import generate
 from chainlang.runtime.runfolder import read_results
-from chainlang.scoring.score import RunScore, score_run
+from chainlang.scoring.score import TRUTH_FOR_OUTPUT, RunScore, score_run
 
 CHAINS = Path(__file__).resolve().parent.parent / "chains"
 TASKS: dict[str, tuple[str, ...]] = {
@@ -79,7 +80,7 @@ def _run_task(task: str, chain: Path, data: Path, out: Path) -> list[RunScore]:
     for model in TASKS[task]:
         folder = out / "runs" / f"{task}-{model.replace(':', '-').replace('=', '')}"
         options = RunOptions(
-            labels={k: v for k, v in RELABEL.items()},
+            labels=dict(RELABEL),
             cache=out / "cache.sqlite",
             progress="none",
         )
@@ -123,71 +124,33 @@ def write_page(out: Path, data: Path, results: dict[str, list[RunScore]]) -> Pat
     return page
 
 
-def _picture_row(dataset: Any, item_id: str, scores: list[RunScore]) -> str:
-    from chainlang import viz
+def _picture_row(dataset: Dataset, item_id: str, scores: list[RunScore]) -> str:
+    from chainlang import labelsets, viz
 
     item = dataset.get(item_id)
     image = item.image().pixels
-    panels = [("input", _as_image(image))]
     output = scores[0].output
+    names = labelsets.load(dataset.labelset) if dataset.labelset else None
+    panels = [("input", Image.fromarray(image))]
     for s in scores:
         pred = _prediction(Path(s.run), item_id)
         if pred is not None:
-            panels.append((Path(s.run).name, _render(output, pred, image, item)))
-    panels.append(("truth", _render(output, _truth(output, item), image, item)))
-    picture = viz.side_by_side([(title, p) for title, p in panels])
-    data = base64.b64encode(viz.to_png(picture)).decode()
+            panels.append((Path(s.run).name, viz.output_image(output, pred, image, names=names)))
+    truth = item.truth(TRUTH_FOR_OUTPUT[output])
+    panels.append(("truth", viz.output_image(output, truth, image, names=names)))
+    data = base64.b64encode(viz.to_png(viz.side_by_side(panels))).decode()
     return f"<p>{html.escape(item_id)}</p><img src='data:image/png;base64,{data}'>"
 
 
-def _as_image(pixels: np.ndarray) -> Any:
-    from PIL import Image
-
-    return Image.fromarray(pixels)
-
-
 def _prediction(run_dir: Path, item_id: str) -> Any:
+    """The item's output in the form :func:`chainlang.viz.output_image` takes, or None."""
     for r in read_results(run_dir):
         if r["id"] == item_id and r.get("status") == "ok":
             out = r["output"]
             if "arrays" in out:
                 with np.load(run_dir / out["arrays"]) as z:
                     return z["output"]
-            return out.get("boxes", out.get("value"))
+            if "boxes" in out:
+                return [(b["label"], *b["box"]) for b in out["boxes"]]
+            return out.get("value")
     return None
-
-
-def _truth(output: str, item: Any) -> Any:
-    from chainlang.scoring.score import TRUTH_FOR_OUTPUT
-
-    value = item.truth(TRUTH_FOR_OUTPUT[output])
-    if output == "Boxes":
-        return [{"label": b.label, "box": [b.x0, b.y0, b.x1, b.y1]} for b in value]
-    return value
-
-
-def _render(output: str, value: Any, image: np.ndarray, item: Any) -> Any:
-    from chainlang import viz
-
-    if output == "DepthMap":
-        depth = np.asarray(value, dtype=np.float32)
-        if np.nanmin(depth) <= 0:  # a chain's depth is relative (−nearness): shift it positive
-            depth = depth - np.nanmin(depth) + 1.0
-        return viz.depth_image(depth)
-    if output == "NormalMap":
-        return viz.normal_image(np.asarray(value, dtype=np.float32))
-    if output == "SemanticMask":
-        names = _names(item)
-        return viz.semantic_image(np.asarray(value), names, image=image)
-    if output == "InstanceMask":
-        return viz.instance_image(image, np.asarray(value))
-    if output == "Boxes":
-        boxes = [(b["label"], *[int(v) for v in b["box"]]) for b in value]
-        return viz.boxes_image(image, boxes)
-    return viz.side_by_side([(str(value), _as_image(image))])
-
-
-def _names(item: Any) -> list[str]:
-    from chainlang import labelsets
-
-    return list(labelsets.load("synthetic"))

@@ -19,7 +19,7 @@ import functools
 import io
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -583,3 +583,40 @@ def _scale(img: Image.Image, height: int) -> Image.Image:
     """Resize to ``height`` keeping the aspect ratio, nearest neighbour."""
     width = max(1, round(img.width * height / img.height))
     return img.convert("RGB").resize((width, height), Image.Resampling.NEAREST)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def output_image(
+    kind: str, value: Any, image: ImageLike, *, names: Names | None = None
+) -> Image.Image:
+    """The picture of one value of a chain output type: a prediction or its truth.
+
+    Args:
+        kind: the output type name (``DepthMap``, ``NormalMap``, ``SemanticMask``,
+            ``InstanceMask``, ``Boxes``; anything else is shown as a label).
+        value: the value in the truth's in-memory form (boxes: Box-like objects
+            or ``(label, x0, y0, x1, y1)`` tuples).
+        image: the item's input image, drawn under masks, boxes and labels.
+        names: class names of a semantic mask's legend.
+
+    Returns:
+        An RGB image.
+    """
+    if kind == "DepthMap":
+        depth = np.asarray(value, dtype=np.float32)
+        # Negative values mean relative depth (a chain's −nearness): shift it positive.
+        # Not on a 0 minimum: 0 marks invalid pixels, which must stay grey.
+        if np.nanmin(depth) < 0:
+            depth = depth - np.nanmin(depth) + 1.0
+        return depth_image(depth)
+    if kind == "NormalMap":
+        return normal_image(np.asarray(value, dtype=np.float32))
+    if kind == "SemanticMask":
+        return semantic_image(np.asarray(value), names, image=image)
+    if kind == "InstanceMask":
+        return instance_image(image, np.asarray(value))
+    if kind == "Boxes":
+        return boxes_image(image, value)
+    return side_by_side([(str(value), Image.fromarray(_rgb(image), "RGB"))])

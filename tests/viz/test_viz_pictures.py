@@ -25,6 +25,7 @@ from chainlang.viz import (
     label_rect,
     legend_strip,
     normal_image,
+    output_image,
     regions_image,
     semantic_image,
     side_by_side,
@@ -267,6 +268,9 @@ class TestLayout:
         img = Image.fromarray(photo)
         short = side_by_side([("x" * 200, img)])
         assert short.width == 60 + 12
+        band = np.array(short)[:26]  # title band: font 14 + 2 × pad 6
+        assert np.any(band[:, 6:66] != 255)  # the (shortened) title is drawn over the panel
+        assert np.all(band[:, :6] == 255) and np.all(band[:, 66:] == 255)  # not beyond it
 
     def test_empty(self) -> None:
         with pytest.raises(UsageError, match="at least one panel"):
@@ -276,3 +280,39 @@ class TestLayout:
         data = to_png(Image.fromarray(photo))
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert np.array_equal(np.array(Image.open(io.BytesIO(data))), photo)
+
+
+class TestOutputs:
+    def test_relative_depth_is_shifted_not_greyed(self) -> None:
+        nearness = np.array([[-2.0, -1.0], [0.0, 1.5]])  # a chain's depth: −nearness
+        out = np.array(output_image("DepthMap", nearness, np.zeros((2, 2, 3), np.uint8)))
+        assert not np.any(np.all(out == GREY, axis=2))
+        assert np.array_equal(out, np.array(depth_image(nearness + 3.0)))
+        metric = np.array([[1.0, 2.0], [0.0, 4.0]])  # positive depth: 0 stays invalid
+        out = np.array(output_image("DepthMap", metric, np.zeros((2, 2, 3), np.uint8)))
+        assert np.array_equal(out, np.array(depth_image(metric)))
+
+    def test_each_kind_is_drawn_by_its_function(self, photo: np.ndarray) -> None:
+        mask = np.zeros(photo.shape[:2], dtype=np.uint8)
+        mask[:, 30:] = 1
+        pairs = [
+            (
+                output_image("SemanticMask", mask, photo, names=["sky", "road"]),
+                semantic_image(mask, ["sky", "road"], image=photo),
+            ),
+            (output_image("InstanceMask", mask, photo), instance_image(photo, mask)),
+            (
+                output_image("Boxes", [("dog", 5, 5, 20, 20)], photo),
+                boxes_image(photo, [("dog", 5, 5, 20, 20)]),
+            ),
+            (
+                output_image("NormalMap", np.ones((4, 4, 3)), photo),
+                normal_image(np.ones((4, 4, 3))),
+            ),
+            (
+                output_image("Label", "tabby cat", photo),
+                side_by_side([("tabby cat", Image.fromarray(photo))]),
+            ),
+        ]
+        for got, want in pairs:
+            assert np.array_equal(np.array(got), np.array(want))
