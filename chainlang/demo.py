@@ -135,7 +135,12 @@ def _picture_row(dataset: Dataset, item_id: str, scores: list[RunScore]) -> str:
     for s in scores:
         pred = _prediction(Path(s.run), item_id)
         if pred is not None:
-            panels.append((Path(s.run).name, viz.output_image(output, pred, image, names=names)))
+            panels.append(
+                (
+                    Path(s.run).name,
+                    viz.output_image(output, pred, image, names=names, prediction=True),
+                )
+            )
     truth = item.truth(TRUTH_FOR_OUTPUT[output])
     panels.append(("truth", viz.output_image(output, truth, image, names=names)))
     data = base64.b64encode(viz.to_png(viz.side_by_side(panels))).decode()

@@ -589,7 +589,12 @@ def _scale(img: Image.Image, height: int) -> Image.Image:
 
 
 def output_image(
-    kind: str, value: Any, image: ImageLike, *, names: Names | None = None
+    kind: str,
+    value: Any,
+    image: ImageLike,
+    *,
+    names: Names | None = None,
+    prediction: bool = False,
 ) -> Image.Image:
     """The picture of one value of a chain output type: a prediction or its truth.
 
@@ -600,6 +605,8 @@ def output_image(
             or ``(label, x0, y0, x1, y1)`` tuples).
         image: the item's input image, drawn under masks, boxes and labels.
         names: class names of a semantic mask's legend.
+        prediction: a chain's prediction, whose depth is relative: every value is
+            valid, so none is painted grey (in truth, 0 marks an invalid pixel).
 
     Returns:
         An RGB image.
@@ -607,8 +614,8 @@ def output_image(
     if kind == "DepthMap":
         depth = np.asarray(value, dtype=np.float32)
         # Negative values mean relative depth (a chain's −nearness): shift it positive.
-        # Not on a 0 minimum: 0 marks invalid pixels, which must stay grey.
-        if np.nanmin(depth) < 0:
+        # In truth a 0 minimum marks invalid pixels, which must stay grey.
+        if np.nanmin(depth) < 0 or (prediction and np.nanmin(depth) <= 0):
             depth = depth - np.nanmin(depth) + 1.0
         return depth_image(depth)
     if kind == "NormalMap":

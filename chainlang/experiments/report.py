@@ -483,14 +483,10 @@ def _prediction_panel(
         return f"{name}: {out.get('value')}", Image.fromarray(image)
     if kind == "Boxes":
         boxes = [(b["label"], *map(int, b["box"])) for b in out.get("boxes", [])]
-        return name, viz.boxes_image(image, boxes)
+        return name, viz.output_image(kind, boxes, image)
     with np.load(folder / out["arrays"]) as z:
         array = z["output"]
-    if kind == "DepthMap" and np.nanmin(array) <= 0:
-        # A chain's depth is relative (−nearness), so 0 or below is not "invalid" as it
-        # is in truth, which depth_image paints grey: shift it positive (as chainlang.demo does).
-        array = array - np.nanmin(array) + 1.0
-    return name, _dense(kind, array, image)
+    return name, viz.output_image(kind, array, image, prediction=True)
 
 
 def _truth_panel(kind: str, item: Any, image: np.ndarray) -> tuple[str, Image.Image]:
@@ -499,21 +495,7 @@ def _truth_panel(kind: str, item: Any, image: np.ndarray) -> tuple[str, Image.Im
     truth = item.truth(TRUTH_FOR_OUTPUT[kind])
     if kind == "Label":
         return f"truth: {truth}", Image.fromarray(image)
-    if kind == "Boxes":
-        return "truth", viz.boxes_image(image, truth)
-    return "truth", _dense(kind, np.asarray(truth), image)
-
-
-def _dense(kind: str, array: np.ndarray, image: np.ndarray) -> Image.Image:
-    if kind == "DepthMap":
-        return viz.depth_image(array)
-    if kind == "NormalMap":
-        return viz.normal_image(array)
-    if kind == "SemanticMask":
-        return viz.semantic_image(array, image=image)
-    if kind == "InstanceMask":
-        return viz.instance_image(image, array)
-    return Image.fromarray(np.asarray(array, dtype=np.uint8))
+    return "truth", viz.output_image(kind, truth, image)
 
 
 # --------------------------------------------------------------------------- trace

@@ -291,6 +291,12 @@ class TestOutputs:
         metric = np.array([[1.0, 2.0], [0.0, 4.0]])  # positive depth: 0 stays invalid
         out = np.array(output_image("DepthMap", metric, np.zeros((2, 2, 3), np.uint8)))
         assert np.array_equal(out, np.array(depth_image(metric)))
+        # A prediction's 0 is a value like any other, not a hole.
+        out = np.array(
+            output_image("DepthMap", metric, np.zeros((2, 2, 3), np.uint8), prediction=True)
+        )
+        assert not np.any(np.all(out == GREY, axis=2))
+        assert np.array_equal(out, np.array(depth_image(metric + 1.0)))
 
     def test_each_kind_is_drawn_by_its_function(self, photo: np.ndarray) -> None:
         mask = np.zeros(photo.shape[:2], dtype=np.uint8)
