@@ -19,7 +19,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chainlang.testing.fake_provider.batches import FakeBatch
+from chainlang.testing.fake_provider.batches import FakeBatch, Routed
 from chainlang.testing.fake_provider.faults import RecordedRequest
 from chainlang.testing.fake_provider.wire import error_body
 
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 ROOT = "/v1/messages/batches"
 SYNC_PATH = "/v1/messages"
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # Anthropic's rule for custom ids
-
-Routed = tuple[int, Any, dict[str, str]]
 
 
 def matches(path: str) -> bool:

@@ -21,7 +21,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from chainlang.testing.fake_provider.batches import FakeBatch, LineResult
+from chainlang.testing.fake_provider.batches import FakeBatch, LineResult, Routed
 from chainlang.testing.fake_provider.faults import RecordedRequest
 
 if TYPE_CHECKING:
@@ -43,8 +43,6 @@ _RPC_CODES = {
 }
 # a whole-batch failure: (state, google.rpc.Code) by the words of ``fail_next``
 _FAILURES = {"expired": ("BATCH_STATE_EXPIRED", 4), "cancelled": ("BATCH_STATE_CANCELLED", 1)}
-
-Routed = tuple[int, Any, dict[str, str]]
 
 
 def matches(path: str) -> bool:

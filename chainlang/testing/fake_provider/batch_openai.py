@@ -23,13 +23,11 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from chainlang.testing.fake_provider.batches import FakeBatch, LineResult
+from chainlang.testing.fake_provider.batches import FakeBatch, LineResult, Routed
 from chainlang.testing.fake_provider.faults import RecordedRequest
 
 if TYPE_CHECKING:
     from chainlang.testing.fake_provider.server import FakeProviderServer
-
-Routed = tuple[int, Any, dict[str, str]]
 
 _FILES = re.compile(r"^/v1/files(?:/([^/]+)/content)?$")
 _BATCHES = re.compile(r"^/v1/batches(?:/([^/]+))?$")

@@ -19,6 +19,8 @@ from typing import Any
 
 # (path, body) -> (HTTP status, response or error body) for one line.
 LineAnswerer = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
+# What a batch route answers: (HTTP status, JSON-able body or raw bytes, headers).
+Routed = tuple[int, Any, dict[str, str]]
 
 
 @dataclass

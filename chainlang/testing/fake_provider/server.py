@@ -187,16 +187,17 @@ class FakeProviderServer:
             self._counter += 1
             n = self._counter
         dialect = dialect_of(req.path)
-        batch_route = None if dialect else batch_route_of(req.path)
+        batch = None if dialect else batch_route_of(req.path)
         # A fault aimed at a synchronous endpoint is for a batch's lines, not its endpoints.
-        aimed_at_lines = (lambda p: dialect_of(p) is not None) if batch_route else None
+        aimed_at_lines = (lambda p: dialect_of(p) is not None) if batch else None
         fault = self.faults.next_fault(req.path, passes_over=aimed_at_lines)
         delay = self.latency + (fault.latency if fault else 0.0)
         if delay:
             await asyncio.sleep(delay)
-        if dialect is None and batch_route is None:
+        if dialect is None and batch is None:
             write(writer, 404, {"error": {"message": f"no route {req.path}"}})
             return True
+        errors_in = dialect or (batch.dialect if batch else "openai-chat")
         if fault and fault.kind == "drop":
             return False
         if fault and fault.kind == "timeout":
@@ -212,10 +213,10 @@ class FakeProviderServer:
                 if fault.retry_after is not None
                 else {}
             )
-            write(writer, status, error_body(dialect or "openai-chat", status), headers)
+            write(writer, status, error_body(errors_in, status), headers)
             return True
-        if batch_route is not None:
-            status, reply, headers = batch_route(self, req)
+        if batch is not None:
+            status, reply, headers = batch.handle(self, req)
             data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
             write_raw(writer, status, data, headers)
             return True
