@@ -16,11 +16,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import httpx2
 
 from chainlang.providers import common
 from chainlang.providers.base import (
@@ -82,18 +80,21 @@ class AnthropicProvider:
     async def send(self, request: ModelRequest, timeout: float) -> ModelResponse:
         """Send ``request`` once; raise :class:`ProviderError` on any failure."""
         self._check_answerable(request)
-        try:
+        with self._sdk_errors():
             resp = await self.client.messages.create(**self.body(request), timeout=timeout)
-        except anthropic.AnthropicError as exc:
-            err = common.stainless_error(exc, anthropic, self.name)
-            raise (err or ProviderError("bad_request", f"{self.name}: {exc}")) from exc
-        except json.JSONDecodeError as exc:
-            raise common.unreadable(self.name, exc) from exc
         return self.response(request, resp)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self.client.close()
+
+    def _sdk_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Classify a failed SDK call (send and every batch call) as a ProviderError.
+
+        This covers a batch's results download cut off mid-stream, which the SDK
+        lets through as a raw transport error.
+        """
+        return common.stainless_errors(anthropic, anthropic.AnthropicError, self.name)
 
     def _check_answerable(self, request: ModelRequest) -> None:
         if isinstance(request.answer_type, ImageT):
@@ -106,14 +107,14 @@ class AnthropicProvider:
     def batch_line(self, custom_id: str, request: ModelRequest) -> BatchLine:
         """One Message Batches request: ``custom_id`` and the synchronous body as ``params``."""
         self._check_answerable(request)
-        payload = {"custom_id": custom_id, "params": self.wire_body(request)}
+        payload = {"custom_id": custom_id, "params": common.sent_body(self.body(request))}
         # Serialized as the SDK does (compact, UTF-8), plus the comma between lines.
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return BatchLine(custom_id, payload, len(text.encode()) + 1)
 
     async def submit_batch(self, lines: list[BatchLine]) -> str:
         """Create a Message Batch of ``lines``; return its id."""
-        with self._batch_errors():
+        with self._sdk_errors():
             batch = await self.client.messages.batches.create(
                 requests=[line.payload for line in lines]
             )
@@ -126,7 +127,7 @@ class AnthropicProvider:
         canceled, ends with its unprocessed lines ``expired`` or ``canceled``. One
         that ended with no line processed at all is reported ``failed``.
         """
-        with self._batch_errors():
+        with self._sdk_errors():
             batch = await self.client.messages.batches.retrieve(batch_id)
         if batch.processing_status != "ended":
             return BatchState(batch_id, "running", batch.processing_status)
@@ -146,17 +147,15 @@ class AnthropicProvider:
         """
         wanted = set(custom_ids)
         got: dict[str, ModelResponse | ProviderError] = {}
-        with self._batch_errors():
+        with self._sdk_errors():
             lines = await self.client.messages.batches.results(batch_id)
             async for line in lines:
                 if line.custom_id in wanted:
                     got[line.custom_id] = self._line_result(line.result)
-        return {cid: got.get(cid) or self._missing(batch_id, cid) for cid in custom_ids}
-
-    def _missing(self, batch_id: str, custom_id: str) -> ProviderError:
-        return ProviderError(
-            "server", f"{self.name}: batch {batch_id}: no result line for {custom_id}"
-        )
+        return {
+            cid: got[cid] if cid in got else common.no_result_line(self.name, batch_id, cid)
+            for cid in custom_ids
+        }
 
     def _line_result(self, result: Any) -> ModelResponse | ProviderError:
         """Translate one result line, like the synchronous answer it stands for."""
@@ -179,27 +178,7 @@ class AnthropicProvider:
             common.kind_for_status(status), f"{self.name}: {kind}: {message}", status=status
         )
 
-    @contextlib.contextmanager
-    def _batch_errors(self) -> Iterator[None]:
-        """Classify the SDK's failures like the synchronous path does."""
-        try:
-            yield
-        except anthropic.AnthropicError as exc:
-            err = common.stainless_error(exc, anthropic, self.name)
-            raise (err or ProviderError("bad_request", f"{self.name}: {exc}")) from exc
-        except httpx2.TransportError as exc:  # a results download cut off mid-stream
-            err = common.transport_error(exc, self.name)
-            raise (err or ProviderError("connection", f"{self.name}: {exc}")) from exc
-        except json.JSONDecodeError as exc:
-            raise common.unreadable(self.name, exc) from exc
-
     # ------------------------------------------------------------------ request
-
-    def wire_body(self, request: ModelRequest) -> dict[str, Any]:
-        """The JSON body ``messages.create(**body(request))`` sends (``extra_body`` merged)."""
-        kwargs = self.body(request)
-        extra = kwargs.pop("extra_body", {})
-        return {**kwargs, **extra}
 
     def body(self, request: ModelRequest) -> dict[str, Any]:
         """Keyword arguments of ``messages.create`` for ``request``."""

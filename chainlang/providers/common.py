@@ -6,10 +6,11 @@ translation of one wire format.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx2
@@ -73,19 +74,24 @@ def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> 
     return max(0.0, when - (time.time() if now is None else now))
 
 
-def transport_error(exc: BaseException, provider: str) -> ProviderError | None:
-    """Classify a raw httpx2 transport exception (google-genai lets them through)."""
+def transport_error(exc: httpx2.HTTPError, provider: str) -> ProviderError:
+    """Classify a raw httpx2 exception (google-genai lets them through, and so does a
+    streamed download cut off after the SDK handed the stream over)."""
     if isinstance(exc, httpx2.TimeoutException):
         return ProviderError("timeout", f"{provider}: no answer in time ({type(exc).__name__})")
     if isinstance(exc, httpx2.TransportError):
         return ProviderError(
             "connection", f"{provider}: connection failed: {exc or type(exc).__name__}"
         )
-    return None
+    return ProviderError("connection", f"{provider}: {exc}")
 
 
-def stainless_error(exc: BaseException, sdk: Any, provider: str) -> ProviderError | None:
-    """Classify an exception of the OpenAI or Anthropic SDK (same generated error tree)."""
+def stainless_error(exc: BaseException, sdk: Any, provider: str) -> ProviderError:
+    """Classify an exception of the OpenAI or Anthropic SDK (same generated error tree).
+
+    Anything else the SDK raises (no timeout, connection failure or HTTP error
+    status) is a bad request.
+    """
     if isinstance(exc, sdk.APITimeoutError):
         return ProviderError("timeout", f"{provider}: no answer in time")
     if isinstance(exc, sdk.APIConnectionError):
@@ -99,7 +105,39 @@ def stainless_error(exc: BaseException, sdk: Any, provider: str) -> ProviderErro
             status=status,
             retry_after=retry_after(exc.response.headers),
         )
-    return None
+    return ProviderError("bad_request", f"{provider}: {exc}")
+
+
+@contextlib.contextmanager
+def stainless_errors(sdk: Any, base: type[Exception], provider: str) -> Iterator[None]:
+    """Raise the :class:`ProviderError` of a failed OpenAI or Anthropic SDK call.
+
+    One mechanism for every call of an adapter, synchronous or batch, so that no
+    failure escapes unclassified (the batch dispatcher only handles ProviderError).
+
+    Args:
+        sdk: the SDK module (``openai`` or ``anthropic``).
+        base: the SDK's root exception (``openai.OpenAIError``, ``anthropic.AnthropicError``).
+        provider: the adapter's name, for the messages.
+    """
+    try:
+        yield
+    except base as exc:
+        raise stainless_error(exc, sdk, provider) from exc
+    except httpx2.HTTPError as exc:
+        raise transport_error(exc, provider) from exc
+    except json.JSONDecodeError as exc:
+        raise unreadable(provider, exc) from exc
+
+
+def sent_body(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body an OpenAI or Anthropic SDK call with ``kwargs`` sends.
+
+    Both SDKs merge ``extra_body`` on top of the named arguments; a batch line
+    must carry exactly that body.
+    """
+    body = {k: v for k, v in kwargs.items() if k != "extra_body"}
+    return {**body, **(kwargs.get("extra_body") or {})}
 
 
 def parse_answer_text(text: str) -> Any:
@@ -183,3 +221,10 @@ def refused(provider: str, use: Usage, why: str) -> ProviderError:
 def unreadable(provider: str, exc: Exception) -> ProviderError:
     """The error for a 200 reply whose body is not JSON (a broken proxy or server)."""
     return ProviderError("server", f"{provider}: the reply body is not JSON: {exc}")
+
+
+def no_result_line(provider: str, batch_id: str, custom_id: str) -> ProviderError:
+    """The error for a custom id that an ended batch returned no result line for."""
+    return ProviderError(
+        "server", f"{provider}: batch {batch_id} has no result line for {custom_id}"
+    )

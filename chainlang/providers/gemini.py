@@ -148,22 +148,28 @@ class GeminiProvider:
                 parts.append(gt.Part.from_text(text=part.text))
         return gt.Content(role="model" if msg.role == "assistant" else "user", parts=parts)
 
-    def _valid_config(self, request: ModelRequest, timeout: float) -> gt.GenerateContentConfig:
+    def _valid_config(
+        self, request: ModelRequest, timeout: float | None
+    ) -> gt.GenerateContentConfig:
         try:
             return self.config(request, timeout)
         except pydantic.ValidationError as exc:  # e.g. an unknown reasoning_effort or extra
             raise ProviderError("bad_request", f"{self.name}: bad parameters: {exc}") from exc
 
-    def config(self, request: ModelRequest, timeout: float) -> gt.GenerateContentConfig:
-        """The ``GenerateContentConfig`` for ``request`` (per-call timeout in ms)."""
+    def config(self, request: ModelRequest, timeout: float | None) -> gt.GenerateContentConfig:
+        """The ``GenerateContentConfig`` for ``request``.
+
+        ``timeout`` is the per-call timeout, sent in ms; a batch line has none (None).
+        """
         p = request.params
+        http = gt.HttpOptions(timeout=max(1, int(timeout * 1000))) if timeout is not None else None
         cfg: dict[str, Any] = {
             "system_instruction": common.system_text(request.messages),
             "temperature": p.temperature,
             "max_output_tokens": p.max_tokens,
             "seed": p.seed,
             "safety_settings": SAFETY_OFF,
-            "http_options": gt.HttpOptions(timeout=max(1, int(timeout * 1000))),
+            "http_options": http,
         }
         if isinstance(request.answer_type, ImageT):
             cfg["response_modalities"] = ["IMAGE"]
@@ -186,12 +192,10 @@ class GeminiProvider:
         """
         if isinstance(request.answer_type, ImageT):
             raise ProviderError("bad_request", f"{self.name}: image answers cannot be batched")
-        # no per-call timeout inside a batch: drop the http_options the sync call sets
-        config = self._valid_config(request, 1).model_copy(update={"http_options": None})
         payload = gt.InlinedRequest(
             model=self.ref.model,
             contents=self.contents(request),
-            config=config,
+            config=self._valid_config(request, None),
             metadata={_ID_KEY: custom_id},
         )
         return BatchLine(custom_id, payload, self._wire_size(payload))
@@ -245,7 +249,7 @@ class GeminiProvider:
             if cid in known:
                 found[cid] = self._line_result(item)
         return {
-            cid: found[cid] if cid in found else _no_line(self.name, batch_id, cid)
+            cid: found[cid] if cid in found else common.no_result_line(self.name, batch_id, cid)
             for cid in custom_ids
         }
 
@@ -352,8 +356,7 @@ def _sdk_errors(provider: str) -> Iterator[None]:
     except json.JSONDecodeError as exc:
         raise common.unreadable(provider, exc) from exc
     except httpx2.HTTPError as exc:
-        err = common.transport_error(exc, provider)
-        raise (err or ProviderError("connection", f"{provider}: {exc}")) from exc
+        raise common.transport_error(exc, provider) from exc
 
 
 def _state_name(state: Any) -> str:
@@ -377,10 +380,6 @@ def _line_error(error: gt.JobError, provider: str) -> ProviderError:
     return _api_error(genai_errors.APIError(status, body), provider)
 
 
-def _no_line(provider: str, batch_id: str, custom_id: str) -> ProviderError:
-    return ProviderError("server", f"{provider}: batch {batch_id} has no result line {custom_id}")
-
-
 def _api_error(exc: genai_errors.APIError, provider: str) -> ProviderError:
     status = int(exc.code or 0)
     kind = common.kind_for_status(status) if status else "server"
@@ -389,9 +388,10 @@ def _api_error(exc: genai_errors.APIError, provider: str) -> ProviderError:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     wait = common.retry_after(headers) or _retry_delay(exc.details)
+    head = f"HTTP {status} {exc.status}" if exc.status else f"HTTP {status}"
     return ProviderError(
         kind,
-        f"{provider}: HTTP {status} {exc.status or ''}: {exc.message}".replace("  ", " "),
+        f"{provider}: {head}: {exc.message}",
         status=status or None,
         retry_after=wait,
     )

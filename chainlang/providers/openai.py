@@ -14,9 +14,9 @@ submitted with ``batches.create``; result lines go through the synchronous trans
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Awaitable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -61,8 +61,6 @@ BATCH_STATUS: dict[str, Literal["running", "ended", "failed"]] = {
 # Line error codes of requests the provider never ran (the request itself was fine).
 UNRUN_LINE_CODES = frozenset({"batch_expired", "batch_cancelled"})
 
-T = TypeVar("T")
-
 
 def is_reasoning_model(model: str) -> bool:
     """True for models that take ``max_completion_tokens`` and no temperature."""
@@ -90,24 +88,20 @@ class OpenAIProvider:
 
     async def send(self, request: ModelRequest, timeout: float) -> ModelResponse:
         """Send ``request`` once; raise :class:`ProviderError` on any failure."""
-        try:
+        with self._sdk_errors():
             if isinstance(request.answer_type, ImageT):
                 return await self._edit_image(request, timeout)
             if self.ref.api == "responses":
                 return await self._responses(request, timeout)
             return await self._chat(request, timeout)
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
-        except json.JSONDecodeError as exc:
-            raise common.unreadable(self.name, exc) from exc
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self.client.close()
 
-    def _error(self, exc: openai.OpenAIError) -> ProviderError:
-        err = common.stainless_error(exc, openai, self.name)
-        return err or ProviderError("bad_request", f"{self.name}: {exc}")
+    def _sdk_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Classify a failed SDK call (send and every batch call) as a ProviderError."""
+        return common.stainless_errors(openai, openai.OpenAIError, self.name)
 
     # ------------------------------------------------------------------ chat
 
@@ -148,12 +142,15 @@ class OpenAIProvider:
         data, mime, _ = prepare_image(part.image, self.ref, part.detail, encoder=self.encoder)
         return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
+    def _is_reasoning(self) -> bool:
+        return is_reasoning_model(self.ref.model)
+
     def _sampling(
         self, request: ModelRequest, reasoning_key: str, plain_key: str
     ) -> dict[str, Any]:
         p = request.params
         out: dict[str, Any] = {}
-        if is_reasoning_model(self.ref.model):
+        if self._is_reasoning():
             if p.max_tokens is not None:
                 out[reasoning_key] = p.max_tokens
             if p.reasoning_effort is not None:
@@ -199,15 +196,11 @@ class OpenAIProvider:
             raise common.truncated(self.name, use, text)
         return ModelResponse(
             text=text,
-            parsed=self.parse(text),
+            parsed=common.parse_answer_text(text),
             usage=use,
             finish="stop",
             provider_id=resp.id,
         )
-
-    def parse(self, text: str) -> Any:
-        """Decode the reply's JSON (None when there is none)."""
-        return common.parse_answer_text(text)
 
     # ------------------------------------------------------------------ responses
 
@@ -282,7 +275,9 @@ class OpenAIProvider:
             if reason == "content_filter":
                 raise common.refused(self.name, use, "content filter")
             raise common.truncated(self.name, use, text)
-        return ModelResponse(text=text, parsed=self.parse(text), usage=use, provider_id=resp.id)
+        return ModelResponse(
+            text=text, parsed=common.parse_answer_text(text), usage=use, provider_id=resp.id
+        )
 
     # ------------------------------------------------------------------ images
 
@@ -317,41 +312,36 @@ class OpenAIProvider:
             "custom_id": custom_id,
             "method": "POST",
             "url": self._batch_endpoint(),
-            "body": self._wire_body(request),
+            "body": common.sent_body(self._sync_body(request)),
         }
         return BatchLine(custom_id, payload, len(_jsonl(payload)))
 
     def _batch_endpoint(self) -> str:
         return RESPONSES_ENDPOINT if self.ref.api == "responses" else CHAT_ENDPOINT
 
-    def _wire_body(self, request: ModelRequest) -> dict[str, Any]:
+    def _sync_body(self, request: ModelRequest) -> dict[str, Any]:
         if self.ref.api == "responses":
-            kwargs = self.responses_body(request)
-        else:
-            kwargs = self.chat_body(request)
-        extra = kwargs.pop("extra_body", None) or {}
-        return {**kwargs, **extra}  # what the SDK sends: extra_body merged on top
+            return self.responses_body(request)
+        return self.chat_body(request)
 
     async def submit_batch(self, lines: list[BatchLine]) -> str:
         """Upload the lines as a JSONL file and create a batch on it; return the batch id."""
         data = b"".join(_jsonl(line.payload) for line in lines)
-        upload = await self._batch_call(
-            self.client.files.create(
+        with self._sdk_errors():
+            upload = await self.client.files.create(
                 file=("batch.jsonl", data, "application/jsonl"), purpose="batch"
             )
-        )
-        batch = await self._batch_call(
-            self.client.batches.create(
+            batch = await self.client.batches.create(
                 input_file_id=upload.id,
                 endpoint=self._batch_endpoint(),  # type: ignore[arg-type]
                 completion_window="24h",
             )
-        )
         return batch.id
 
     async def batch_state(self, batch_id: str) -> BatchState:
         """Ask once where the batch stands (unknown statuses count as still running)."""
-        batch = await self._batch_call(self.client.batches.retrieve(batch_id))
+        with self._sdk_errors():
+            batch = await self.client.batches.retrieve(batch_id)
         status = BATCH_STATUS.get(batch.status, "running")
         return BatchState(batch_id, status, self._batch_message(batch))
 
@@ -369,24 +359,26 @@ class OpenAIProvider:
         The answers' usage has ``image_tokens`` 0: image tokens are the dispatcher's to
         estimate, from the request each answer is for.
         """
-        batch = await self._batch_call(self.client.batches.retrieve(batch_id))
-        found: dict[str, dict[str, Any]] = {}
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if file_id:
-                for line in await self._result_lines(file_id):
-                    found[line.get("custom_id")] = line
-        return {cid: self._line_answer(found.get(cid)) for cid in custom_ids}
+        with self._sdk_errors():
+            batch = await self.client.batches.retrieve(batch_id)
+            found: dict[str, dict[str, Any]] = {}
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    for line in await self._result_lines(file_id):
+                        found[line.get("custom_id")] = line
+        return {
+            cid: self._line_answer(found[cid])
+            if cid in found
+            else common.no_result_line(self.name, batch_id, cid)
+            for cid in custom_ids
+        }
 
     async def _result_lines(self, file_id: str) -> list[dict[str, Any]]:
-        content = await self._batch_call(self.client.files.content(file_id))
-        try:
-            return [json.loads(raw) for raw in content.content.splitlines() if raw.strip()]
-        except json.JSONDecodeError as exc:
-            raise common.unreadable(self.name, exc) from exc
+        """The decoded lines of a result file (the caller's ``_sdk_errors`` classifies failures)."""
+        content = await self.client.files.content(file_id)
+        return [json.loads(raw) for raw in content.content.splitlines() if raw.strip()]
 
-    def _line_answer(self, line: dict[str, Any] | None) -> ModelResponse | ProviderError:
-        if line is None:
-            return ProviderError("server", f"{self.name}: no result line in the batch for it")
+    def _line_answer(self, line: dict[str, Any]) -> ModelResponse | ProviderError:
         response = line.get("response") or {}
         body = response.get("body")
         if response.get("status_code") != 200 or not isinstance(body, dict):
@@ -421,12 +413,6 @@ class OpenAIProvider:
         return ProviderError(
             kind, f"{self.name}: batch line failed: {error.get('message')} ({code})"
         )
-
-    async def _batch_call(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
 
 
 def _jsonl(payload: dict[str, Any]) -> bytes:

@@ -41,22 +41,10 @@ class OpenAICompatProvider(OpenAIProvider):
         stripped = replace(request, messages=_append_text(request.messages, text), schema=None)
         return super().chat_body(stripped)
 
-    def _sampling(
-        self, request: ModelRequest, reasoning_key: str, plain_key: str
-    ) -> dict[str, Any]:
+    def _is_reasoning(self) -> bool:
         # Local servers know max_tokens and temperature for every model;
         # OpenAI's reasoning-model rules do not apply to them.
-        p = request.params
-        out: dict[str, Any] = {}
-        if p.max_tokens is not None:
-            out["max_tokens"] = p.max_tokens
-        if p.temperature is not None:
-            out["temperature"] = p.temperature
-        if p.seed is not None:
-            out["seed"] = p.seed
-        if p.extra:
-            out["extra_body"] = dict(p.extra)
-        return out
+        return False
 
 
 def _append_text(messages: tuple[Message, ...], text: str) -> tuple[Message, ...]:

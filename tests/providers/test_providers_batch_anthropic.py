@@ -209,12 +209,17 @@ async def test_a_batch_that_ends_unrun_is_failed(fake, image, why, word, line_ki
     ("fault", "kind"), [("500", "server"), ("429", "rate_limit"), ("401", "auth")]
 )
 async def test_submit_failures_are_classified_like_the_sync_path(fake, image, fault, kind) -> None:
-    fake.faults.push(fault, path=BATCHES, retry_after=3)
     prov = provider(SPEC, fake)
+    req = requests_of(prov, image)[0]
+    fake.faults.push(fault, path="/v1/messages", retry_after=3)
+    with pytest.raises(ProviderError) as sync:
+        await prov.send(req, 5)
+    fake.faults.push(fault, path=BATCHES, retry_after=3)
     with pytest.raises(ProviderError) as err:
-        await prov.submit_batch([prov.batch_line(cid(0), requests_of(prov, image)[0])])
+        await prov.submit_batch([prov.batch_line(cid(0), req)])
     await prov.aclose()
     assert (err.value.kind, err.value.status, err.value.retry_after) == (kind, int(fault), 3.0)
+    assert err.value.message == sync.value.message  # the same error body, the same words
     assert fake.batches.submitted == 0
 
 

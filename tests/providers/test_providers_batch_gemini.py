@@ -221,16 +221,19 @@ async def test_a_failed_batch_reports_failed_with_its_state(fake, image, words, 
 @pytest.mark.parametrize(("fault", "kind"), [("500", "server"), ("429", "rate_limit")])
 async def test_sdk_failures_of_batch_calls_are_classified(fake, image, fault, kind) -> None:
     prov = provider("gemini:g", fake)
+    fake.faults.push(fault, path=":generateContent")
+    with pytest.raises(ProviderError) as sync:
+        await prov.send(request(prov, image), 5)
     line = prov.batch_line(IDS[0], request(prov, image))
     fake.faults.push(fault, path=":batchGenerateContent")
     with pytest.raises(ProviderError) as err:
         await prov.submit_batch([line])
-    assert err.value.kind == kind
+    assert (err.value.kind, err.value.message) == (kind, sync.value.message)
     batch_id = await prov.submit_batch([line])
     fake.faults.push(fault, path="/v1beta/batches/")
     with pytest.raises(ProviderError) as err:
         await prov.batch_state(batch_id)
-    assert err.value.kind == kind
+    assert (err.value.kind, err.value.message) == (kind, sync.value.message)
     fake.faults.push("drop", path="/v1beta/batches/")
     with pytest.raises(ProviderError) as err:
         await prov.batch_results(batch_id, IDS[:1])

@@ -145,7 +145,7 @@ async def test_results_can_be_read_again_and_missing_lines_fail(fake, image) -> 
     assert fake.batches.files == files  # no new output file on a second read
     missing = again[cid(99)]
     assert isinstance(missing, ProviderError) and missing.kind == "server"
-    assert "no result line" in missing.message
+    assert f"batch {batch_id} has no result line for {cid(99)}" in missing.message
 
 
 @pytest.mark.parametrize(

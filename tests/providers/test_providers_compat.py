@@ -19,6 +19,16 @@ async def test_schema_mode_sends_response_format_and_plain_max_tokens(fake, imag
     assert validate(DEPTH, resp.parsed) == {"reasoning": "…", "nearer": "red"}
 
 
+async def test_a_local_model_named_like_a_reasoning_model_keeps_temperature(fake, image) -> None:
+    prov = provider("openai-compat:gpt-5-local@{url}", fake)
+    params = Params(temperature=0.2, max_tokens=50, seed=1, reasoning_effort="high")
+    await prov.send(request(prov, image, params=params), 5)
+    await prov.aclose()
+    body = fake.requests[-1].json
+    assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.2, 50, 1)
+    assert "max_completion_tokens" not in body and "reasoning_effort" not in body
+
+
 async def test_schema_off_sends_instructions_and_extracts_json_from_prose(fake, image) -> None:
     prov = provider("openai-compat:qwen2-vl:schema=off@{url}", fake)
     resp = await prov.send(request(prov, image), 5)

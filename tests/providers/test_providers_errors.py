@@ -57,6 +57,34 @@ async def test_timeout(fake, image, spec) -> None:
     assert err.value.kind == "timeout" and err.value.retryable
 
 
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [
+        ("openai:gpt-4o", "/v1/batches"),
+        ("openai:gpt-4o", "/content"),
+        ("anthropic:claude-x", "/v1/messages/batches/"),
+        ("anthropic:claude-x", "/results"),
+        ("gemini:g", "/v1beta/batches/"),
+    ],
+)
+async def test_batch_calls_turn_a_reply_that_is_not_json_into_a_server_error(
+    fake, image, spec, path
+) -> None:
+    # The batch dispatcher handles only ProviderError: anything else ends its polling
+    # task and leaves the batch's questions waiting out the batch timeout (48 h).
+    prov = provider(spec, fake)
+    ids = ["a" * 64]
+    batch_id = await prov.submit_batch([prov.batch_line(ids[0], request(prov, image))])
+    while (await prov.batch_state(batch_id)).status == "running":
+        pass
+    fake.faults.push("garbage", path=path)
+    with pytest.raises(ProviderError) as err:
+        await prov.batch_state(batch_id)
+        await prov.batch_results(batch_id, ids)
+    await prov.aclose()
+    assert err.value.kind == "server" and "not JSON" in err.value.message
+
+
 async def test_connection_refused(fake, image) -> None:
     from chainlang.providers.registry import make_provider, parse_model, resolve_credentials
 
