@@ -218,4 +218,4 @@ def make_provider(
         raise UsageError(f"provider {ref.provider!r} is not available: {exc}") from exc
     if ref.provider in SIMULATED:
         return factory(ref, settings)
-    return factory(ref, settings, encoder=encoder if encoder is not None else Encoder())
+    return factory(ref, settings, encoder=encoder)  # each adapter makes one if None

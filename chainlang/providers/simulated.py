@@ -30,8 +30,6 @@ from chainlang.providers.base import ModelRef, ModelRequest, ModelResponse, Prov
 from chainlang.runtime.cache import canonical, request_key
 from chainlang.types import ImageT, KeyedT
 
-SIMULATED = frozenset({"oracle", "random", "specialist"})
-
 
 class _Simulated:
     """Shared parts: options, seeding, response building.
