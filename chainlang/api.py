@@ -92,6 +92,8 @@ class RunOptions:
             raise UsageError(
                 "--dispatch batch needs a cache file: it records submitted batches there"
             )
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise UsageError(f"--max-tokens must be at least 1, got {self.max_tokens}")
 
     @property
     def items_in_flight(self) -> int:
@@ -99,8 +101,6 @@ class RunOptions:
         if self.window is not None:
             return self.window
         return 64 if self.dispatch == "batch" else 4
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise UsageError(f"--max-tokens must be at least 1, got {self.max_tokens}")
 
 
 @dataclass(frozen=True)
@@ -454,8 +454,6 @@ def _static_value(expr: Any, params: Mapping[str, Any]) -> Any:
 
 def _progress(mode: str, total: int | None) -> Any:
     """A tally of this invocation, displayed as ``mode`` asks (``none``: counted only)."""
-    import sys
-
     from chainlang.runtime.progress import PlainProgress, Tally, make_progress
 
     if mode == "none":

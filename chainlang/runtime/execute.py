@@ -20,7 +20,7 @@ import numpy as np
 
 from chainlang import ir
 from chainlang.data.manifest import Dataset, Item
-from chainlang.errors import ChainlangError, DataError
+from chainlang.errors import ChainlangError, RunError, UsageError
 from chainlang.image import ImageData
 from chainlang.runtime.batching import ItemBatcher
 from chainlang.runtime.interpreter import (
@@ -32,7 +32,6 @@ from chainlang.runtime.interpreter import (
 from chainlang.runtime.runfolder import RunFolder, iter_results
 from chainlang.runtime.truth import TruthSource, truth_source_for
 
-ARRAY_OUTPUTS = frozenset({"DepthMap", "NormalMap", "SemanticMask", "InstanceMask"})
 SPECIALIST_CACHE = Path(".chainlang") / "specialists"  # next to the default journal
 
 
@@ -136,7 +135,9 @@ class Runner:
             record.update(status="ok", output=self._store(key, value))
         except ItemFailed as err:
             record.update(status="failed", error=_error(err.kind, err.message, err.origin))
-        except (DataError, ChainlangError) as err:
+        except (RunError, UsageError):
+            raise  # run-wide (the error budget is spent, a setting fits no item): stop the run
+        except ChainlangError as err:
             record.update(status="failed", error=_error("data", str(err), ""))
         finally:
             for b in batchers.values():
@@ -306,4 +307,4 @@ def _with_sample(settings: Settings, sample: int) -> Settings:
     return replace(settings, sample_index=sample)
 
 
-__all__ = ["ARRAY_OUTPUTS", "RunSummary", "Runner", "item_inputs", "result_key", "summarise"]
+__all__ = ["RunSummary", "Runner", "item_inputs", "result_key", "summarise"]

@@ -1,0 +1,39 @@
+"""A whole run through the Python API with the scheduler's run-wide stops and checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from runtime_helpers import GPT4O, ScriptedProvider
+
+from chainlang.api import RunOptions, run
+from chainlang.data.samples import write_samples
+from chainlang.errors import RunError, UsageError
+from chainlang.providers.base import ProviderError
+from chainlang.runtime.runfolder import read_results
+from chainlang.runtime.scheduler import ErrorBudget, Scheduler
+
+LABEL = Path(__file__).resolve().parents[2] / "chains" / "examples" / "label.chain"
+
+
+def test_a_spent_error_budget_stops_the_run(tmp_path: Path) -> None:
+    # The label example asks one question per item, one item at a time: the second
+    # failure spends a budget of one, and the third item's question stops the run
+    # instead of being recorded as a failed item.
+    data = write_samples(tmp_path / "samples")
+    scheduler = Scheduler(
+        {GPT4O: ScriptedProvider([ProviderError("bad_request", "HTTP 400")])},
+        error_budget=ErrorBudget(max_failures=1),
+    )
+    out = tmp_path / "run"
+    options = RunOptions(window=1, progress="none", cache=None)
+    with pytest.raises(RunError, match="more than the error budget of 1"):
+        run(LABEL, data, GPT4O, out=out, options=options, scheduler=scheduler)
+    records = read_results(out)
+    assert [r["error"]["kind"] for r in records] == ["bad_request", "bad_request"]
+
+
+def test_run_options_refuse_a_max_tokens_below_one() -> None:
+    with pytest.raises(UsageError, match="--max-tokens must be at least 1"):
+        RunOptions(max_tokens=0)
