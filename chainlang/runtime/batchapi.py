@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from chainlang.providers.base import (
-    RETRYABLE,
     BatchLine,
     BatchProvider,
     ModelRequest,
@@ -43,6 +42,7 @@ from chainlang.providers.common import estimate_image_tokens
 from chainlang.runtime.batchstore import BatchStore
 from chainlang.runtime.cache import request_key
 from chainlang.runtime.clock import Clock, LoopClock
+from chainlang.runtime.retry import RetryPolicy
 
 Result = ModelResponse | ProviderError
 T = TypeVar("T")
@@ -79,8 +79,18 @@ class BatchDispatcher:
         self._store = store
         self._flush_s = flush_s
         self._poll_s = poll_s
+        # Polling and collecting retry transient errors after 2, 4, 8 ... seconds, never
+        # longer than the poll interval unless the provider asks for longer. (A failed
+        # submission is not retried here: it fails its questions, the scheduler retries.)
+        self._sdk_retry = RetryPolicy(
+            max_attempts=MAX_POLL_ERRORS + 1, base=min(2.0, poll_s), cap=poll_s, jitter=0.0
+        )
         self._clock = clock or LoopClock()
         self._on_event = on_event
+        # A custom id is a key here from when its line is placed (queued, being
+        # submitted, or in a submitted batch) until its result is handed out, even
+        # if every question waiting on it was cancelled meanwhile: a question asked
+        # again then waits for that line instead of placing it a second time.
         self._waiters: dict[str, list[asyncio.Future[ModelResponse]]] = {}
         self._queue: list[BatchLine] = []
         self._queued_bytes = 0
@@ -96,25 +106,27 @@ class BatchDispatcher:
         if stored is not None:
             return _with_image_tokens(stored, request)
         future: asyncio.Future[ModelResponse] = asyncio.get_running_loop().create_future()
-        first = custom_id not in self._waiters
-        self._waiters.setdefault(custom_id, []).append(future)
+        waiting = self._waiters.get(custom_id)
         try:
-            if first:
-                self._place(custom_id, request)
+            if waiting is None:
+                self._place(custom_id, request)  # ProviderError: the request is not batchable
+                waiting = self._waiters[custom_id] = []
+            waiting.append(future)
             return _with_image_tokens(await future, request)
         except ProviderError as err:
-            err.usage = dataclasses.replace(err.usage, image_tokens=estimate_image_tokens(request))
-            raise
+            raise _own_error(err, request) from err
         finally:
-            self._forget(custom_id, future)
+            if waiting is not None and future in waiting:
+                waiting.remove(future)
 
     async def aclose(self) -> None:
-        """Stop waiting (submitted batches stay recorded) and close the provider."""
+        """Stop waiting (submitted batches stay recorded); close the provider and the store."""
         tasks = [*self._tasks, *([self._flusher] if self._flusher else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.provider.aclose()  # type: ignore[attr-defined]
+        self._store.close()
 
     # ------------------------------------------------------------------ collecting
 
@@ -155,10 +167,10 @@ class BatchDispatcher:
         ids = [line.custom_id for line in lines]
         try:
             batch_id = await self.provider.submit_batch(lines)
-        except ProviderError as err:
+            self._store.record(self.name, batch_id, ids)
+        except Exception as err:  # a ProviderError, or a bug: the waiters must hear of it
             self._fail(ids, err)
             return
-        self._store.record(self.name, batch_id, ids)
         self._event(f"submitted batch {batch_id} ({len(ids)} requests)")
         self._watch(batch_id)
 
@@ -180,12 +192,11 @@ class BatchDispatcher:
                 results = await self._salvage(batch_id, ids, state.message)
             else:
                 results = await self._retrying(lambda: self.provider.batch_results(batch_id, ids))
-        except ProviderError as err:
+            self._collect(batch_id, ids, results)
+        except Exception as err:  # as in _submit: nobody else would wake the waiters
             self._fail(ids, err)
-            return
         finally:
             self._watched.pop(batch_id, None)
-        self._collect(batch_id, ids, results)
 
     async def _salvage(self, batch_id: str, ids: list[str], why: str) -> dict[str, Result]:
         """A failed batch's finished lines (an expired batch may hold some); the rest fail."""
@@ -205,42 +216,38 @@ class BatchDispatcher:
         self._store.collected(self.name, batch_id, answers)  # before anyone sees them
         self._event(f"collected batch {batch_id}: {len(answers)}/{len(ids)} answered")
         for cid in ids:
-            missing = ProviderError("server", f"{self.name}: batch {batch_id} has no line {cid}")
-            self._resolve(cid, results.get(cid, missing))
+            result = results.get(cid)
+            if result is None:
+                result = ProviderError("server", f"{self.name}: batch {batch_id} has no line {cid}")
+            self._resolve(cid, result)
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One SDK call, retried (with the poll interval as the wait) while it is transient."""
-        errors = 0
+        """One SDK call, retried while it fails transiently."""
+        rng = self._sdk_retry.rng()
+        tries = 0
         while True:
+            tries += 1
             try:
                 return await call()
             except ProviderError as err:
-                errors += 1
-                if err.kind not in RETRYABLE or errors > MAX_POLL_ERRORS:
+                if not self._sdk_retry.should_retry(err.kind, tries):
                     raise
-                await self._clock.sleep(err.retry_after or min(self._poll_s, 2.0**errors))
+                await self._clock.sleep(self._sdk_retry.delay(tries, rng, err.retry_after))
 
     # ------------------------------------------------------------------ handing out
 
-    def _resolve(self, custom_id: str, result: Result) -> None:
+    def _resolve(self, custom_id: str, result: ModelResponse | Exception) -> None:
         for future in self._waiters.pop(custom_id, []):
             if future.done():
                 continue
-            if isinstance(result, ProviderError):
+            if isinstance(result, Exception):
                 future.set_exception(result)
             else:
                 future.set_result(result)
 
-    def _fail(self, ids: list[str], err: ProviderError) -> None:
+    def _fail(self, ids: list[str], err: Exception) -> None:
         for cid in ids:
             self._resolve(cid, err)
-
-    def _forget(self, custom_id: str, future: asyncio.Future[ModelResponse]) -> None:
-        waiting = self._waiters.get(custom_id)
-        if waiting and future in waiting:
-            waiting.remove(future)
-            if not waiting:
-                del self._waiters[custom_id]
 
     def _spawn(self, coro: object) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
@@ -252,6 +259,18 @@ class BatchDispatcher:
         if self._on_event is not None:
             with contextlib.suppress(Exception):  # a display must never break a run
                 self._on_event(f"{self.name}: {text}")
+
+
+def _own_error(err: ProviderError, request: ModelRequest) -> ProviderError:
+    """``err`` as one waiting question's own error, with its request's image-token estimate.
+
+    One error may fail every line of a batch, so the shared instance is copied, never
+    altered.
+    """
+    usage = dataclasses.replace(err.usage, image_tokens=estimate_image_tokens(request))
+    return ProviderError(
+        err.kind, err.message, status=err.status, retry_after=err.retry_after, usage=usage
+    )
 
 
 def _with_image_tokens(response: ModelResponse, request: ModelRequest) -> ModelResponse:

@@ -111,10 +111,11 @@ class Scheduler:
     """Shared by every question of a run; see the module docstring for what it does.
 
     Args:
-        providers: a provider per model, or a factory called once per model.
+        providers: a provider per model, or a factory called once per model
+            (either way the scheduler owns them: :meth:`aclose` closes them).
         limits: the user's concurrency/rpm/tpm settings (None: model-table defaults).
         retry: backoff policy for transient failures.
-        cache: the journal; None disables caching and journaling.
+        cache: the journal (closed by :meth:`aclose`); None disables caching and journaling.
         clock: time source of limits, backoff and latency.
         budget: the ``--max-cost`` cap; None for no cap.
         prices: the price table (None: the shipped ``models.toml``).
@@ -207,12 +208,20 @@ class Scheduler:
         return self._limits.for_model(ref)
 
     async def aclose(self) -> None:
-        """Close the providers this scheduler made through its factory."""
-        for provider in self._made.values():
+        """Close every provider this scheduler was given or made, then the journal.
+
+        A batch dispatcher's close stops its waiting (its batches stay recorded).
+        """
+        given = self._providers.values() if isinstance(self._providers, Mapping) else ()
+        # One provider may serve several models: close each once.
+        providers = {id(p): p for p in (*given, *self._made.values())}
+        for provider in providers.values():
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()
         self._made.clear()
+        if self._cache is not None:
+            self._cache.close()
 
     # ------------------------------------------------------------------ one ask
 

@@ -65,6 +65,7 @@ class ScriptedProvider:
     in_flight: int = 0
     max_in_flight: int = 0
     starts: list[float] = field(default_factory=list)
+    closed: bool = False
 
     async def send(self, request: ModelRequest, timeout: float) -> ModelResponse:
         clock = LoopClock()
@@ -84,7 +85,7 @@ class ScriptedProvider:
             self.in_flight -= 1
 
     async def aclose(self) -> None:
-        return None
+        self.closed = True
 
 
 def reply(text: str, usage: Usage | None = None, finish: str = "stop") -> ModelResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,8 +62,9 @@ class LedgerProvider:
     line_errors: dict[str, list[ProviderError]] = field(default_factory=dict)  # by prompt
     fail_batches: list[str] = field(default_factory=list)
     submit_errors: list[ProviderError] = field(default_factory=list)
-    state_errors: list[ProviderError] = field(default_factory=list)
+    state_errors: list[Exception] = field(default_factory=list)
     state_calls: int = 0
+    closed: bool = False
 
     def batch_line(self, custom_id: str, request: ModelRequest) -> BatchLine:
         text = request.messages[0].parts[0].text  # type: ignore[union-attr]
@@ -106,7 +108,7 @@ class LedgerProvider:
         return out
 
     async def aclose(self) -> None:
-        return None
+        self.closed = True
 
 
 def _scheduler(
@@ -271,3 +273,83 @@ def test_clearing_the_cache_forgets_batch_answers_too(tmp_path: Path) -> None:
     scheduler, _ = _scheduler(provider, tmp_path)
     assert all(o.ok for o in _ask_all(scheduler, ["q0", "q1"]))
     assert len(provider.batches) == 2
+
+
+def _image_request(text: str, width: int) -> ModelRequest:
+    picture = ImageData.of(np.zeros((width * 3 // 4, width, 3), np.uint8))
+    parts = (TextPart(text), ImagePart(picture))
+    return dataclasses.replace(make_request(), messages=(Message("user", parts),))
+
+
+def test_each_question_of_a_failed_batch_gets_its_own_error(tmp_path: Path) -> None:
+    # One submission error fails every line; each question's error carries the image
+    # tokens of its own request, so the shared error must not be altered in place.
+    provider = LedgerProvider(submit_errors=[ProviderError("bad_request", "HTTP 400")])
+    requests = [_image_request("small", 200), _image_request("large", 1600)]
+
+    async def main() -> list:
+        dispatcher = BatchDispatcher(provider, BatchStore(tmp_path / "cache.sqlite"))
+        try:
+            return await asyncio.gather(
+                *(dispatcher.send(r, 1.0) for r in requests), return_exceptions=True
+            )
+        finally:
+            await dispatcher.aclose()
+
+    errors = run_virtual(main())
+    assert all(isinstance(e, ProviderError) and e.kind == "bad_request" for e in errors)
+    assert [e.usage.image_tokens for e in errors] == [estimate_image_tokens(r) for r in requests]
+    assert errors[0].usage.image_tokens != errors[1].usage.image_tokens
+
+
+def test_a_question_cancelled_and_asked_again_waits_for_its_queued_line(tmp_path: Path) -> None:
+    provider = LedgerProvider(polls=1)
+
+    async def main() -> ModelResponse:
+        dispatcher = BatchDispatcher(provider, BatchStore(tmp_path / "cache.sqlite"), flush_s=2.0)
+        try:
+            first = asyncio.ensure_future(dispatcher.send(make_request("q0"), 1.0))
+            await asyncio.sleep(1.0)  # its line is queued, not yet submitted
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
+            return await dispatcher.send(make_request("q0"), 1.0)
+        finally:
+            await dispatcher.aclose()
+
+    answer = run_virtual(main())
+    assert answer.parsed == "red"
+    assert [len(b.lines) for b in provider.batches.values()] == [1], "the line went out once"
+
+
+def test_an_unexpected_error_while_polling_reaches_the_question(tmp_path: Path) -> None:
+    # Not a ProviderError (a bug in an adapter, say): the question must fail with it
+    # instead of waiting out the batch timeout for a poller that is gone.
+    provider = LedgerProvider(state_errors=[RuntimeError("adapter bug")])
+    scheduler, _ = _scheduler(provider, tmp_path)
+    with pytest.raises(RuntimeError, match="adapter bug"):
+        _ask_all(scheduler, ["q0"])
+
+
+def test_closing_the_scheduler_closes_the_dispatcher_its_provider_and_store(
+    tmp_path: Path,
+) -> None:
+    provider = LedgerProvider(polls=1000)
+    store = BatchStore(tmp_path / "cache.sqlite")
+    scheduler = Scheduler(
+        {GPT4O: BatchDispatcher(provider, store)}, batch_models=frozenset({GPT4O})
+    )
+
+    async def main() -> None:
+        ask = asyncio.ensure_future(scheduler.ask(make_request("q0")))
+        await asyncio.sleep(600)  # submitted, still being polled
+        ask.cancel()
+        await asyncio.gather(ask, return_exceptions=True)
+        await scheduler.aclose()
+        polls = provider.state_calls
+        await asyncio.sleep(3600)
+        assert provider.state_calls == polls, "nobody polls after the close"
+
+    run_virtual(main())
+    assert provider.closed
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.open_batches(provider.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import deque
 
 import pytest
@@ -226,6 +227,21 @@ def test_error_budget_fraction():
 
     with pytest.raises(RunError, match="more than the error budget of 5%"):
         run_virtual(main())
+
+
+def test_closing_closes_the_providers_it_was_given_and_the_journal(journal_path):
+    # A run's providers are built before its scheduler and handed over in a mapping;
+    # the scheduler's close is the only one they get.
+    shared, other = ScriptedProvider([reply('"red"')]), ScriptedProvider([reply('"red"')])
+    journal = Journal(journal_path)
+    sched = Scheduler(
+        {GPT4O: shared, ModelRef("openai", "gpt-4o-mini"): shared, ModelRef("x", "y"): other},
+        cache=journal,
+    )
+    run_virtual(sched.aclose())
+    assert shared.closed and other.closed
+    with pytest.raises(sqlite3.ProgrammingError):
+        journal.entries()
 
 
 def test_cancellation_leaves_only_whole_rows(journal_path):
