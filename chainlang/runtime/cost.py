@@ -24,8 +24,9 @@ from typing import Any, NamedTuple
 from chainlang.errors import UsageError
 from chainlang.providers.base import ImagePart, ModelRef, ModelRequest, TextPart, Usage
 from chainlang.providers.capabilities import image_tokens
+from chainlang.providers.registry import SIMULATED
 
-FREE_PROVIDERS = frozenset({"oracle", "random", "specialist"})
+FREE_PROVIDERS = SIMULATED  # simulated answerers cost nothing
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
 # Reported input tokens may exceed chars/4 (non-English text, tokenizer differences);

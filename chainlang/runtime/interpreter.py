@@ -24,6 +24,7 @@ from chainlang import answers, ir
 from chainlang.errors import ChainlangError, DataError, OperationError
 from chainlang.providers.base import ModelRef, ModelRequest, Params
 from chainlang.runtime.batching import ItemBatcher
+from chainlang.runtime.cache import ORACLE_PROVIDERS
 from chainlang.runtime.outcome import Outcome
 from chainlang.runtime.render import (
     choose_variant,
@@ -34,10 +35,6 @@ from chainlang.runtime.render import (
 )
 from chainlang.types import LabelT, RecordT
 
-SIMULATED = frozenset({"oracle", "random", "specialist"})
-# answerers that reply with the ask's ``oracle`` clause: over the truth, or over a
-# specialist's prediction standing in for it (the "X + Chain" baselines)
-ORACLE_ANSWERERS = frozenset({"oracle", "specialist"})
 MAX_BODIES_IN_FLIGHT = 32  # per for-loop: bounds the marked images alive at once
 
 
@@ -313,7 +310,9 @@ class Interpreter:
         if provider == "specialist":
             views = [c.answerer_view() for c in ctxs]
             given = await self._oracle(e, prompt, variant, scopes, views, n, True)
-        simulated = provider in ORACLE_ANSWERERS
+        # oracle and specialist reply with the oracle clause's answer, over the truth or
+        # over a specialist's prediction standing in for it (the "X + Chain" baselines)
+        simulated = provider in ORACLE_PROVIDERS
         if simulated and e.oracle is not None and given is None:
             raise ItemFailed("oracle", "the item has no truth for this ask's oracle", e.origin)
         request = ModelRequest(
@@ -572,9 +571,6 @@ async def _gather(coros: Sequence[Any]) -> list[Any]:
     except* ItemFailed as group:
         raise group.exceptions[0] from None
     return [t.result() for t in tasks]
-
-
-# ---------------------------------------------------------------- truth sources
 
 
 __all__ = [

@@ -28,7 +28,7 @@ from chainlang import answers, ir
 from chainlang.data.manifest import Dataset
 from chainlang.errors import ChainlangError, UsageError
 from chainlang.providers.base import ModelRequest, Usage
-from chainlang.runtime.cost import PriceTable, estimate_input_tokens
+from chainlang.runtime.cost import FREE_PROVIDERS, PriceTable, estimate_input_tokens
 from chainlang.runtime.execute import item_inputs
 from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed, Settings
 from chainlang.runtime.outcome import Outcome
@@ -150,7 +150,7 @@ async def make_plan(
         info = prices.lookup(settings.model)
         share = info.batch_discount if info else 1.0
         notes.append(f"priced for the batch API ({share:.0%} of the synchronous price)")
-    if usd is None and settings.model.provider not in ("oracle", "random", "specialist"):
+    if usd is None and settings.model.provider not in FREE_PROVIDERS:
         notes.append(f"no price known for {settings.model}; add it to a models file (--prices)")
     return Plan(
         chain=chain_name or program.name,
@@ -232,7 +232,7 @@ def _dollars(
     calls: float,
     batch: bool = False,
 ) -> tuple[float | None, float | None]:
-    if settings.model.provider in ("oracle", "random", "specialist"):
+    if settings.model.provider in FREE_PROVIDERS:
         return 0.0, 0.0
     if not per_call:
         return None, None

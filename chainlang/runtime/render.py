@@ -178,10 +178,8 @@ def _merge(messages: list[Message]) -> list[Message]:
     """Join consecutive messages of one role (providers want alternating turns)."""
     merged: list[Message] = []
     for m in messages:
-        if merged and merged[-1].role == m.role and m.role != "system":
+        if merged and merged[-1].role == m.role:
             merged[-1] = Message(m.role, merged[-1].parts + m.parts)
-        elif merged and merged[-1].role == "system" and m.role == "system":
-            merged[-1] = Message("system", merged[-1].parts + m.parts)
         else:
             merged.append(m)
     return merged

@@ -81,15 +81,6 @@ class RunIdentity:
         }
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def package_versions() -> dict[str, str]:
     """Versions of the packages that can change a run's answers or numbers."""
     out = {"python": platform.python_version()}
@@ -214,12 +205,6 @@ def _numbered_records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def _key(record: Mapping[str, Any]) -> str:
     """Records are per (item, sample); older records without a key are sample 0."""
     return str(record.get("key") or f"{record['id']}#0")
-
-
-def read_summary(path: Path) -> dict[str, Any] | None:
-    """The run's summary, or None if the run has not finished once."""
-    file = Path(path) / SUMMARY_FILE
-    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else None
 
 
 def safe_name(item_id: str) -> str:
