@@ -147,6 +147,14 @@ class PriceTable:
         ) / 1e6
         return dollars * (info.batch_discount if batch else 1.0)
 
+    def output_cap(self, request: ModelRequest) -> int:
+        """The most output tokens ``request`` can cost: its ``max_tokens``, else the
+        model's ``max_output`` (4096 for a model the table does not know)."""
+        if request.params.max_tokens:
+            return request.params.max_tokens
+        info = self.lookup(request.model)
+        return info.max_output if info else 4096
+
     def estimate(self, request: ModelRequest, *, batch: bool = False) -> Estimate:
         """Estimated input tokens, the output cap, and the worst-case dollars of one call
         (at the batch price when ``batch``)."""
@@ -155,7 +163,7 @@ class PriceTable:
             return Estimate(0, 0, 0.0)
         info = self.lookup(ref)
         input_tokens, image_part = estimate_input_tokens(request)
-        max_out = request.params.max_tokens or (info.max_output if info else 4096)
+        max_out = self.output_cap(request)
         if info is None:
             return Estimate(input_tokens, max_out, None)
         worst = self.price(

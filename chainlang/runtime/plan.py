@@ -184,16 +184,17 @@ async def _dry_run(
         except ChainlangError as err:  # e.g. an unreadable image: reported, the plan still prints
             notes.append(f"dry run of item {item.id} failed: {err}")
         if fake.requests:
-            estimates.append(_estimate(fake.requests))
+            estimates.append(_estimate(fake.requests, prices))
     if not estimates:
         notes.append("the dry run asked no question; per-call tokens are unknown")
     return estimates, notes
 
 
-def _estimate(requests: Sequence[ModelRequest]) -> ItemEstimate:
+def _estimate(requests: Sequence[ModelRequest], prices: PriceTable) -> ItemEstimate:
     tokens = [estimate_input_tokens(r) for r in requests]
     out = sum(_expected_output(r) for r in requests)
-    max_out = sum(r.params.max_tokens or 4096 for r in requests)
+    # The same cap the run's budget reserves, so plan and --max-cost agree.
+    max_out = sum(prices.output_cap(r) for r in requests)
     return ItemEstimate(
         calls=len(requests),
         input_tokens=sum(t for t, _ in tokens),

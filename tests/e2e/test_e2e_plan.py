@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from e2e_helpers import CHAINS
 
-from chainlang.api import RunOptions, plan
+from chainlang.api import RunOptions, parse_model, plan
 from chainlang.cli import main
 from chainlang.testing.fake_provider import FakeProviderServer
 
@@ -41,6 +41,18 @@ def test_api_plan_prices_one_call_per_pair(syn_manifest: Path, no_keys: None) ->
     assert priced.total_usd == pytest.approx(2 * priced.usd_per_item)
     # Every depth question shows the model one marked image.
     assert priced.per_call["image_tokens"] > 0
+
+
+def test_without_max_tokens_the_plan_assumes_the_cap_the_budget_reserves(
+    syn_manifest: Path, no_keys: None
+) -> None:
+    from chainlang.runtime.cost import PriceTable
+
+    options = RunOptions(params=PARAMS, max_tokens=None)
+    priced = plan(DEPTH, syn_manifest, "openai:o1", options=options)  # 32,768 output tokens
+    info = PriceTable.load().lookup(parse_model("openai:o1"))
+    assert info is not None and info.max_output != 4096  # else the test proves nothing
+    assert priced.per_call["max_output_tokens"] == info.max_output
 
 
 def test_cli_plan_text_and_json(
