@@ -270,18 +270,39 @@ def _entry(row: tuple[Any, ...]) -> Entry:
     )
 
 
-def _clear_batch_answers(db: sqlite3.Connection, where: list[str], args: list[Any]) -> None:
-    """Forget the answers batches brought back, with the same filters, so that a
-    cleared question is asked again (see ``runtime/batchstore.py``)."""
-    exists = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch_answers'"
-    ).fetchone()
-    if not exists:
+def _delete(
+    db: sqlite3.Connection,
+    table: str,
+    time_col: str,
+    model_col: str,
+    cutoff: float | None,
+    model: str | None,
+) -> int:
+    """Delete the rows of ``table`` no newer than ``cutoff`` whose model matches ``model``."""
+    where, args = [], []
+    if cutoff is not None:
+        where.append(f"{time_col} <= ?")
+        args.append(cutoff)
+    if model is not None:
+        # a bare pattern names the model (``gpt-4o*``) or a simulated answerer (``oracle*``)
+        where.append(f"({model_col} GLOB ? OR {model_col} GLOB ?)")
+        args += [model, model if ":" in model else "*:" + model]
+    sql = f"DELETE FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
+    return db.execute(sql, args).rowcount
+
+
+def _clear_batches(db: sqlite3.Connection, cutoff: float | None, model: str | None) -> None:
+    """The batch records too (``runtime/batchstore.py``), with the same filters: a cleared
+    question is asked again, and a batch the provider no longer has stops being followed."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "batches" not in tables:
         return
-    # Same columns under other names: ``created`` is shared, ``model`` is ``provider``.
-    clauses = [w.replace("model GLOB", "provider GLOB") for w in where]
+    _delete(db, "batch_answers", "created", "provider", cutoff, model)
+    _delete(db, "batches", "submitted", "provider", cutoff, model)
+    # Lines whose batch is gone would point a resumed question at nothing.
     db.execute(
-        "DELETE FROM batch_answers" + (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+        "DELETE FROM batch_lines WHERE NOT EXISTS (SELECT 1 FROM batches b"
+        " WHERE b.provider = batch_lines.provider AND b.batch_id = batch_lines.batch_id)"
     )
 
 
@@ -332,7 +353,8 @@ def cache_stats(path: Path | str) -> CacheStats:
 
 
 def cache_clear(path: Path | str, older_than: float | None = None, model: str | None = None) -> int:
-    """Delete journal rows; returns how many.
+    """Delete journal rows (and the batch records of the same models and age); returns
+    how many journal rows.
 
     Args:
         path: the cache file.
@@ -346,20 +368,12 @@ def cache_clear(path: Path | str, older_than: float | None = None, model: str | 
     path = Path(path)
     if not path.exists():
         raise RunError(f"no cache at {path}")
-    where, args = [], []
-    if older_than is not None:
-        where.append("created <= ?")
-        args.append(time.time() - older_than)
-    if model is not None:
-        # a bare pattern names the model (``gpt-4o*``) or a simulated answerer (``oracle*``)
-        where.append("(model GLOB ? OR model GLOB ?)")
-        args += [model, model if ":" in model else "*:" + model]
-    sql = "DELETE FROM journal" + (" WHERE " + " AND ".join(where) if where else "")
+    cutoff = None if older_than is None else time.time() - older_than
     db = _connect(path)
     try:
         with db:
-            n = db.execute(sql, args).rowcount
-            _clear_batch_answers(db, where, args)
+            n = _delete(db, "journal", "created", "model", cutoff, model)
+            _clear_batches(db, cutoff, model)
         db.execute("VACUUM")
     finally:
         db.close()

@@ -84,7 +84,9 @@ class LedgerProvider:
         self.state_calls += 1
         if self.state_errors:
             raise self.state_errors.pop(0)
-        batch = self.batches[batch_id]
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            raise ProviderError("not_found", f"no batch {batch_id}", status=404)
         if batch.polls_left > 1:
             batch.polls_left -= 1
             return BatchState(batch_id, "running")
@@ -273,6 +275,30 @@ def test_clearing_the_cache_forgets_batch_answers_too(tmp_path: Path) -> None:
     scheduler, _ = _scheduler(provider, tmp_path)
     assert all(o.ok for o in _ask_all(scheduler, ["q0", "q1"]))
     assert len(provider.batches) == 2
+
+
+def test_clearing_the_cache_drops_a_batch_the_provider_lost(tmp_path: Path) -> None:
+    from chainlang.runtime.cache import cache_clear
+
+    provider = LedgerProvider(polls=1000)
+
+    async def killed_while_waiting() -> None:
+        scheduler, _ = _scheduler(provider, tmp_path)
+        ask = asyncio.ensure_future(scheduler.ask(make_request("q0")))
+        await asyncio.sleep(600)
+        ask.cancel()
+        await asyncio.gather(ask, return_exceptions=True)
+        await scheduler.aclose()
+
+    run_virtual(killed_while_waiting())
+    del provider.batches["b1"]  # gone at the provider (deleted, or past its retention)
+    scheduler, _ = _scheduler(provider, tmp_path)
+    (out,) = _ask_all(scheduler, ["q0"])
+    assert not out.ok and out.failure_kind == "not_found"  # followed the recorded batch
+    cache_clear(tmp_path / "cache.sqlite", model="openai:gpt-4o")
+    scheduler, _ = _scheduler(provider, tmp_path)
+    (out,) = _ask_all(scheduler, ["q0"])
+    assert out.ok and len(provider.batches) == 1  # answered by a fresh batch
 
 
 def _image_request(text: str, width: int) -> ModelRequest:
