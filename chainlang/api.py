@@ -276,13 +276,19 @@ async def arun(
     ref = parse_model(model)
     settings = settings_for(program, ref, options, dataset)
     identity = run_identity(program, path, dataset, ref, settings, options)
-    providers = make_providers([ref], options) if scheduler is None else None
-    folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
     own = scheduler is None
-    total = _expected_questions(program, settings, dataset, folder, options.samples)
-    progress = _progress(options.progress, total) if own else None
-    if own:
-        scheduler = make_scheduler([ref], options, progress, providers=providers)
+    providers = make_providers([ref], options) if own else None
+    try:
+        folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
+        total = _expected_questions(program, settings, dataset, folder, options.samples)
+        progress = _progress(options.progress, total) if own else None
+        if own:
+            scheduler = make_scheduler([ref], options, progress, providers=providers)
+    except BaseException:
+        # No scheduler owns the providers yet: close their clients and stores here.
+        for provider in (providers or {}).values():
+            await provider.aclose()
+        raise
     batch = items_per_batch(program, settings)
     runner = Runner(
         program, settings, scheduler, folder, options.samples, options.items_in_flight, batch

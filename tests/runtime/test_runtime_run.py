@@ -37,3 +37,24 @@ def test_a_spent_error_budget_stops_the_run(tmp_path: Path) -> None:
 def test_run_options_refuse_a_max_tokens_below_one() -> None:
     with pytest.raises(UsageError, match="--max-tokens must be at least 1"):
         RunOptions(max_tokens=0)
+
+
+def test_providers_are_closed_when_the_run_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chainlang.api as api
+
+    data = write_samples(tmp_path / "samples")
+    out = tmp_path / "run"
+    options = RunOptions(progress="none", cache=None)
+    run(LABEL, data, "oracle", out=out, options=options)
+    made: list[ScriptedProvider] = []
+
+    def providers(models: list, opts: RunOptions) -> dict:
+        made.append(ScriptedProvider([]))
+        return {models[0]: made[-1]}
+
+    monkeypatch.setattr(api, "make_providers", providers)
+    with pytest.raises(RunError, match="holds a different run"):
+        run(LABEL, data, "random", out=out, options=options)  # the folder refuses it
+    assert [p.closed for p in made] == [True]
