@@ -257,21 +257,16 @@ class ExprChecks:
             if v.type == ERR:
                 ok = False
                 continue
-            if not any(unify(t, v.type, env) for t in p.types):
+            if any(unify(t, v.type, env) for t in p.types):
+                continue
+            ok = False
+            what = f"argument '{p.name}' of '{op.name}'"
+            # _expect reports when the value does not fit even after substitution; when it
+            # does fit, only the signature's form failed, so report that instead. This is
+            # decided per argument, whatever happened to the earlier ones.
+            if self._expect(v.type, _subst(p.types[0], env), span, what):
                 shown = " or ".join(t.show() for t in p.types)
-                ok = (
-                    self._expect(
-                        v.type, _subst(p.types[0], env), span, f"argument '{p.name}' of '{op.name}'"
-                    )
-                    and ok
-                )
-                if ok:  # assignable after substitution: report the signature form instead
-                    self.diags.error(
-                        "E301",
-                        span,
-                        f"argument '{p.name}' of '{op.name}' must be {shown}, got {v.type.show()}",
-                    )
-                    ok = False
+                self.diags.error("E301", span, f"{what} must be {shown}, got {v.type.show()}")
         return _subst(op.result, env) if ok else ERR
 
     # ---- static-ness and dependencies ----
