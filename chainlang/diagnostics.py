@@ -142,7 +142,8 @@ class Diagnostics:
         return iter(self.sorted())
 
     def __len__(self) -> int:
-        return len(self._items)
+        # As many as iteration yields: a diagnostic reported twice counts once.
+        return len(dict.fromkeys(self._items))
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

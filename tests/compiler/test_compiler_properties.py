@@ -130,3 +130,14 @@ def test_deep_nesting_and_huge_literals_are_diagnostics() -> None:
 def test_random_text_never_raises(text: str) -> None:
     result = check_source(text, "noise.chain")
     assert result.program is not None or result.diagnostics
+
+
+def test_a_diagnostic_reported_twice_counts_once() -> None:
+    from chainlang.diagnostics import Diagnostics
+    from chainlang.source import SourceFile
+
+    src = SourceFile.of("t.chain", "chain t {}\n")
+    diags = Diagnostics()
+    for _ in range(2):
+        diags.error("E201", src.span(6, 7), "unknown name 't'")
+    assert len(diags) == len(list(diags)) == 1
