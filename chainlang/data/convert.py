@@ -112,7 +112,9 @@ def convert_coco_instances(
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{annotations}: not a COCO instances file ({exc!r})") from exc
     per_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for a in anns:
+    for n, a in enumerate(anns):
+        if not isinstance(a, dict):
+            raise DataError(f"{annotations}: annotation #{n + 1} is not a JSON object")
         if a.get("iscrowd", 0) and not include_crowd:
             continue
         image_id, box = _coco_box(a, cats, annotations)

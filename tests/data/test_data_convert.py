@@ -242,6 +242,7 @@ def test_converters_report_unreadable_inputs_as_data_errors(tmp_path: Path) -> N
         (lambda d: d["annotations"][0].pop("image_id"), "annotation 10 is malformed"),
         (lambda d: d["images"][0].pop("file_name"), "not a COCO instances file"),
         (lambda d: d.update(annotations=5), "not a COCO instances file"),
+        (lambda d: d["annotations"].insert(0, 7), "annotation #1 is not a JSON object"),
     ],
 )
 def test_malformed_coco_entries_are_data_errors(tmp_path: Path, edit: Any, message: str) -> None:
