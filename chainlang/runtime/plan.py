@@ -151,7 +151,8 @@ async def make_plan(
         share = info.batch_discount if info else 1.0
         notes.append(f"priced for the batch API ({share:.0%} of the synchronous price)")
     if usd is None and settings.model.provider not in FREE_PROVIDERS:
-        notes.append(f"no price known for {settings.model}; add it to a models file (--prices)")
+        where = "the [prices] section of a --config file"
+        notes.append(f"no price known for {settings.model}; give it in {where}")
     return Plan(
         chain=chain_name or program.name,
         model=str(settings.model),

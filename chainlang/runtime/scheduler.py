@@ -344,7 +344,7 @@ class Scheduler:
             return _Failure(
                 "budget",
                 f"the price of {ref} is unknown, so --max-cost cannot be kept; "
-                "give its prices in a price table (--prices) or drop --max-cost",
+                "give its prices in the [prices] section of a --config file, or drop --max-cost",
             )
         if not self._budget.try_reserve(worst_case):
             return _Failure(

@@ -184,6 +184,7 @@ def test_unknown_price_with_a_budget_is_refused_clearly():
     assert outcome.failure_kind == "budget" and "price of openai:my-finetune is unknown" in (
         outcome.failure_message
     )
+    assert "[prices] section of a --config file" in (outcome.failure_message or "")
     assert provider.calls == []
 
 
