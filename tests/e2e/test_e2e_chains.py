@@ -21,25 +21,17 @@ CHAIN_CASES: dict[str, tuple[str, dict[str, str], str]] = {
     "classify": ("photo_manifest", {"per_call": "2"}, "top1"),
 }
 
-# Cases that fail today because of code outside tests/e2e (see the final report);
-# keyed by (chain, model), model None meaning every model except "oracle".
-KNOWN_FAILURES: dict[tuple[str, str | None], str] = {}
-
 MODELS = [*REAL_MODELS.values(), "oracle", "random"]
 # Paths the SDKs must hit, per provider (the dialect the adapter speaks).
 PATHS = {"openai": "/v1/", "anthropic": "/v1/messages", "gemini": ":generateContent"}
 
 
 def _cases() -> list[Any]:
-    out = []
-    for chain in CHAIN_CASES:
-        for model in MODELS:
-            reason = KNOWN_FAILURES.get((chain, model))
-            if reason is None and model != "oracle":
-                reason = KNOWN_FAILURES.get((chain, None))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            out.append(pytest.param(chain, model, marks=marks, id=f"{chain}-{model}"))
-    return out
+    return [
+        pytest.param(chain, model, id=f"{chain}-{model}")
+        for chain in CHAIN_CASES
+        for model in MODELS
+    ]
 
 
 @pytest.mark.parametrize(("chain", "model"), _cases())
