@@ -262,7 +262,7 @@ class Scheduler:
         """Send until an answer, a final failure, or attempts run out."""
         provider = self._provider(request.model)
         limiter = self._limits.for_model(request.model)
-        rng = self._retry.rng(key)
+        rng = None  # the jitter source, made on the first retry (most questions have none)
         tries = 0
         while True:
             tries += 1
@@ -272,6 +272,7 @@ class Scheduler:
             if not self._retry.should_retry(result.kind, tries):
                 suffix = f" (after {tries} tries)" if tries > 1 else ""
                 return _Failure(result.kind, result.message + suffix)
+            rng = rng or self._retry.rng(key)
             delay = self._retry.delay(tries, rng, result.retry_after)
             if self._observer:
                 self._observer.on_retry(result.kind, delay)
