@@ -140,8 +140,12 @@ class RichProgress(Tally):
 
         super().__init__(total=total)
         self._console = console or Console(stderr=True)
+        # Drawn at the refresh rate from the live counts, not rebuilt for every question.
         self._live = Live(
-            self._render(), console=self._console, refresh_per_second=4, transient=False
+            console=self._console,
+            refresh_per_second=4,
+            transient=False,
+            get_renderable=self._render,
         )
 
     def __enter__(self) -> RichProgress:
@@ -153,16 +157,8 @@ class RichProgress(Tally):
 
     def close(self) -> None:
         """Draw the final state and stop the live display."""
-        self._live.update(self._render(), refresh=True)
+        self._live.refresh()
         self._live.stop()
-
-    def on_start(self, request: ModelRequest) -> None:
-        super().on_start(request)
-        self._live.update(self._render())
-
-    def on_done(self, outcome: Outcome) -> None:
-        super().on_done(outcome)
-        self._live.update(self._render())
 
     def _render(self) -> Any:
         from rich.table import Table
