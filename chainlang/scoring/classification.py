@@ -5,11 +5,11 @@ Part of :mod:`chainlang.scoring.metrics`, which re-exports every public name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import numpy as np
 
+from chainlang import answers
 from chainlang.errors import ScoringError
 from chainlang.scoring.bootstrap import BootstrapSpec
 from chainlang.scoring.common import (
@@ -37,12 +37,14 @@ def exact_match(pred: str, truth: str) -> bool:
 
 
 def normalise_label(text: str) -> str:
-    """Lower-case, treat ``_`` and ``-`` as spaces, collapse and trim whitespace.
+    """Case-fold, treat ``_`` and ``-`` as spaces, collapse and trim whitespace: the
+    same rule that validates label answers (:func:`chainlang.answers.normalise`), so a
+    label accepted when asked is matched when scored.
 
     >>> normalise_label("  Great_White-Shark \\n")
     'great white shark'
     """
-    return " ".join(re.sub(r"[_\-]", " ", text).lower().split())
+    return answers.normalise(text)
 
 
 def label_match(pred: str, truth: str) -> bool:
