@@ -38,7 +38,7 @@ from chainlang.providers.base import (
     ModelResponse,
     ProviderError,
 )
-from chainlang.providers.common import estimate_image_tokens
+from chainlang.providers.common import estimate_image_tokens, no_result_line
 from chainlang.runtime.batchstore import BatchStore
 from chainlang.runtime.cache import request_key
 from chainlang.runtime.clock import Clock, LoopClock
@@ -218,7 +218,7 @@ class BatchDispatcher:
         for cid in ids:
             result = results.get(cid)
             if result is None:
-                result = ProviderError("server", f"{self.name}: batch {batch_id} has no line {cid}")
+                result = no_result_line(self.name, batch_id, cid)
             self._resolve(cid, result)
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
