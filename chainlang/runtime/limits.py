@@ -194,7 +194,9 @@ class AdjustableSemaphore:
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
                 self.release()  # we were handed a slot just as we were cancelled
-            else:
+            elif fut in self._waiters:
+                # A release between our cancellation and now may already have dropped
+                # the cancelled future from the line (``_wake`` skips done ones).
                 self._waiters.remove(fut)
             raise
 

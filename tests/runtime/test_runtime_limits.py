@@ -170,6 +170,26 @@ def test_cancelled_waiter_does_not_leak_a_slot():
     assert run_virtual(main()) == 0
 
 
+def test_waiters_cancelled_while_slots_free_up_end_cancelled():
+    """A waiter cancelled just before a release (Ctrl-C while calls finish) ends with
+    CancelledError: the release already dropped its cancelled future from the line."""
+
+    async def main():
+        sem = AdjustableSemaphore(1)
+        await sem.acquire()
+        waiters = [asyncio.ensure_future(sem.acquire()) for _ in range(3)]
+        await asyncio.sleep(0)
+        for w in waiters[:2]:
+            w.cancel()
+        sem.release()  # the slot goes past the two cancelled futures to the third
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+        return [type(r).__name__ for r in results], sem.held
+
+    kinds, held = run_virtual(main())
+    assert kinds == ["CancelledError", "CancelledError", "NoneType"]
+    assert held == 1
+
+
 def test_rate_limit_gate_makes_everyone_wait_retry_after():
     async def main():
         clock = LoopClock()
