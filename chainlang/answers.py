@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from chainlang.errors import ChainlangError, UsageError
+from chainlang.labelsets import normalise  # the one spelling rule, shared with the checker
 from chainlang.types import (
     BoolT,
     EnumT,
@@ -65,11 +66,6 @@ def load_labels(name: str) -> tuple[str, ...]:
     from chainlang.labelsets import load  # lazy: answers must import without the data files
 
     return load(name)
-
-
-def normalise(text: str) -> str:
-    """Canonical comparison form: case-folded, underscores/hyphens/whitespace runs as one space."""
-    return " ".join(re.split(r"[\s_\-]+", text.strip().casefold())).strip()
 
 
 class _Vocab:

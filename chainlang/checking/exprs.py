@@ -12,16 +12,20 @@ from chainlang.checking.helpers import (
     _subst,
     unify,
 )
+from chainlang.checking.labels import not_a_label
 from chainlang.diagnostics import did_you_mean
+from chainlang.labelsets import normalise
 from chainlang.source import Span
 from chainlang.stdlib import Operation
 from chainlang.stdlib.typenames import ANY
 from chainlang.types import (
     ERROR_TYPE,
     BoolT,
+    EnumT,
     FieldT,
     FloatT,
     IntT,
+    LabelT,
     ListT,
     OpaqueT,
     OptionalT,
@@ -131,12 +135,27 @@ class ExprChecks:
         if e.op in _ORDER and a in num and b in num:
             return BoolT(), False
         if e.op in {"==", "!="}:
-            if join(a, b) is not None:
+            if join(a, b) is not None or self._compares_labels(e, a, b):
                 return BoolT(), False
             if isinstance(a, ListT) and join(a.item, b) is not None:
                 return ListT(item=BoolT()), True  # `votes.near == "red"` compares each element
         self.diags.error("E302", e.span, f"'{e.op}' cannot combine {a.show()} and {b.show()}")
         return ERR, False
+
+    def _compares_labels(self, e: n.Binary, a: Type, b: Type) -> bool:
+        # `answer == "cat"` with a Label(coco80) answer: the literal must be a label of the set.
+        if isinstance(b, LabelT) and isinstance(a, EnumT):
+            a, b = b, a
+        if not (isinstance(a, LabelT) and isinstance(b, EnumT)):
+            return False
+        names = self.label_names(a.labelset)  # type: ignore[attr-defined]
+        if names is None:
+            return False
+        for value in b.values:
+            if normalise(value) not in names:
+                message, hint = not_a_label(value, a.labelset, names)
+                self.diags.error("E302", e.span, message, hint)
+        return True
 
     def _unary(self, e: n.Unary) -> ir.Expr:
         v = self.expr(e.operand)

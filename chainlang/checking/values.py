@@ -10,13 +10,17 @@ from chainlang.checking.helpers import (
     _err,
     _shown,
 )
+from chainlang.checking.labels import enum_fits_labels, label_names, literal_sites, not_a_label
 from chainlang.diagnostics import did_you_mean
+from chainlang.labelsets import normalise
 from chainlang.source import Span
 from chainlang.types import (
     ERROR_TYPE,
     BoolT,
+    EnumT,
     FieldT,
     IntT,
+    LabelT,
     ListT,
     OptionalT,
     RecordT,
@@ -254,7 +258,28 @@ class ValueChecks:
             value = self._clause_value(c, answer, "the oracle" if oracle else "the fallback")
         finally:
             self.env, self.in_oracle = saved, saved_oracle
+        self._clause_labels(c, answer)
         return ir.Block(lets=tuple(lets), result=value, origin=c.span.origin())
+
+    def _clause_labels(self, c: n.ClauseBody, answer: Type) -> None:
+        # Every literal the clause can give as a label must be one: a type join with a truth
+        # label (`if .. then "zebra" else truth.label`) would otherwise hide a misspelling.
+        body: n.Value | None = c.expr
+        if c.fields is not None:
+            body = n.RecordLit(fields=c.fields, span=c.span)
+        lets = {x.name: x.value for x in c.lets}
+        for lit, labelset in literal_sites(body, answer, lets):
+            names = self.label_names(labelset)
+            if names is not None and normalise(lit.value) not in names:
+                message, hint = not_a_label(lit.value, labelset, names)
+                self.diags.error("E408", lit.span, message, hint)
+
+    def label_names(self, labelset: str) -> dict[str, str] | None:
+        """The labels of a declared or built-in set by normalised form (memoised)."""
+        memo: dict[str, dict[str, str] | None] = self.__dict__.setdefault("_label_memo", {})
+        if labelset not in memo:
+            memo[labelset] = label_names(self.labelset(labelset), self.base_dir)
+        return memo[labelset]
 
     def _clause_value(self, c: n.ClauseBody, answer: Type, what: str) -> ir.Expr:
         if c.fields is None:
@@ -289,8 +314,13 @@ class ValueChecks:
         return ir.RecordOf(fields=tuple(fields), type=answer, origin=c.span.origin())
 
     def _expect_answer(self, got: Type, want: Type, span: Span, what: str) -> None:
-        if got != ERR and not assignable(got, want):
-            self.diags.error("E408", span, f"{what} must be {want.show()}, got {got.show()}")
+        if got == ERR or assignable(got, want):
+            return
+        if enum_fits_labels(got, want, self.label_names):
+            return  # literals that name labels of the set (each literal is checked above)
+        if _names_labels(got, want):
+            return  # a literal that is not a label: `_clause_labels` names it precisely
+        self.diags.error("E408", span, f"{what} must be {want.show()}, got {got.show()}")
 
     def _expect(self, got: Type, want: Type, span: Span, what: str) -> bool:
         if got == ERR or want == ERR or assignable(got, want):
@@ -311,3 +341,12 @@ class ValueChecks:
         if v.type != ERR and not assignable(v.type, BoolT()):
             self.diags.error("E304", e.span, f"{what} needs a Bool condition, got {v.type.show()}")
         return v
+
+
+def _names_labels(got: Type, want: Type) -> bool:
+    """True if ``got`` is literal text where ``want`` is a label (possibly in a list/optional)."""
+    if isinstance(want, OptionalT):
+        return _names_labels(got.item if isinstance(got, OptionalT) else got, want.item)
+    if isinstance(want, ListT):
+        return isinstance(got, ListT) and _names_labels(got.item, want.item)
+    return isinstance(want, LabelT) and isinstance(got, EnumT)

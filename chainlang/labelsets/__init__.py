@@ -8,6 +8,7 @@ of the 1,000 ImageNet synsets in the standard class-index order (two names,
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +26,17 @@ BUILTIN: dict[str, str] = {
 
 class LabelSetError(ChainlangError):
     """A label set name is unknown or its file cannot be read."""
+
+
+def normalise(text: str) -> str:
+    """Canonical comparison form: case-folded, underscores/hyphens/whitespace runs as one space.
+
+    The one spelling rule for labels: the answer validator, scoring and the checker use it.
+
+    >>> normalise("Teddy_Bear "), normalise("hot-dog")
+    ('teddy bear', 'hot dog')
+    """
+    return " ".join(re.split(r"[\s_\-]+", text.strip().casefold())).strip()
 
 
 def load(name_or_path: str) -> tuple[str, ...]:
