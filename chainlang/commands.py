@@ -227,7 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"this time: {now.done} questions, {now.cached} from the journal, "
             f"{now.done - now.cached} answered now, ${now.cost_usd:.4f}"
         )
-    for line in _failure_lines(Path(args.out), s):
+    for line in _failure_lines(Path(args.out), s) + _bound_lines(s):
         print(line)
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
 
@@ -270,6 +270,18 @@ def _failure_lines(out: Path, s: Any, shown: int = 5) -> list[str]:
         lines.append(f"  {record['key']}: {err.get('kind', '?')}{where}: {err.get('message', '')}")
     lines.append("rerun the same command to retry them; answers already paid for are reused")
     return lines
+
+
+def _bound_lines(s: Any) -> list[str]:
+    """Loops the bound stopped before their ``until`` held: their results may be cut short."""
+    at_bound = getattr(s, "loops_at_bound", None) or {}
+    if not at_bound:
+        return []
+    where = ", ".join(f"{origin} {n}x" for origin, n in sorted(at_bound.items()))
+    return [
+        f"loops stopped by their bound before their `until` held: {sum(at_bound.values())} "
+        f"({where}); see 'loops_at_bound' in results.jsonl and `chainlang trace`"
+    ]
 
 
 def _by_kind(counts: Any) -> str:

@@ -124,6 +124,8 @@ class Trace:
         output: the item's recorded output (JSON form).
         steps: the questions, in the order the run recorded them.
         note: why the replay stopped early, if it did.
+        loops_at_bound: loops the run recorded as stopped by their bound before their
+            ``until`` held (``{"origin", "bound"}`` each).
     """
 
     run: Path
@@ -134,6 +136,7 @@ class Trace:
     output: Any
     steps: tuple[TraceStep, ...]
     note: str = ""
+    loops_at_bound: tuple[Mapping[str, Any], ...] = ()
 
 
 class _Refuse:
@@ -287,6 +290,7 @@ def trace_item(
         record.get("output"),
         steps,
         note,
+        tuple(record.get("loops_at_bound", ())),
     )
 
 
@@ -473,6 +477,11 @@ def _trace_head(trace: Trace) -> list[str]:
         f"{_count(images, 'image')} sent, "
         f"{sum(s.input_tokens for s in trace.steps)} input / "
         f"{sum(s.output_tokens for s in trace.steps)} output tokens, {cost}",
+        *(
+            f"loop at {loop['origin']} stopped at its bound ({loop['bound']} rounds) "
+            "before its `until` held"
+            for loop in trace.loops_at_bound
+        ),
     ]
 
 

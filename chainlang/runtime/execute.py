@@ -53,6 +53,9 @@ class RunSummary:
     output_tokens: int
     cost_usd: float | None
     wall_s: float
+    # loops that ran out of rounds before their ``until`` held (``loops_at_bound`` of the
+    # item records), by .chain origin
+    loops_at_bound: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.__dict__.items()}
@@ -143,6 +146,7 @@ class Runner:
             for b in batchers.values():
                 b.finished(key)
         record.update(_question_totals(ctx), wall_s=round(time.perf_counter() - t0, 4))
+        record["loops_at_bound"] = ctx.loops_at_bound
         record["questions"] = [q.to_json() for q in ctx.questions]
         self.folder.append_result(record)
 
@@ -229,6 +233,7 @@ class _Totals:
     cost: float | None = 0.0
     failures: Counter[str] = field(default_factory=Counter)
     item_failures: Counter[str] = field(default_factory=Counter)
+    at_bound: Counter[str] = field(default_factory=Counter)
     # A request shared by several items (cross-item batching, identical questions)
     # appears in each of their records; it was asked, and paid for, once.
     seen: set[str] = field(default_factory=set)
@@ -239,6 +244,8 @@ class _Totals:
             self.items_ok += 1
         else:
             self.item_failures[(r.get("error") or {}).get("kind", "failed")] += 1
+        for loop in r.get("loops_at_bound", []):
+            self.at_bound[loop["origin"]] += 1
         for q in r.get("questions", []):
             self.fallbacks += bool(q.get("fallback"))
             self.skipped += bool(q.get("skipped"))
@@ -273,6 +280,7 @@ class _Totals:
             output_tokens=self.tokens_out,
             cost_usd=None if self.cost is None else round(self.cost, 6),
             wall_s=round(wall_s, 3),
+            loops_at_bound=dict(self.at_bound),
         )
 
 

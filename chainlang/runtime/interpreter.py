@@ -103,6 +103,9 @@ class ItemContext:
     # truth above still gives each question's recorded ``expected`` for scoring.
     answer_truth: Callable[[str], Any] | None = None
     answer_memo: dict[str, Any] = field(default_factory=dict)
+    # Loops that ran all their rounds while their ``until`` still did not hold: the
+    # bound, not the chain's own test, ended them (recorded, never silent).
+    loops_at_bound: list[dict[str, Any]] = field(default_factory=list)
 
     def answerer_view(self) -> ItemContext:
         """This item with ``truth`` read from the answerer's source (shares the questions)."""
@@ -238,6 +241,9 @@ class Interpreter:
             for let in e.lets:
                 scope[let.name] = await self.eval(let.value, scope, ctx)
             state = dict(await self.eval(e.next, scope, ctx))
+        else:  # every round ran: did the loop finish, or did the bound stop it?
+            if not await self.eval(e.until, {**env, **state}, ctx):
+                ctx.loops_at_bound.append({"origin": e.origin, "bound": bound})
         return state
 
     async def _eval_for(self, e: ir.ForEach, env: dict[str, Any], ctx: ItemContext) -> Any:

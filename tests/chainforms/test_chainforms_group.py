@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from chainforms_helpers import Runner
+import json
+from pathlib import Path
 
+import numpy as np
+import pytest
+from chainforms_helpers import CHAINS, LABELS, Runner
+
+from chainlang.api import RunOptions, run
 from chainlang.data.manifest import Dataset, Item
 from chainlang.vision import ops
 
@@ -52,3 +58,36 @@ def test_sans_context_grows_the_same_objects_as_the_pyramid_form(
     for item in dataset:
         assert (alone.array(item.id) == grown.array(item.id)).all()
     assert grown.prompts() == {"grow"}
+
+
+@pytest.fixture
+def whole_image_object(dataset: Dataset, tmp_path: Path) -> Path:
+    """One scene whose only object is the whole image, queried at its top-left corner."""
+    item = next(iter(dataset))
+    h, w = item.image().pixels.shape[:2]
+    np.save(tmp_path / "whole.npy", np.ones((h, w), np.int32))
+    entry = {
+        "id": "whole",
+        "image": str(item.image_path),
+        "truth": {"instances": "whole.npy"},
+        "inputs": {"points": [[2, 2, 1]]},
+    }
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    return manifest
+
+
+def test_region_growing_covers_an_object_as_large_as_the_image(
+    whole_image_object: Path, tmp_path: Path
+) -> None:
+    # The BFS may need up to K - 1 rounds (a round can hold a single candidate); a bound
+    # of ceil(K / per_call) rounds stopped it short, and the item was still "ok".
+    out = tmp_path / "whole"
+    options = RunOptions(labels=LABELS, cache=tmp_path / "c.sqlite", progress="none")
+    result = run(CHAINS / "group.chain", whole_image_object, "oracle", out=out, options=options)
+    assert result.summary.items_ok == 1 and result.summary.loops_at_bound == {}
+    (record,) = map(json.loads, (out / "results.jsonl").read_text().splitlines())
+    assert record["loops_at_bound"] == []
+    with np.load(out / record["output"]["arrays"]) as z:
+        grown = np.asarray(z["output"]) == 1
+    assert grown.mean() == 1.0, f"{(~grown).sum()} pixels missing: IoU {grown.mean():.4f}"
