@@ -47,6 +47,8 @@ class RunOptions:
         cache: the sqlite journal; shared by every run that names it.
         config: a TOML file with ``[limits]``, ``[prices]`` and provider sections.
         timeout_s: per-call timeout (synchronous calls).
+        max_retry_wait_s: the longest ``Retry-After`` waited for; a question asked to
+            wait longer fails as ``rate_limit`` with the provider's message.
         window: dataset items in flight at once (default 4; 64 with ``dispatch="batch"``,
             so that one batch holds a stage of many items).
         dispatch: ``sync`` (one call per question) or ``batch`` (through the providers'
@@ -68,6 +70,7 @@ class RunOptions:
     cache: Path | None = DEFAULT_CACHE
     config: Path | None = None
     timeout_s: float = 120.0
+    max_retry_wait_s: float = 120.0
     window: int | None = None
     force_new: bool = False
     progress: str = "auto"
@@ -228,6 +231,7 @@ def make_scheduler(
     from chainlang.runtime.cache import Journal
     from chainlang.runtime.cost import Budget, PriceTable
     from chainlang.runtime.limits import LimitsConfig, ModelLimits
+    from chainlang.runtime.retry import RetryPolicy
     from chainlang.runtime.scheduler import ErrorBudget, Scheduler
 
     config = read_config(options.config)
@@ -245,6 +249,7 @@ def make_scheduler(
         error_budget=ErrorBudget(max_failures=options.max_failures),
         observer=observer,
         timeout_s=options.timeout_s,
+        retry=RetryPolicy(max_wait=options.max_retry_wait_s),
         salt=salt or f"ir{ir.IR_VERSION}",
         batch_models=batch_models(providers),
     )

@@ -184,6 +184,13 @@ def _add_run(sub: Sub) -> None:
         help="start --out afresh even if it holds a different run",
     )
     p.add_argument(
+        "--max-retry-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="longest Retry-After to wait; a question asked to wait longer fails (default 120)",
+    )
+    p.add_argument(
         "--window", type=int, help="dataset items in flight (default 4; 64 with --dispatch batch)"
     )
     p.add_argument(
@@ -213,6 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         poll_s=args.poll,
     )
     try:
+        max_retry_wait_s=args.max_retry_wait,
         result = run(args.chain, args.data, args.model, out=args.out, options=options)
     except KeyboardInterrupt:
         print(f"\ninterrupted; rerun the same command to resume into {args.out}", file=sys.stderr)

@@ -22,8 +22,8 @@ Role = Literal["system", "user", "assistant"]
 Detail = Literal["high", "low", "auto"]
 Finish = Literal["stop", "length", "refusal", "content_filter", "other"]
 FailureKind = Literal[
-    "rate_limit",  # 429 / 529 / RESOURCE_EXHAUSTED: retry after a delay
-    "server",  # 5xx: retry
+    "rate_limit",  # 429 / RESOURCE_EXHAUSTED: retry after a delay
+    "server",  # 5xx, 529 overloaded: retry
     "timeout",  # no answer in time: retry
     "connection",  # dropped / refused connection: retry
     "bad_request",  # 400 / 413 / 422: never retry

@@ -38,7 +38,9 @@ _STATUS_KINDS: dict[int, FailureKind] = {
     413: "bad_request",
     422: "bad_request",
     429: "rate_limit",
-    529: "rate_limit",  # Anthropic "overloaded": back off like a rate limit
+    # Anthropic "overloaded": the provider's trouble, not our send rate. A server error
+    # retries with its own backoff and leaves the model's adaptive rate alone.
+    529: "server",
 }
 
 

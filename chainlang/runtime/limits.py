@@ -9,9 +9,15 @@ Every question to one model passes through that model's :class:`ModelLimiter`:
    call before it starts and corrected by the reported usage afterwards.
 
 With no ``rpm`` configured the limiter adapts instead (AIMD): it starts slowly,
-and on a 429 it halves its request rate and its concurrency window, waits the
-``Retry-After`` the provider asked for, then grows both back a little with
-every success. All waiting goes through an injected :class:`Clock`.
+and on a 429 that the send rate caused it halves its request rate and its
+concurrency window, waits the ``Retry-After`` the provider asked for, then grows
+both back a little with every success. A 429 counts as caused by the rate only on
+evidence: a ``Retry-After``, rate-limit headers saying the quota is spent, or 429s
+clustered among the latest answers. A lone 429 without such evidence, and every
+overload answer (529, 503: kind ``server``), only delays the call that got it (the
+retry policy's backoff); the model's rate is left alone. Once no rate-caused 429
+has come for ``recover_s``, rate and window grow quickly back to where they were
+before the last decrease. All waiting goes through an injected :class:`Clock`.
 """
 
 from __future__ import annotations
@@ -227,13 +233,20 @@ class AdaptiveSettings:
         slow_start_cap: the window stops growing here until the first 429: every call in
             flight when the first 429 comes back is likely a 429 too.
         decrease: factor applied to rate and window on a 429.
-        increase: fractional rate growth per success after the first 429 (0.005 means
-            about 140 successes to double, which keeps 429s to a few percent).
+        increase: fractional rate growth per success after the first 429 (0.003 means
+            about 230 successes to double, which keeps 429s to a few percent).
         min_rate: floor of the request rate (requests/s).
         observe_s: the shortest span over which the accepted rate is computed.
         memory_s: the trailing window over which the accepted request rate is measured
             (a minute: providers count requests per minute or less).
         default_retry_after: pause after a 429 that did not say how long to wait.
+        cluster_size, cluster_429s: a 429 without a ``Retry-After`` or rate-limit headers
+            is taken as caused by the rate when at least ``cluster_429s`` of the latest
+            ``cluster_size`` answers (this one included) were 429s. Random 429s of about
+            one request in seven (a provider's own trouble) rarely cluster like that.
+        recover_s: once no rate-caused 429 has come for this long, rate and window grow
+            back quickly (by ``slow_start_growth`` per success) to their values before
+            the last decrease; the slow additive growth resumes above them.
     """
 
     start_window: int = 4
@@ -241,11 +254,14 @@ class AdaptiveSettings:
     start_rate: float | None = None
     slow_start_growth: float = 0.1
     decrease: float = 0.5
-    increase: float = 0.005
+    increase: float = 0.003
     min_rate: float = 0.05
     observe_s: float = 1.0
     memory_s: float = 60.0
     default_retry_after: float = 1.0
+    cluster_size: int = 8
+    cluster_429s: int = 5
+    recover_s: float = 15.0
 
 
 class ModelLimiter:
@@ -287,6 +303,12 @@ class ModelLimiter:
         self._slow_start = self.is_adaptive
         self._accepted: deque[float] = deque()
         self._first_start = math.inf
+        # The latest answers, True for a 429: tells clustered 429s from scattered ones.
+        self._recent: deque[bool] = deque(maxlen=self._adaptive.cluster_size)
+        # Rate and window before the last decrease, and when it happened: what the
+        # limiter recovers to once the 429s stop.
+        self._before: tuple[float | None, float] | None = None
+        self._decreased_at = -math.inf
 
     @property
     def in_flight(self) -> int:
@@ -335,11 +357,14 @@ class ModelLimiter:
         if not self.is_adaptive:
             return
         now = self._clock.now()
+        self._recent.append(False)
         self._accepted.append(now)
         while self._accepted and self._accepted[0] < now - self._adaptive.memory_s:
             self._accepted.popleft()
         cap = self.limits.concurrency
-        if self._slow_start:
+        if self._recovering(now):
+            self._recover()
+        elif self._slow_start:
             self._window = min(cap, self._adaptive.slow_start_cap, self._window + 1.0)
             if self._requests is not None:
                 # Grow towards twice what is actually used, not without bound: a rate far
@@ -353,6 +378,26 @@ class ModelLimiter:
                 self._requests.set_rate(self._requests.rate * (1.0 + self._adaptive.increase))
         self._sem.set_limit(int(self._window))
 
+    def _recovering(self, now: float) -> bool:
+        """True while the last decrease is ``recover_s`` old and not yet undone."""
+        if self._before is None or now - self._decreased_at < self._adaptive.recover_s:
+            return False
+        rate, window = self._before
+        below_rate = self._requests is not None and rate is not None and self._requests.rate < rate
+        if below_rate or self._window < window:
+            return True
+        self._before = None  # recovered: additive growth from here
+        return False
+
+    def _recover(self) -> None:
+        """Grow rate and window multiplicatively towards their values before the decrease."""
+        assert self._before is not None
+        rate, window = self._before
+        growth = 1.0 + self._adaptive.slow_start_growth
+        if self._requests is not None and rate is not None:
+            self._requests.set_rate(min(rate, self._requests.rate * growth))
+        self._window = min(window, self._window + 1.0)
+
     def _accepted_rate(self, now: float) -> float:
         """Accepted calls per second over the remembered span (at least ``observe_s``)."""
         if not self._accepted:
@@ -360,14 +405,43 @@ class ModelLimiter:
         span = min(self._adaptive.memory_s, max(now - self._first_start, self._adaptive.observe_s))
         return len(self._accepted) / span
 
-    def on_rate_limited(self, started_at: float, retry_after: float | None) -> None:
-        """Record a 429 for a call started at ``started_at``: back off everyone on this model."""
+    def rate_caused(self, retry_after: float | None, exhausted: bool = False) -> bool:
+        """Record a 429; True when the evidence says the send rate caused it.
+
+        Evidence: a ``Retry-After``, rate-limit headers saying the quota is spent
+        (``exhausted``), or 429s clustered among the latest answers.
+        """
+        self._recent.append(True)
+        if retry_after is not None or exhausted:
+            return True
+        return sum(self._recent) >= self._adaptive.cluster_429s
+
+    def on_rate_limited(
+        self, started_at: float, retry_after: float | None, *, exhausted: bool = False
+    ) -> None:
+        """Record a 429 for a call started at ``started_at``.
+
+        Caused by the rate (see :meth:`rate_caused`): everyone on this model waits the
+        ``Retry-After`` and the adaptive controller backs off. Otherwise only the call
+        that got it waits (the scheduler's retry delay).
+        """
+        if not self.rate_caused(retry_after, exhausted):
+            return
         now = self._clock.now()
         wait = retry_after if retry_after is not None else self._adaptive.default_retry_after
         self._not_before = max(self._not_before, now + wait)
         if not self.is_adaptive or started_at < self._epoch:
             return
         cfg = self._adaptive
+        # What to recover to: the most the provider accepted since the 429s began (not
+        # the rate that overshot it; not today's rate, which the decreases pulled down)
+        # and the widest window.
+        rate_to, window_to = self._before or (None, 0.0)
+        accepted_now = self._accepted_rate(now)
+        if accepted_now > 0:
+            rate_to = max(rate_to or 0.0, accepted_now)
+        self._before = (rate_to, max(self._window, window_to))
+        self._decreased_at = now
         # The next decrease needs a 429 of a call started after the pause; earlier ones
         # are echoes of this event.
         self._epoch = now + wait

@@ -19,6 +19,9 @@ from typing import IO, Any, Protocol
 from chainlang.providers.base import ModelRequest
 from chainlang.runtime.outcome import Outcome
 
+# Retry waits at least this long are shown in the progress line.
+LONG_WAIT_S = 5.0
+
 
 class ProgressObserver(Protocol):
     """What the scheduler reports while it works."""
@@ -55,12 +58,26 @@ class Tally:
     cost_usd: float = 0.0
     unpriced: int = 0  # answers from models whose price is unknown
     started_at: float = field(default_factory=time.monotonic)
+    # The longest retry wait still running (kind, until), shown so a long Retry-After
+    # does not look like a stalled run.
+    waiting: tuple[str, float] | None = None
 
     def on_start(self, request: ModelRequest) -> None:
         self.started += 1
 
     def on_retry(self, kind: str, delay: float) -> None:
         self.retries += 1
+        until = time.monotonic() + delay
+        if delay >= LONG_WAIT_S and (self.waiting is None or until > self.waiting[1]):
+            self.waiting = (kind, until)
+
+    def wait_note(self, now: float | None = None) -> str:
+        """``", waiting 87s (rate_limit)"`` while a long retry wait runs, else ``""``."""
+        if self.waiting is None:
+            return ""
+        kind, until = self.waiting
+        left = until - (now if now is not None else time.monotonic())
+        return f", waiting {left:.0f}s ({kind})" if left >= 1.0 else ""
 
     def on_done(self, outcome: Outcome) -> None:
         self.done += 1
@@ -96,7 +113,7 @@ class Tally:
         return (
             f"{self.done}/{total} questions, {self.cached} cached, failures: {fails}, "
             f"retries {self.retries}, tokens {self.input_tokens}+{self.output_tokens}, {cost}, "
-            f"{self.rate(now):.1f}/s, ETA {eta_s}"
+            f"{self.rate(now):.1f}/s, ETA {eta_s}{self.wait_note(now)}"
         )
 
 
@@ -125,6 +142,14 @@ class PlainProgress(Tally):
 
     def close(self) -> None:
         """Print the final line."""
+    def on_retry(self, kind: str, delay: float) -> None:
+        already = bool(self.wait_note())
+        super().on_retry(kind, delay)
+        # A long wait finishes no question for a while: say so when it begins, not at
+        # the next answer (once per wait, not once per question that waits).
+        if delay >= LONG_WAIT_S and not already:
+            self._emit(self._now())
+
         self._emit(self._now())
 
     def _emit(self, t: float) -> None:
@@ -174,6 +199,8 @@ class RichProgress(Tally):
         table.add_row("rate", f"{self.rate():.1f}/s", "ETA", "?" if eta is None else f"{eta:.0f}s")
         return table
 
+        if note := self.wait_note():
+            table.add_row("retry", note.removeprefix(", "), "", "")
 
 def make_progress(total: int | None, stream: IO[str] | None = None, every_s: float = 10.0) -> Tally:
     """A :class:`RichProgress` on a terminal, otherwise a :class:`PlainProgress`.

@@ -5,7 +5,9 @@ off). Delays grow exponentially from ``base`` up to ``cap`` with "equal
 jitter": half of each delay is fixed and half is random, so delays stay
 non-decreasing in expectation while concurrent callers do not retry in lock
 step. A provider's ``Retry-After`` is a floor: we never come back sooner than
-it asked.
+it asked, but never wait longer than ``max_wait`` (``--max-retry-wait``): a
+call asked to wait longer fails as ``rate_limit`` with the provider's message
+instead of stalling the run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class RetryPolicy:
         cap: no delay is longer than this, except when ``Retry-After`` asks for more.
         jitter: fraction of each delay that is random, in [0, 1].
         seed: seed of the jitter, so runs are reproducible.
+        max_wait: the longest ``Retry-After`` honoured, in seconds; a call asked to wait
+            longer is not retried.
     """
 
     max_attempts: int = 6
@@ -34,6 +38,7 @@ class RetryPolicy:
     cap: float = 60.0
     jitter: float = 0.5
     seed: int = 0
+    max_wait: float = 120.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -42,6 +47,12 @@ class RetryPolicy:
             raise UsageError(f"need 0 <= base <= cap, got base={self.base}, cap={self.cap}")
         if not 0.0 <= self.jitter <= 1.0:
             raise UsageError(f"jitter must be in [0, 1], got {self.jitter}")
+        if not self.max_wait >= 0:
+            raise UsageError(f"--max-retry-wait must be at least 0, got {self.max_wait}")
+
+    def too_long(self, retry_after: float | None) -> bool:
+        """True if the provider asked for a wait longer than ``max_wait``."""
+        return retry_after is not None and retry_after > self.max_wait
 
     def should_retry(self, kind: str, attempt: int) -> bool:
         """True if a call that failed with ``kind`` on try ``attempt`` (1-based) goes again."""

@@ -283,6 +283,12 @@ class Scheduler:
     ) -> ModelResponse | ProviderError | _Failure:
         """One call: budget reservation, limits, timeout, accounting, limiter feedback."""
         batch = request.model in self._batch
+            if self._retry.too_long(result.retry_after):
+                return _Failure(
+                    result.kind,
+                    f"{result.message} (the provider asked to wait {result.retry_after:g}s, "
+                    f"more than --max-retry-wait {self._retry.max_wait:g}s)",
+                )
         estimate = self._prices.estimate(request, batch=batch)
         reserved = self._reserve(request.model, estimate.worst_case_usd)
         if isinstance(reserved, _Failure):
@@ -330,7 +336,11 @@ class Scheduler:
         if isinstance(result, ModelResponse):
             limiter.on_success()
         elif result.kind == "rate_limit":
-            limiter.on_rate_limited(started, result.retry_after)
+            # A wait beyond --max-retry-wait fails the question; others pause at most that.
+            wait = result.retry_after
+            if wait is not None:
+                wait = min(wait, self._retry.max_wait)
+            limiter.on_rate_limited(started, wait)
         usage = result.usage
         reported = usage.input_tokens + usage.output_tokens
         # A call that reported no usage may still have been processed (timeouts):

@@ -163,7 +163,7 @@ async def _sync_then_batch(fake, reqs, fault: str) -> tuple[ProviderError, dict]
         ("401", "auth"),
         ("404", "not_found"),
         ("429", "rate_limit"),
-        ("529", "rate_limit"),
+        ("529", "server"),
         ("500", "server"),
         ("503", "server"),
     ],
