@@ -5,17 +5,21 @@ table in the same layout. A model matching no entry has an *unknown* price:
 :meth:`PriceTable.price` returns ``None`` and reports show "unknown", never $0.
 Simulated answerers (``oracle``, ``random``, ``specialist``) cost nothing.
 
-The budget reserves each call's worst case before it is sent (estimated input
-tokens × a safety margin + the output cap, at the model's prices) and settles to
-the reported cost afterwards, so concurrent calls can never overshoot together.
+The budget reserves each call's worst case once the call has a slot, just before it
+is sent (estimated input tokens × a margin + the output cap, at the model's prices),
+and settles to the reported cost afterwards. A call that does not fit next to the
+calls in flight waits for them to settle; it is refused only when what is already
+spent leaves no room for it. The input margin of each model is corrected from the
+usage the provider reports (:class:`InputMargins`), so reservations stay upper bounds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -155,9 +159,11 @@ class PriceTable:
         info = self.lookup(request.model)
         return info.max_output if info else 4096
 
-    def estimate(self, request: ModelRequest, *, batch: bool = False) -> Estimate:
+    def estimate(
+        self, request: ModelRequest, *, batch: bool = False, margin: float = INPUT_MARGIN
+    ) -> Estimate:
         """Estimated input tokens, the output cap, and the worst-case dollars of one call
-        (at the batch price when ``batch``)."""
+        (at the batch price when ``batch``; input tokens counted ``margin`` times)."""
         ref = request.model
         if ref.provider in FREE_PROVIDERS:
             return Estimate(0, 0, 0.0)
@@ -169,10 +175,10 @@ class PriceTable:
         worst = self.price(
             ref,
             Usage(
-                math.ceil(input_tokens * INPUT_MARGIN),
+                math.ceil(input_tokens * margin),
                 max_out,
                 0,
-                math.ceil(image_part * INPUT_MARGIN),
+                math.ceil(image_part * margin),
             ),
             batch=batch,
         )
@@ -234,11 +240,45 @@ def _parse_entry(entry: Mapping[str, Any], defaults: Mapping[str, Any], where: s
     )
 
 
-class Budget:
-    """A spending cap that is never exceeded: reserve the worst case, settle to the actual.
+class InputMargins:
+    """How many times its estimated input tokens each model may bill, learnt as the run goes.
 
-    Reservation and settlement are synchronous, so on one event loop they are atomic
-    with respect to other calls.
+    Starts at :data:`INPUT_MARGIN`; a reported usage above ``margin × estimate`` raises
+    the model's margin to the reported ratio × :data:`MARGIN_HEADROOM`, so later
+    reservations are upper bounds again. A model is *calibrated* once one of its calls
+    came back with an answer or a usage report: until then the budget sends its calls
+    one at a time, so an estimate that is far off costs at most one call.
+    """
+
+    def __init__(self) -> None:
+        self._margin: dict[ModelRef, float] = {}
+
+    def margin(self, ref: ModelRef) -> float:
+        """The input margin to reserve for ``ref`` now."""
+        return self._margin.get(ref, INPUT_MARGIN)
+
+    def calibrated(self, ref: ModelRef) -> bool:
+        """True once a call of ``ref`` reported back."""
+        return ref in self._margin
+
+    def observe(self, ref: ModelRef, estimated_input: int, reported_input: int) -> None:
+        """Learn from one report (``reported_input`` 0: the provider gave no count)."""
+        margin = self.margin(ref)
+        if estimated_input > 0 and reported_input > estimated_input * margin:
+            margin = reported_input / estimated_input * MARGIN_HEADROOM
+        self._margin[ref] = margin
+
+
+MARGIN_HEADROOM = 1.25
+
+
+class Budget:
+    """A spending cap: reserve the worst case, settle to the actual, wait for room.
+
+    ``spent`` is what the run has been charged (reported costs, and the worst case of
+    calls that may have been billed without a report); ``reserved`` is the worst case
+    of the calls in flight. Reservation and settlement are synchronous, so on one event
+    loop they are atomic with respect to other calls.
     """
 
     def __init__(self, max_usd: float) -> None:
@@ -247,20 +287,52 @@ class Budget:
         self.max_usd = max_usd
         self.spent = 0.0
         self.reserved = 0.0
+        self._in_flight = 0
+        self._settled: asyncio.Event | None = None  # made on first wait (needs a loop)
 
     @property
     def remaining(self) -> float:
         """Dollars neither spent nor reserved."""
         return self.max_usd - self.spent - self.reserved
 
+    def has_room(self, amount: float) -> bool:
+        """True if ``amount`` fits next to what is spent (ignoring calls in flight)."""
+        return self.spent + amount <= self.max_usd + 1e-12
+
     def try_reserve(self, amount: float) -> bool:
         """Reserve ``amount`` if it fits in what remains; False (nothing reserved) otherwise."""
         if amount > self.remaining + 1e-12:
             return False
         self.reserved += amount
+        self._in_flight += 1
         return True
+
+    async def reserve(
+        self, amount: Callable[[], float], *, alone: Callable[[], bool] = lambda: False
+    ) -> float | None:
+        """Reserve ``amount()``, waiting while calls in flight hold the room it needs.
+
+        ``amount`` and ``alone`` are asked again after every wait (a settled call may
+        have corrected the estimate). Returns the dollars reserved, or None (nothing
+        reserved) only when what is spent leaves no room: spending only grows, so
+        waiting longer could not help. ``alone()`` true waits until no other call is in
+        flight (a model whose estimate is not proven yet).
+        """
+        while True:
+            wanted = amount()
+            if not self.has_room(wanted):
+                return None
+            if not (alone() and self._in_flight) and self.try_reserve(wanted):
+                return wanted
+            if self._settled is None:
+                self._settled = asyncio.Event()
+            await self._settled.wait()
 
     def settle(self, reserved: float, actual: float) -> None:
         """Release a reservation of ``reserved`` and record ``actual`` dollars spent."""
         self.reserved = max(0.0, self.reserved - reserved)
+        self._in_flight = max(0, self._in_flight - 1)
         self.spent += actual
+        if self._settled is not None:  # wake every waiter; each checks again
+            self._settled.set()
+            self._settled = None

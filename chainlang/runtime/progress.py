@@ -84,6 +84,8 @@ class Tally:
         self.cached += outcome.cached
         if not outcome.ok and outcome.failure_kind:
             self.failures[outcome.failure_kind] += 1
+        if outcome.cached:
+            return  # paid by an earlier invocation: its tokens and dollars are not paid now
         self.input_tokens += outcome.usage.input_tokens
         self.output_tokens += outcome.usage.output_tokens
         if outcome.cost_usd is None:

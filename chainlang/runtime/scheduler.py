@@ -4,8 +4,9 @@ Every ``ask`` of every item goes through one :class:`Scheduler`, so all items an
 all questions share the same limits. For each request it
 
 1. looks the request up in the journal (an answer there is served at no cost);
-2. reserves the worst-case cost in the :class:`~chainlang.runtime.cost.Budget`;
-3. waits for the model's limits (concurrency, request and token rates);
+2. waits for the model's limits (concurrency, request and token rates);
+3. reserves the worst-case cost in the :class:`~chainlang.runtime.cost.Budget`,
+   waiting while calls in flight hold the room it needs;
 4. sends once through the provider, under a timeout;
 5. retries transient failures with backoff that honours ``Retry-After``;
 6. validates the answer against its type and re-asks with the validation error
@@ -43,7 +44,7 @@ from chainlang.providers.base import (
 )
 from chainlang.runtime.cache import Entry, Journal, request_key
 from chainlang.runtime.clock import Clock, LoopClock
-from chainlang.runtime.cost import FREE_PROVIDERS, Budget, PriceTable
+from chainlang.runtime.cost import FREE_PROVIDERS, Budget, Estimate, InputMargins, PriceTable
 from chainlang.runtime.limits import (
     AdaptiveSettings,
     Limits,
@@ -62,6 +63,10 @@ REASK_NOTE = (
     "That answer could not be used: {error}. Answer the same question again, "
     "replying with only JSON that fits the required format."
 )
+# Failures after which the provider may have billed the call without saying so: the
+# request may have been processed (a timeout) or the reply cut off (a connection lost
+# mid-body). They are charged their worst case until a report says otherwise.
+MAYBE_BILLED = frozenset({"timeout", "connection"})
 TRUNCATED_NOTE = (
     "Your answer was cut off by the output token limit. Answer the same question "
     "again, more briefly: give only the JSON answer, without explanations."
@@ -179,6 +184,10 @@ class Scheduler:
         self._finished = 0
         self._failed = 0
         self._stopped: str | None = None
+        self._margins = InputMargins()
+        # Why the budget refused a question (None: it never did); a run stops starting
+        # new items once this is set.
+        self.budget_stop: str | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -281,37 +290,62 @@ class Scheduler:
     async def _send_once(
         self, provider: Provider, limiter: ModelLimiter, request: ModelRequest, spend: _Spend
     ) -> ModelResponse | ProviderError | _Failure:
-        """One call: budget reservation, limits, timeout, accounting, limiter feedback."""
+        """One call: a slot, the budget reservation, the timeout, accounting, feedback."""
         batch = request.model in self._batch
-            if self._retry.too_long(result.retry_after):
-                return _Failure(
-                    result.kind,
-                    f"{result.message} (the provider asked to wait {result.retry_after:g}s, "
-                    f"more than --max-retry-wait {self._retry.max_wait:g}s)",
-                )
-        estimate = self._prices.estimate(request, batch=batch)
-        reserved = self._reserve(request.model, estimate.worst_case_usd)
-        if isinstance(reserved, _Failure):
-            return reserved
+        estimate = self._estimate(request)
         tokens = estimate.input_tokens + estimate.max_output_tokens
-        usage: Usage | None = None
-        try:
-            async with limiter.slot(tokens) as started:
-                spend.attempts += 1
+        async with limiter.slot(tokens) as started:
+            # Money is reserved only once the call has a slot: a question queued for a
+            # slot holds none, so queued questions never crowd the cap.
+            held = await self._reserve(request)
+            if isinstance(held, _Failure):
+                return held
+            estimate, reserved = held
+            spend.attempts += 1
+            try:
                 result = await self._call(provider, request)
-            usage = result.usage
-            self._feedback(limiter, result, started, tokens)
-        finally:
-            # Cancelled mid-call: we cannot know the cost, so the worst case stays spent.
-            cost = (
-                self._prices.price(request.model, usage, batch=batch)
-                if usage is not None
-                else reserved
-            )
-            if self._budget is not None:
-                self._budget.settle(reserved, reserved if cost is None else cost)
-        spend.add(usage, cost)
+            except BaseException:
+                # Cancelled mid-call: the provider may have billed it; the worst case stays spent.
+                self._settle(reserved, estimate.worst_case_usd)
+                raise
+            cost = self._cost(request, result, estimate, batch)
+            self._learn(request, result, estimate)
+            self._settle(reserved, cost)
+        self._feedback(limiter, result, started, tokens)
+        spend.add(result.usage, cost)
         return result
+
+    def _estimate(self, request: ModelRequest) -> Estimate:
+        """The call's tokens and worst case, at its model's current input margin."""
+        margin = self._margins.margin(request.model)
+        return self._prices.estimate(request, batch=request.model in self._batch, margin=margin)
+
+    def _cost(
+        self,
+        request: ModelRequest,
+        result: ModelResponse | ProviderError,
+        estimate: Estimate,
+        batch: bool,
+    ) -> float | None:
+        """What the call is charged: its reported usage, or its worst case when it may
+        have been billed without a report (a timeout, a connection cut mid-reply)."""
+        usage = result.usage
+        unreported = not (usage.input_tokens or usage.output_tokens)
+        if isinstance(result, ProviderError) and result.kind in MAYBE_BILLED and unreported:
+            return estimate.worst_case_usd
+        return self._prices.price(request.model, usage, batch=batch)
+
+    def _learn(
+        self, request: ModelRequest, result: ModelResponse | ProviderError, estimate: Estimate
+    ) -> None:
+        """Correct the model's input margin from what the provider reported."""
+        reported = result.usage.input_tokens
+        if isinstance(result, ModelResponse) or reported:
+            self._margins.observe(request.model, estimate.input_tokens, reported)
+
+    def _settle(self, reserved: float, cost: float | None) -> None:
+        if self._budget is not None:
+            self._budget.settle(reserved, reserved if cost is None else cost)
 
     async def _call(
         self, provider: Provider, request: ModelRequest
@@ -348,22 +382,42 @@ class Scheduler:
         if reported or isinstance(result, ModelResponse) or result.kind == "rate_limit":
             limiter.correct_tokens(tokens, reported)
 
-    def _reserve(self, ref: ModelRef, worst_case: float | None) -> float | _Failure:
+    async def _reserve(self, request: ModelRequest) -> tuple[Estimate, float] | _Failure:
+        """Reserve the call's worst case (waiting for calls in flight to settle when they
+        hold the room it needs); the estimate reserved and the dollars held, or the
+        ``budget`` failure when what is spent leaves no room for it."""
+        ref = request.model
+        current = [self._estimate(request)]
         if self._budget is None:
-            return 0.0
-        if worst_case is None:
+            return current[0], 0.0
+        if current[0].worst_case_usd is None:
             return _Failure(
                 "budget",
                 f"the price of {ref} is unknown, so --max-cost cannot be kept; "
                 "give its prices in the [prices] section of a --config file, or drop --max-cost",
             )
-        if not self._budget.try_reserve(worst_case):
-            return _Failure(
-                "budget",
-                f"not sent: its worst case ${worst_case:.4f} exceeds what is left of the "
-                f"${self._budget.max_usd:.2f} budget (${self._budget.remaining:.4f})",
+
+        def amount() -> float:
+            # Measured again after every wait: a report may have raised the margin.
+            current[0] = self._estimate(request)
+            return current[0].worst_case_usd or 0.0
+
+        def alone() -> bool:
+            # Until the model's first report proves its estimate, its calls go one at a
+            # time (not for batch dispatch: a batch of one would wait hours for nothing).
+            return ref not in self._batch and not self._margins.calibrated(ref)
+
+        held = await self._budget.reserve(amount, alone=alone)
+        if held is None:
+            budget = self._budget
+            worst = current[0].worst_case_usd or 0.0
+            message = (
+                f"not sent: its worst case ${worst:.4f} does not fit in the ${budget.max_usd:.2f} "
+                f"budget (${budget.spent:.4f} spent, ${budget.max_usd - budget.spent:.4f} left)"
             )
-        return worst_case
+            self.budget_stop = self.budget_stop or message
+            return _Failure("budget", message)
+        return current[0], held
 
     # ------------------------------------------------------------------ answers
 
@@ -420,7 +474,13 @@ class Scheduler:
         if entry is None:
             return None
         value = entry.image if entry.image is not None else entry.value
-        return Outcome(True, value, entry.raw_text, Usage(), 0, 0, 0.0, True, 0.0, None, None, key)
+        # A journaled answer keeps the usage and cost it was paid with (by whichever
+        # invocation): a run's cost stays true across resumes. ``cached`` marks it as not
+        # paid now, and no attempt is made.
+        return Outcome(
+            True, value, entry.raw_text, entry.usage, 0, 0, 0.0, True, entry.cost_usd, None, None,
+            key,
+        )  # fmt: skip
 
     def _journal(self, request: ModelRequest, outcome: Outcome) -> None:
         if self._cache is None:

@@ -258,7 +258,9 @@ def test_cancellation_leaves_only_whole_rows(journal_path):
             limits=LimitsConfig.from_mapping({"default": {"concurrency": 2}}),
         )
         tasks = [asyncio.ensure_future(sched.ask(make_request(f"q{i}"))) for i in range(6)]
-        await LoopClock().sleep(25.0)  # 4 done (two rounds of two), 2 in flight
+        # 3 done (under a budget a model's first call goes alone until its usage proves
+        # the estimate; then two rounds of two), 2 in flight
+        await LoopClock().sleep(25.0)
         for t in tasks:
             t.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -268,7 +270,7 @@ def test_cancellation_leaves_only_whole_rows(journal_path):
         return done, rows
 
     done, rows = run_virtual(main())
-    assert len(done) == 4
+    assert len(done) == 3
     assert sorted(r.key for r in rows) == sorted(o.request_key for o in done)
     assert budget.reserved == pytest.approx(0.0)
 
@@ -302,18 +304,23 @@ def test_rerun_is_served_from_the_journal_but_failures_are_retried(journal_path)
     assert [r.ok for r in rows].count(False) == 1  # the failure stays journaled
 
 
-def test_cached_answer_costs_nothing(journal_path):
+def test_cached_answer_keeps_the_cost_it_was_paid_and_is_not_paid_again(journal_path):
     async def main():
         journal = Journal(journal_path)
-        sched = _scheduler(ScriptedProvider([reply('"red"', Usage(1000, 10))]), cache=journal)
+        provider = ScriptedProvider([reply('"red"', Usage(1000, 10))])
+        sched = _scheduler(provider, cache=journal, observer=tally)
         first = await sched.ask(make_request())
         again = await sched.ask(make_request())
-        return first, again
+        return first, again, len(provider.calls)
 
-    first, again = run_virtual(main())
+    tally = Tally(total=2)
+    first, again, calls = run_virtual(main())
     assert first.cost_usd == pytest.approx((1000 * 2.5 + 10 * 10.0) / 1e6)
-    assert again.cached and again.cost_usd == 0.0 and again.usage == Usage()
+    assert again.cached and calls == 1 and again.attempts == 0
+    assert again.cost_usd == first.cost_usd and again.usage == Usage(1000, 10)
     assert again.value == first.value and again.request_key == first.request_key
+    # The progress tally counts what this invocation paid: the journal hit is not paid again.
+    assert tally.cost_usd == pytest.approx(first.cost_usd) and tally.input_tokens == 1000
 
 
 class SlidingWindowServer:

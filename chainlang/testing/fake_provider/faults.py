@@ -30,7 +30,8 @@ STATUS_FAULTS = {
     "529": 529,
 }
 ANSWER_FAULTS = frozenset({"malformed", "invalid", "truncated", "refusal"})
-WIRE_FAULTS = frozenset({"timeout", "drop", "garbage", "slow"})
+# "cut": the reply starts (status, headers, half the body) and the connection closes.
+WIRE_FAULTS = frozenset({"timeout", "drop", "garbage", "slow", "cut"})
 FAULT_KINDS = frozenset(STATUS_FAULTS) | ANSWER_FAULTS | WIRE_FAULTS
 
 

@@ -47,6 +47,9 @@ class FakeProviderServer:
         answer: optional ``callable(FakeCall) -> value | Reply | None``; None falls through.
         choice: ``"first"`` enum value or a ``"seeded"`` random one in schema examples.
         cached_tokens: cached input tokens to report in usage (to test cache accounting).
+
+    ``usage_scale`` (default 1) multiplies the input tokens the server reports, to play a
+    provider whose count is far above a client's estimate.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class FakeProviderServer:
         self.latency = latency
         self.answer = answer
         self.cached_tokens = cached_tokens
+        self.usage_scale = 1.0
         self.faults = Faults()
         self._rng = random.Random(seed) if choice == "seeded" else None
         self._lock = threading.Lock()
@@ -224,6 +228,12 @@ class FakeProviderServer:
         call = call_of(dialect, req)
         kind = fault.kind if fault and fault.kind in ANSWER_FAULTS else None
         body = self._answer_body(call, kind, n)
+        if fault and fault.kind == "cut":
+            data = json.dumps(body).encode()  # announced in full, half of it sent
+            head = f"HTTP/1.1 200 OK\r\ncontent-length: {len(data)}\r\n\r\n"
+            writer.write(head.encode() + data[: len(data) // 2])
+            await writer.drain()
+            return False
         write(writer, 200, body)
         return req.headers.get("connection", "").lower() != "close"
 
@@ -280,6 +290,7 @@ class FakeProviderServer:
         if kind == "truncated":
             text = text[: max(1, len(text) // 2)]
         body = call.request.json
-        usage = (estimate_tokens(body), max(1, len(text) // 4), self.cached_tokens)
+        tokens_in = round(estimate_tokens(body) * self.usage_scale)
+        usage = (tokens_in, max(1, len(text) // 4), self.cached_tokens)
         builder = BUILDERS[call.dialect]
         return builder(call, text, kind, usage, n)
