@@ -44,6 +44,52 @@ _STATUS_KINDS: dict[int, FailureKind] = {
 }
 
 
+# ---- secrets ------------------------------------------------------------------------
+
+# A key fragment this long is redacted wherever it appears; shorter keys ("k" in tests)
+# are not secrets worth hiding and would mangle ordinary text.
+SECRET_FRAGMENT = 8
+REDACTED = "[redacted]"
+_secret_grams: set[str] = set()
+
+
+def register_secret(key: str | None) -> None:
+    """Remember an API key so that :func:`redact` hides it and its fragments."""
+    if key and len(key) >= SECRET_FRAGMENT:
+        n = SECRET_FRAGMENT
+        _secret_grams.update(key[i : i + n] for i in range(len(key) - n + 1))
+
+
+def redact(text: str) -> str:
+    """``text`` with every run of characters that is part of a configured key replaced.
+
+    Any substring of a key at least :data:`SECRET_FRAGMENT` long is found (all its
+    windows of that length are windows of the key), so a provider that echoes a
+    key, or half of one, in an error body does not put it in results or logs.
+    Linear in ``len(text)``.
+    """
+    if not _secret_grams or not text or len(text) < SECRET_FRAGMENT:
+        return text
+    n = SECRET_FRAGMENT
+    covered_to = -1
+    spans: list[list[int]] = []
+    for i in range(len(text) - n + 1):
+        if text[i : i + n] in _secret_grams:
+            if spans and i <= covered_to:
+                spans[-1][1] = i + n
+            else:
+                spans.append([i, i + n])
+            covered_to = i + n
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        out += [text[last:start], REDACTED]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
 def kind_for_status(status: int) -> FailureKind:
     """The failure kind of an HTTP status (unknown 4xx are bad requests, 5xx server errors)."""
     if status in _STATUS_KINDS:
@@ -82,10 +128,28 @@ def transport_error(exc: httpx2.HTTPError, provider: str) -> ProviderError:
     if isinstance(exc, httpx2.TimeoutException):
         return ProviderError("timeout", f"{provider}: no answer in time ({type(exc).__name__})")
     if isinstance(exc, httpx2.TransportError):
-        return ProviderError(
-            "connection", f"{provider}: connection failed: {exc or type(exc).__name__}"
-        )
+        return ProviderError("connection", f"{provider}: connection failed: {cause_text(exc)}")
     return ProviderError("connection", f"{provider}: {exc}")
+
+
+def cause_text(exc: BaseException) -> str:
+    """What went wrong, never empty: the first exception in the chain with a message.
+
+    A connection reset often arrives as an exception whose ``str`` is empty (its
+    message is on the exception it was raised from), so walk ``__cause__`` and
+    ``__context__``; with no message anywhere, name the innermost exception's type.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    last = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip()
+        if text:
+            return f"{type(current).__name__}: {text}"
+        last = current
+        current = current.__cause__ or current.__context__
+    return type(last).__name__
 
 
 def stainless_error(exc: BaseException, sdk: Any, provider: str) -> ProviderError:
@@ -97,8 +161,9 @@ def stainless_error(exc: BaseException, sdk: Any, provider: str) -> ProviderErro
     if isinstance(exc, sdk.APITimeoutError):
         return ProviderError("timeout", f"{provider}: no answer in time")
     if isinstance(exc, sdk.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return ProviderError("connection", f"{provider}: connection failed: {cause}")
+        return ProviderError(
+            "connection", f"{provider}: connection failed: {cause_text(exc.__cause__ or exc)}"
+        )
     if isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
         return ProviderError(

@@ -144,6 +144,12 @@ class ProviderSettings:
     base_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
 
+    def __post_init__(self) -> None:
+        # Every key a provider is built with is redacted from what the run writes.
+        from chainlang.providers.common import register_secret
+
+        register_secret(self.api_key)
+
     def __repr__(self) -> str:  # never print keys into logs
         key = "set" if self.api_key else None
         return (

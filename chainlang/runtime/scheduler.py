@@ -42,6 +42,7 @@ from chainlang.providers.base import (
     TextPart,
     Usage,
 )
+from chainlang.providers.common import redact
 from chainlang.runtime.cache import Entry, Journal, request_key
 from chainlang.runtime.clock import Clock, LoopClock
 from chainlang.runtime.cost import FREE_PROVIDERS, Budget, Estimate, InputMargins, PriceTable
@@ -455,7 +456,8 @@ class Scheduler:
         return Outcome(
             ok=failure is None,
             value=value,
-            raw_text=raw,
+            # A provider's words may echo an API key: redacted before anything keeps them.
+            raw_text=redact(raw) if raw else raw,
             usage=spend.usage,
             attempts=spend.attempts,
             reasks=reasks,
@@ -463,7 +465,7 @@ class Scheduler:
             cached=False,
             cost_usd=spend.cost,
             failure_kind=failure.kind if failure else None,
-            failure_message=failure.message if failure else None,
+            failure_message=redact(failure.message) if failure else None,
             request_key=key,
         )
 

@@ -44,6 +44,9 @@ async def test_fault_translation(fake, image, spec, fault, kind, status) -> None
     assert e.retry_after == (3.0 if fault == "429" else None)
     if status:
         assert "injected fault" in e.message  # the provider's own words are kept
+    if fault == "drop":  # a reset names its cause, never "connection failed: "
+        cause = e.message.partition("connection failed:")[2].strip()
+        assert cause, e.message
     assert len(fake.requests) == 1  # SDK retries are off
 
 
