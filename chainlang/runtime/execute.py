@@ -135,7 +135,11 @@ class Runner:
             if self.truth_source is not None:
                 ctx.answer_truth = await self.truth_source.for_item(item)
             value = await interp.run(item_inputs(self.program, item), ctx)
-            record.update(status="ok", output=self._store(key, value))
+            if (all_failed := _all_questions_failed(ctx)) is not None:
+                # Fallbacks and skips let the chain finish, but nothing was answered.
+                record.update(status="failed", error=_error("all_questions_failed", all_failed, ""))
+            else:
+                record.update(status="ok", output=self._store(key, value))
         except ItemFailed as err:
             record.update(status="failed", error=_error(err.kind, err.message, err.origin))
         except (RunError, UsageError):
@@ -295,6 +299,19 @@ def _question_totals(ctx: ItemContext) -> dict[str, Any]:
         if None in costs
         else sum(c * q.share for c, q in zip(costs, qs, strict=True)),
     }
+
+
+def _all_questions_failed(ctx: ItemContext) -> str | None:
+    """Why an item that finished is still a failure: every one of its questions failed."""
+    qs = ctx.questions
+    if not qs or any(q.outcome.ok for q in qs):
+        return None
+    kinds = Counter(q.outcome.failure_kind or "failed" for q in qs)
+    by_kind = ", ".join(f"{k}: {n}" for k, n in kinds.most_common())
+    return (
+        f"all {len(qs)} questions failed ({by_kind}); "
+        "the output would come only from fallbacks and skips"
+    )
 
 
 def _error(kind: str, message: str, origin: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ how a paper chain written for COCO runs on a dataset with its own classes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +71,101 @@ def _rewrite(node: Any, target: Mapping[str, str]) -> Any:
     if isinstance(node, (list, tuple)):
         return [_rewrite(v, target) for v in node]
     return node
+
+
+def check_truth_labels(program: ir.Program, dataset: Any) -> None:
+    """Refuse a run whose dataset's truth labels are not labels of the chain's sets.
+
+    ``program`` is bound (:func:`bind_labelsets`). The truth's vocabulary is the
+    dataset's declared label set, else the ``label`` truth written in its manifest.
+    Only the label sets that an ``oracle`` clause answers in are compared: a truth
+    label outside them cannot be answered, so every question about it would fail
+    as an invalid answer while the items still finish.
+
+    Raises:
+        UsageError: naming the missing labels and the ``--labels`` rebinding that fixes it.
+    """
+    sets = _oracle_labelsets(program)
+    read = _truth_read(program) & _LABELLED_TRUTH
+    if not sets or not read:
+        return
+    truth, declared = _truth_vocabulary(dataset, read)
+    if not truth:
+        return
+    for alias, target in sets.items():
+        names = {labelsets.normalise(v) for v in labelsets.load(target)}
+        missing = [v for v in truth if labelsets.normalise(v) not in names]
+        if missing:
+            raise UsageError(_mismatch(alias, target, truth, missing, declared))
+
+
+def _oracle_labelsets(program: ir.Program) -> dict[str, str]:
+    """Alias → bound target of each label set an oracle clause answers in."""
+    # Built-in sets first, so an alias rebound onto a built-in name wins the reverse map.
+    ordered = sorted(program.labelsets, key=lambda ls: ls.source != "builtin")
+    target_of = {(ls.name if ls.source == "builtin" else ls.source): ls.name for ls in ordered}
+    found: dict[str, str] = {}
+    for node in ir.walk(program):
+        if isinstance(node, ir.Ask) and node.oracle is not None:
+            for t in _label_types(node.type):
+                found[target_of.get(t, t)] = t
+    return found
+
+
+def _label_types(t: Any) -> Iterator[str]:
+    if getattr(t, "kind", None) == "label":
+        yield t.labelset
+    for name in ("item", "fields"):
+        sub = getattr(t, name, None)
+        for s in sub if isinstance(sub, tuple) else [sub] if sub is not None else []:
+            yield from _label_types(getattr(s, "type", s))
+
+
+#: Truth kinds whose values name labels (a class name, boxes' labels, mask class indices).
+_LABELLED_TRUTH = frozenset({"label", "boxes", "semantic"})
+
+
+def _truth_read(program: ir.Program) -> frozenset[str]:
+    from chainlang.runtime.truth import truth_fields  # truth imports the interpreter
+
+    return truth_fields(program)
+
+
+def _truth_vocabulary(dataset: Any, read: frozenset[str]) -> tuple[list[str], str | None]:
+    """The labels of the truth kinds the chain reads, and the dataset's declared label set.
+
+    A declared set is the truth's vocabulary; without one, the labels written in the
+    manifest (``label`` strings, inline ``boxes``) are collected from every item.
+    """
+    if dataset.labelset is not None:
+        return list(labelsets.load(dataset.labelset)), dataset.labelset
+    seen: dict[str, None] = {}
+    if not read & dataset.truth_names() & {"label", "boxes"}:
+        return [], None
+    for item in dataset:
+        if "label" in read and isinstance(v := item.truth_values.get("label"), str):
+            seen[v] = None
+        boxes = item.truth_values.get("boxes") if "boxes" in read else None
+        for b in boxes if isinstance(boxes, list) else []:
+            if isinstance(b, Mapping) and isinstance(b.get("label"), str):
+                seen[b["label"]] = None
+    return list(seen), None
+
+
+def _mismatch(
+    alias: str, target: str, truth: list[str], missing: list[str], declared: str | None
+) -> str:
+    shown = ", ".join(repr(v) for v in missing[:6]) + (", ..." if len(missing) > 6 else "")
+    where = f"label set {declared!r}" if declared else "'label' truth"
+    bound = "" if target == alias else f" (bound to {target})"
+    head = (
+        f"{len(missing)} of the {len(truth)} labels of the dataset's {where} are not labels "
+        f"of the chain's label set {alias!r}{bound}: {shown}; every question about them "
+        "would fail as an invalid answer."
+    )
+    if declared is not None:
+        return f"{head} Run with --labels {alias}={declared} to answer in the dataset's labels."
+    return (
+        f"{head} Write the dataset's labels to a label file (one per line) and run with "
+        f"--labels {alias}=FILE."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from runtime_helpers import GPT4O, ScriptedProvider
+from runtime_helpers import GPT4O, ScriptedProvider, reply
 
 from chainlang.api import RunOptions, run
 from chainlang.data.samples import write_samples
@@ -58,3 +58,29 @@ def test_providers_are_closed_when_the_run_cannot_start(
     with pytest.raises(RunError, match="holds a different run"):
         run(LABEL, data, "random", out=out, options=options)  # the folder refuses it
     assert [p.closed for p in made] == [True]
+
+
+def test_an_item_whose_questions_all_failed_is_a_failed_item(tmp_path: Path) -> None:
+    # Every answer is outside the label set, so every question fails and the fallback
+    # gives the item's output: the item must not count as ok.
+    (tmp_path / "animals.labels").write_text(
+        (LABEL.parent / "animals.labels").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    chain = tmp_path / "fallback.chain"
+    chain.write_text(
+        LABEL.read_text(encoding="utf-8").replace(
+            "truth.label\n    }", 'truth.label\n    }\n    else { "cat" }'
+        ),
+        encoding="utf-8",
+    )
+    data = write_samples(tmp_path / "samples")
+    scheduler = Scheduler({GPT4O: ScriptedProvider([reply('"unicorn"')])})
+    out = tmp_path / "run"
+    options = RunOptions(progress="none", cache=None)
+    result = run(chain, data, GPT4O, out=out, options=options, scheduler=scheduler)
+    records = read_results(out)
+    assert [r["status"] for r in records] == ["failed"] * len(records)
+    assert {r["error"]["kind"] for r in records} == {"all_questions_failed"}
+    assert "invalid_answer" in records[0]["error"]["message"]
+    assert result.summary.items_ok == 0
+    assert result.summary.item_failures == {"all_questions_failed": len(records)}
