@@ -11,8 +11,8 @@ Four jobs, all driven by a :mod:`chainlang.types` answer type:
   normalised (label spelling, record field order), or raises :class:`AnswerError`
   naming the offending path, so the scheduler can re-ask with that message.
 
-:func:`random_answer` and :func:`other_answer` draw valid values for the
-simulated answerers (``random`` and ``oracle:flip=P``).
+:func:`random_answer`, :func:`other_answer` and :func:`flip_answers` draw valid
+values for the simulated answerers (``random`` and ``oracle:flip=P``).
 
 Strict mode wants an object at the top, so an answer type that is not a record
 or a keyed batch is wrapped as ``{"answer": T}``; :func:`validate` accepts both
@@ -497,6 +497,8 @@ def _other(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
     if isinstance(t, ListT):
         if not v:
             return [_random(t.item, rng, ctx)]
+        if _is_ordering(t.item, v):
+            return _reordered(v, rng)
         i = int(rng.integers(0, len(v)))
         return [*v[:i], _other(t.item, v[i], rng, ctx), *v[i + 1 :]]
     if isinstance(t, RecordT | KeyedT):
@@ -507,6 +509,19 @@ def _other(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
         )
         return _other_in_object(v, fields, rng, ctx)
     raise UsageError(f"cannot draw another {t.show()} answer")
+
+
+def _is_ordering(item: Type, v: list) -> bool:
+    """An order of every choice (``depth_order: ["red", "blue"]``): changing one element
+    would repeat a choice, which chains read as the same order, so flips reorder it."""
+    return isinstance(item, EnumT) and len(v) > 1 and sorted(v) == sorted(item.values)
+
+
+def _reordered(v: list, rng: np.random.Generator) -> list:
+    out = list(v)
+    while out == v:  # terminates: the elements are distinct, so another order exists
+        out = [v[int(i)] for i in rng.permutation(len(v))]
+    return out
 
 
 def _other_in_object(
@@ -521,3 +536,38 @@ def _other_in_object(
             continue  # this field cannot change (single-valued); try another
         return {**v, name: changed}
     raise UsageError("no field of this answer can take another value")
+
+
+def flip_answers(
+    t: Type, value: Any, p: float, rng: np.random.Generator, *, labels: LabelLoader = load_labels
+) -> Any:
+    """Replace each answer in ``value`` by a different valid one with probability ``p``
+    (for ``oracle:flip=P``).
+
+    The answers of one reply: each key of a keyed answer and each field of a record
+    answer (recursively), except the shared ``reasoning`` field, which is no answer
+    and is kept; any other value (a label, a yes/no, a number, a list) is one answer
+    and flips as a whole. An answer with a single possible value cannot be wrong and
+    is kept. Each answer draws from ``rng`` in a fixed order, so equal inputs give
+    equal outputs.
+    """
+    ctx = _Context(labels)
+    return _flip(t, _check(t, value, "$", ctx), p, rng, ctx)
+
+
+def _flip(t: Type, v: Any, p: float, rng: np.random.Generator, ctx: _Context) -> Any:
+    if isinstance(t, RecordT):
+        return {
+            f.name: v[f.name]
+            if f.name == REASONING_FIELD
+            else _flip(f.type, v[f.name], p, rng, ctx)
+            for f in t.fields
+        }
+    if isinstance(t, KeyedT):
+        return {k: _flip(t.item, v[k], p, rng, ctx) for k in _keys(t)}
+    if rng.random() >= p:
+        return v
+    try:
+        return _other(t, v, rng, ctx)
+    except UsageError:
+        return v  # a single-valued answer has no wrong value to flip to

@@ -97,6 +97,10 @@ class ModelRequest:
     (computed once by ``chainlang.answers.schema_for``). ``oracle`` carries the
     truth-derived answer for simulated answerers (never sent to a real
     provider, and not part of the cache key for real providers).
+    ``questions``, set for keyed (batched) requests to simulated answerers,
+    holds one digest per key: that key's question as if it were asked alone,
+    so a simulated answer depends on the question and not on its place in the
+    batch. It is never sent, and not part of the cache key (the messages are).
     """
 
     model: ModelRef
@@ -108,6 +112,7 @@ class ModelRequest:
     sample_index: int = 0
     oracle: Any = None
     origin: str | None = None  # "chains/depth.chain:31:5" for error messages
+    questions: tuple[str, ...] = ()  # keyed requests: one digest per key, keys in order
 
 
 @dataclass(frozen=True, slots=True)

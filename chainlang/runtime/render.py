@@ -9,6 +9,7 @@ providers' prefix caches apply.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -126,6 +127,31 @@ def _element(prompt: ir.Prompt, value: Any, reasoning: list[str]) -> Any:
     if has_reasoning:
         return {"answer": value, REASONING: reasoning}
     return value
+
+
+def question_digests(
+    variant: ir.Variant, shared: Mapping[str, Any], each: Sequence[Mapping[str, Any]]
+) -> tuple[str, ...]:
+    """One digest per key of a batched ask: its question rendered as if asked alone.
+
+    The digest hashes roles, texts and image digests of that single-question
+    rendering, so it names the question whatever batch it was packed into (its
+    key number and the batch size never enter it). Simulated answerers seed each
+    key's answer from it.
+    """
+    out = []
+    for values in each:
+        h = hashlib.sha256()
+        for m in render(variant, shared, [values]):
+            for part in m.parts:
+                piece = (
+                    part.text
+                    if isinstance(part, TextPart)
+                    else f"{part.image.digest}:{part.detail}"
+                )
+                h.update(f"{m.role}|{part.kind}|{len(piece)}|{piece}|".encode())
+        out.append(h.hexdigest())
+    return tuple(out)
 
 
 def _message(msg: ir.Message, scope: Mapping[str, Any]) -> Message:
