@@ -354,6 +354,7 @@ async def aplan(
         program, dataset, settings, prices=prices, samples=options.samples,
         sample_items=sample_items, chain_name=str(path) if path else program.name,
         batch=options.dispatch == "batch" and ref.provider in BATCH_PROVIDERS,
+        items_per_batch=items_per_batch(program, settings),
     )  # fmt: skip
 
 

@@ -125,6 +125,9 @@ class Settings:
     sampling: Params = field(default_factory=Params)
     origin_file: str = ""
     dataset_labels: str | None = None  # the label set the dataset's truth indexes into
+    # The plan's dry run: every request carries the oracle clause's answer (where the
+    # item has truth), so the dry run can answer as a perfect model and follow its path.
+    answer_from_truth: bool = False
 
 
 class Interpreter:
@@ -329,7 +332,7 @@ class Interpreter:
             schema_name=_schema_name(prompt.name),
             params=self.settings.sampling,
             sample_index=self.settings.sample_index,
-            oracle=given if simulated else None,
+            oracle=given if simulated or self.settings.answer_from_truth else None,
             origin=e.origin,
         )
         outcome: Outcome = await self.scheduler.ask(request)

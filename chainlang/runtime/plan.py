@@ -5,21 +5,29 @@ Two sources are combined:
 * the chain's static call bound (``chainlang.bounds``): an exact formula of
   the parameters, or an upper bound where loops depend on answers;
 * a dry run of the chain on a few items in which every question is answered
-  locally with a random valid answer. Nothing is sent; each request is built
+  locally: with its oracle clause's answer where the item has truth (the path a
+  perfect model takes), else with a random valid answer. Nothing is sent; each request is built
   exactly as it would be for the real model (same images, same resizing
   rules, same schema), so its input and image tokens are estimated with the
   provider's own formulas.
 
 Expected dollars use the bound's call count and the dry run's mean request;
 worst-case dollars assume every call answers with ``max_tokens``.
+
+A chain that packs several items into one request (``batch items = B``) is
+priced from the requests the run will send: the dry run evaluates the first
+chunk of B items together (and the last, shorter chunk), exactly as the run
+packs them, so there are ceil(items / B) calls, each full request carries B
+items' images and keys, and the expected answer has one entry per key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,8 +36,9 @@ from chainlang import answers, ir
 from chainlang.data.manifest import Dataset
 from chainlang.errors import ChainlangError, UsageError
 from chainlang.providers.base import ModelRequest, Usage
+from chainlang.runtime.batching import ItemBatcher
 from chainlang.runtime.cost import FREE_PROVIDERS, PriceTable, estimate_input_tokens
-from chainlang.runtime.execute import item_inputs
+from chainlang.runtime.execute import item_batched_asks, item_inputs
 from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed, Settings
 from chainlang.runtime.outcome import Outcome
 
@@ -64,19 +73,38 @@ class Plan:
     notes: tuple[str, ...] = ()
     per_call: Mapping[str, float] = field(default_factory=dict)
     bounded: bool = True  # False: calls per item come from the dry run, not the formula
+    items_per_batch: int | None = None  # B of ``batch items = B``; None: no packing
+    # Whole-run figures of a packed chain (summed over its chunks), else None.
+    totals: ItemEstimate | None = None
+    totals_usd: tuple[float | None, float | None] = (None, None)
 
     @property
     def total_calls(self) -> float:
+        if self.totals is not None:
+            return float(self.totals.calls * self.samples)
         return self.calls_per_item * self.items * self.samples
 
     @property
+    def total_input_tokens(self) -> float:
+        """Estimated input tokens (images included) of every request of the run."""
+        if self.totals is not None:
+            return float(self.totals.input_tokens * self.samples)
+        return self.per_call.get("input_tokens", 0.0) * self.total_calls
+
+    @property
     def total_usd(self) -> float | None:
+        if self.totals is not None:
+            usd = self.totals_usd[0]
+            return None if usd is None else usd * self.samples
         if self.usd_per_item is None:
             return None
         return self.usd_per_item * self.items * self.samples
 
     @property
     def total_usd_worst(self) -> float | None:
+        if self.totals is not None:
+            worst = self.totals_usd[1]
+            return None if worst is None else worst * self.samples
         if self.usd_worst_per_item is None:
             return None
         return self.usd_worst_per_item * self.items * self.samples
@@ -92,7 +120,9 @@ class Plan:
             "per_call": dict(self.per_call),
             "usd_per_item": self.usd_per_item,
             "usd_worst_per_item": self.usd_worst_per_item,
+            "items_per_batch": self.items_per_batch,
             "total_calls": self.total_calls,
+            "total_input_tokens": self.total_input_tokens,
             "total_usd": self.total_usd,
             "total_usd_worst": self.total_usd_worst,
             "dry_run": [e.__dict__ for e in self.dry_run],
@@ -101,7 +131,8 @@ class Plan:
 
 
 class DryRun:
-    """Stands in for the scheduler: records each request and answers it at random."""
+    """Stands in for the scheduler: records each request and answers it as a perfect
+    model would (the oracle clause's answer the request carries), else at random."""
 
     def __init__(self, prices: PriceTable, seed: int = 0) -> None:
         self.requests: list[ModelRequest] = []
@@ -110,11 +141,26 @@ class DryRun:
 
     async def ask(self, request: ModelRequest) -> Outcome:
         self.requests.append(request)
+        value = _truth_answer(request)
+        if value is not None:
+            return Outcome(True, value, None, Usage(), 1, 0, 0.0, False, 0.0, None, None, "dry-run")
         value = (
             b"" if request.answer_type.kind == "image"
             else answers.random_answer(request.answer_type, self._rng)
         )  # fmt: skip
         return Outcome(True, value, None, Usage(), 1, 0, 0.0, False, 0.0, None, None, "dry-run")
+
+
+def _truth_answer(request: ModelRequest) -> Any:
+    """The oracle clause's answer in the form a model's reply is validated to, or None."""
+    if request.oracle is None:
+        return None
+    if request.answer_type.kind == "image":
+        return request.oracle
+    try:
+        return answers.validate(request.answer_type, request.oracle)
+    except answers.AnswerError:
+        return None  # e.g. a truth label outside the asked set: answer at random instead
 
 
 async def make_plan(
@@ -127,9 +173,18 @@ async def make_plan(
     sample_items: int = 2,
     chain_name: str = "",
     batch: bool = False,
+    items_per_batch: int | None = None,
 ) -> Plan:
     """Estimate calls, tokens and dollars of running ``program`` on ``dataset``
-    (at the provider's batch-API price when ``batch``)."""
+    (at the provider's batch-API price when ``batch``; ``items_per_batch``: the B of
+    ``batch items = B``, whose chunks of B items share requests)."""
+    # Loops that depend on answers take the path a perfect model would take.
+    settings = replace(settings, answer_from_truth=True)
+    if items_per_batch:
+        return await _packed_plan(
+            program, dataset, settings, prices, items_per_batch,
+            samples=samples, chain_name=chain_name, batch=batch,
+        )  # fmt: skip
     estimates, notes = await _dry_run(program, dataset, settings, prices, sample_items)
     bound = program.bounds
     values = dict(settings.params)
@@ -146,13 +201,7 @@ async def make_plan(
         calls, formula, exact, bounded = observed, "observed in the dry run", False, False
     per_call = _per_call(estimates)
     usd, worst = _dollars(prices, settings, per_call, calls, batch)
-    if batch and usd:
-        info = prices.lookup(settings.model)
-        share = info.batch_discount if info else 1.0
-        notes.append(f"priced for the batch API ({share:.0%} of the synchronous price)")
-    if usd is None and settings.model.provider not in FREE_PROVIDERS:
-        where = "the [prices] section of a --config file"
-        notes.append(f"no price known for {settings.model}; give it in {where}")
+    notes += _price_notes(prices, settings, usd, batch)
     return Plan(
         chain=chain_name or program.name,
         model=str(settings.model),
@@ -168,6 +217,114 @@ async def make_plan(
         per_call=per_call,
         bounded=bounded,
     )
+
+
+def _price_notes(
+    prices: PriceTable, settings: Settings, usd: float | None, batch: bool
+) -> list[str]:
+    notes = []
+    if batch and usd:
+        info = prices.lookup(settings.model)
+        share = info.batch_discount if info else 1.0
+        notes.append(f"priced for the batch API ({share:.0%} of the synchronous price)")
+    if usd is None and settings.model.provider not in FREE_PROVIDERS:
+        where = "the [prices] section of a --config file"
+        notes.append(f"no price known for {settings.model}; give it in {where}")
+    return notes
+
+
+async def _packed_plan(
+    program: ir.Program,
+    dataset: Dataset,
+    settings: Settings,
+    prices: PriceTable,
+    size: int,
+    *,
+    samples: int,
+    chain_name: str,
+    batch: bool,
+) -> Plan:
+    """Price a chain whose asks pack ``size`` items per request (``batch items``).
+
+    The run packs fixed chunks of ``size`` items in manifest order: ``items // size``
+    full chunks and one shorter chunk of the rest. The first chunk and the short last
+    one are dry-run as the run evaluates them (together, through the same batchers),
+    so their requests carry the images and keys a real request would.
+    """
+    ids = dataset.ids()
+    full, rest = divmod(len(ids), size)
+    chunks = [(ids[:size], full)] if full else []
+    if rest:
+        chunks.append((ids[len(ids) - rest :], 1))
+    estimates: list[ItemEstimate] = []
+    notes: list[str] = []
+    weighted: list[tuple[ItemEstimate, int]] = []
+    for chunk, times in chunks:
+        items = [dataset.get(i) for i in chunk]
+        estimate, why = await _dry_run_chunk(program, settings, prices, items)
+        notes += why
+        if estimate is not None:
+            estimates.append(estimate)
+            weighted.append((estimate, times))
+    totals = ItemEstimate(
+        *(sum(getattr(e, f) * k for e, k in weighted) for f in ItemEstimate.__dataclass_fields__)
+    )
+    usd = worst = None
+    if settings.model.provider in FREE_PROVIDERS:
+        usd = worst = 0.0
+    elif weighted:
+        usage = Usage(totals.input_tokens, totals.output_tokens, 0, totals.image_tokens)
+        most = Usage(totals.input_tokens, totals.max_output_tokens, 0, totals.image_tokens)
+        usd = prices.price(settings.model, usage, batch=batch)
+        worst = prices.price(settings.model, most, batch=batch)
+    if not weighted:
+        notes.append("the dry run asked no question; per-call tokens are unknown")
+    notes += _price_notes(prices, settings, usd, batch)
+    n = max(1, len(ids))
+    bound = program.bounds
+    return Plan(
+        chain=chain_name or program.name,
+        model=str(settings.model),
+        items=len(ids),
+        samples=samples,
+        formula=bound.show() if bound is not None else "observed in the dry run",
+        exact=bound.exact if bound is not None else False,
+        calls_per_item=totals.calls / n,
+        dry_run=tuple(estimates),
+        usd_per_item=None if usd is None else usd / n,
+        usd_worst_per_item=None if worst is None else worst / n,
+        notes=tuple(notes),
+        per_call=_per_call([totals]),
+        items_per_batch=size,
+        totals=totals,
+        totals_usd=(usd, worst),
+    )
+
+
+async def _dry_run_chunk(
+    program: ir.Program, settings: Settings, prices: PriceTable, items: Sequence[Any]
+) -> tuple[ItemEstimate | None, list[str]]:
+    """Dry-run one chunk of items together, their ``batch items`` asks packed as the run
+    packs them; the estimate covers every request of the chunk."""
+    fake = DryRun(prices)
+    notes: list[str] = []
+    keys = [item.id for item in items]
+    batchers = {origin: ItemBatcher(keys) for origin in item_batched_asks(program)}
+
+    async def one(item: Any) -> None:
+        ctx = ItemContext(item.id, truth=item.truth, batchers=batchers)
+        try:
+            await Interpreter(program, settings, fake).run(item_inputs(program, item), ctx)
+        except ItemFailed as err:
+            notes.append(f"dry run of item {item.id} stopped: {err}")
+        except ChainlangError as err:  # e.g. an unreadable image: reported, the plan still prints
+            notes.append(f"dry run of item {item.id} failed: {err}")
+        finally:
+            for b in batchers.values():
+                b.finished(item.id)
+
+    await asyncio.gather(*(one(item) for item in items))
+    return (_estimate(fake.requests, prices) if fake.requests else None), notes
 
 
 async def _dry_run(
