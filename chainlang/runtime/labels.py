@@ -35,10 +35,11 @@ def bind_labelsets(
             f"--labels names {', '.join(unknown)}, which the chain does not use "
             f"(it uses {', '.join(sorted(known)) or 'no label sets'})"
         )
-    target = {name: _target(ls, chain_dir, overrides.get(name)) for name, ls in known.items()}
-    for name, where in target.items():
+    target: dict[str, str] = {}
+    for name, ls in known.items():
         try:
-            labelsets.load(where)
+            target[name] = _target(ls, chain_dir, overrides.get(name))
+            labelsets.load(target[name])
         except labelsets.LabelSetError as err:
             raise UsageError(f"label set {name!r}: {err}") from None
     bound = ir.Program.model_validate(_rewrite(program.model_dump(), target))
@@ -58,8 +59,9 @@ def _target(ls: ir.LabelSet, chain_dir: Path | None, override: str | None) -> st
         return str(Path(override).resolve())
     if ls.source == "builtin":
         return ls.name
-    base = chain_dir or Path.cwd()
-    return str((base / ls.source).resolve())
+    # A file the chain names stays inside the chain's folder tree; one given on the
+    # command line (the override above) may be anywhere.
+    return str(labelsets.declared_path(ls.source, chain_dir or Path.cwd()))
 
 
 def _rewrite(node: Any, target: Mapping[str, str]) -> Any:
@@ -76,11 +78,12 @@ def _rewrite(node: Any, target: Mapping[str, str]) -> Any:
 def check_truth_labels(program: ir.Program, dataset: Any) -> None:
     """Refuse a run whose dataset's truth labels are not labels of the chain's sets.
 
-    ``program`` is bound (:func:`bind_labelsets`). The truth's vocabulary is the
-    dataset's declared label set, else the ``label`` truth written in its manifest.
-    Only the label sets that an ``oracle`` clause answers in are compared: a truth
-    label outside them cannot be answered, so every question about it would fail
-    as an invalid answer while the items still finish.
+    ``program`` is bound (:func:`bind_labelsets`). The truth's labels are those
+    written in the manifest (``label``, inline ``boxes``) and, for truth held in files
+    (``semantic`` masks), the dataset's declared label set. Only the label sets that
+    an ``oracle`` clause answers in are compared: a truth label outside them cannot be
+    answered, so every question about it would fail as an invalid answer while the
+    items still finish.
 
     Raises:
         UsageError: naming the missing labels and the ``--labels`` rebinding that fixes it.
@@ -132,34 +135,35 @@ def _truth_read(program: ir.Program) -> frozenset[str]:
 
 
 def _truth_vocabulary(dataset: Any, read: frozenset[str]) -> tuple[list[str], str | None]:
-    """The labels of the truth kinds the chain reads, and the dataset's declared label set.
+    """The truth labels the chain can meet, and the dataset's declared label set (or None).
 
-    A declared set is the truth's vocabulary; without one, the labels written in the
-    manifest (``label`` strings, inline ``boxes``) are collected from every item.
+    Labels written in the manifest (``label`` strings, inline ``boxes``) are collected
+    from every item, so a chain that answers in a subset of the dataset's classes (the
+    ones its truth uses) runs. Truth held in files (masks, box files) is described by
+    the declared set, which is then the vocabulary.
     """
-    if dataset.labelset is not None:
-        return list(labelsets.load(dataset.labelset)), dataset.labelset
     seen: dict[str, None] = {}
-    if not read & dataset.truth_names() & {"label", "boxes"}:
-        return [], None
-    for item in dataset:
+    from_files = "semantic" in read
+    for item in dataset if read & dataset.truth_names() & {"label", "boxes"} else ():
         if "label" in read and isinstance(v := item.truth_values.get("label"), str):
             seen[v] = None
         boxes = item.truth_values.get("boxes") if "boxes" in read else None
+        from_files |= boxes is not None and not isinstance(boxes, list)
         for b in boxes if isinstance(boxes, list) else []:
             if isinstance(b, Mapping) and isinstance(b.get("label"), str):
                 seen[b["label"]] = None
-    return list(seen), None
+    if from_files and dataset.labelset is not None:
+        seen.update(dict.fromkeys(labelsets.load(dataset.labelset)))
+    return list(seen), dataset.labelset
 
 
 def _mismatch(
     alias: str, target: str, truth: list[str], missing: list[str], declared: str | None
 ) -> str:
     shown = ", ".join(repr(v) for v in missing[:6]) + (", ..." if len(missing) > 6 else "")
-    where = f"label set {declared!r}" if declared else "'label' truth"
     bound = "" if target == alias else f" (bound to {target})"
     head = (
-        f"{len(missing)} of the {len(truth)} labels of the dataset's {where} are not labels "
+        f"{len(missing)} of the {len(truth)} labels of the dataset's truth are not labels "
         f"of the chain's label set {alias!r}{bound}: {shown}; every question about them "
         "would fail as an invalid answer."
     )
