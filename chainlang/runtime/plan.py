@@ -279,6 +279,11 @@ async def _packed_plan(
         worst = prices.price(settings.model, most, batch=batch)
     if not weighted:
         notes.append("the dry run asked no question; per-call tokens are unknown")
+    short = f" and 1 of {rest}" if rest else ""
+    notes.append(
+        f"'batch items' packs {size} items per request: {full} full chunk(s){short}, "
+        "each priced from its dry run"
+    )
     notes += _price_notes(prices, settings, usd, batch)
     n = max(1, len(ids))
     bound = program.bounds
