@@ -613,7 +613,7 @@ def _add_demo(sub: Sub) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("demo-out"))
     p.add_argument("--n", type=int, default=4, help="scenes (default 4)")
-    p.add_argument("--tasks", default="", help="comma list (default: all six)")
+    p.add_argument("--tasks", default="", help="comma list (default: all nine)")
     p.set_defaults(func=guard(cmd_demo))
 
 

@@ -1,9 +1,12 @@
 """``chainlang demo``: the whole method offline, in a few minutes.
 
 Generates (or reuses) synthetic scenes with exact truth, runs the six paper
-chains with the simulated answerers — ``oracle`` (the Oracle + Chain
-ceiling), ``random`` (blind guess) and, for depth and normals,
-``oracle:flip=0.3`` (a model that is right 70% of the time) — scores them,
+chains and the three image-generation chains (``dense_depth``,
+``dense_normals``, ``dense_group``: the model draws a map instead of
+answering questions) with the simulated answerers — ``oracle`` (the Oracle +
+Chain ceiling), ``random`` (blind guess) and, for depth, normals and the
+image-generation chains, ``oracle:flip=0.3`` (a model that is right 70% of
+the time) — scores them,
 prints one table per task and writes ``index.html`` with input, predictions
 and truth side by side. The paper chains are written for COCO/ImageNet label
 sets; the demo rebinds them to the synthetic scenes' classes with
@@ -37,6 +40,10 @@ TASKS: dict[str, tuple[str, ...]] = {
     "group": ("oracle", "random"),
     "depth": ("oracle", "oracle:flip=0.3", "random"),
     "normals": ("oracle", "oracle:flip=0.3", "random"),
+    # One drawn image per scene (per point for dense_group), stored in each run's images/.
+    "dense_depth": ("oracle", "oracle:flip=0.3", "random"),
+    "dense_normals": ("oracle", "oracle:flip=0.3", "random"),
+    "dense_group": ("oracle", "oracle:flip=0.3", "random"),
 }
 RELABEL = {"imagenet1k": "synthetic", "coco80": "synthetic", "coco_stuff133": "synthetic"}
 PICTURES = 2  # scenes shown per task on the page
@@ -113,9 +120,10 @@ def write_page(out: Path, data: Path, results: dict[str, list[RunScore]]) -> Pat
         "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1500px}"
         "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%;"
         "margin:.5em 0}</style></head><body><h1>chainlang demo</h1>"
-        "<p>Six paper chains on synthetic scenes with simulated answerers: <b>oracle</b> "
-        "answers every question from the truth (Oracle + Chain), <b>random</b> guesses "
-        "(blind guess), <b>oracle:flip=0.3</b> is wrong 30% of the time.</p>"
+        "<p>The six paper chains and the three image-generation chains (dense_*) on "
+        "synthetic scenes with simulated answerers: <b>oracle</b> answers every question "
+        "from the truth (Oracle + Chain), <b>random</b> guesses (blind guess; a drawn "
+        "image is noise), <b>oracle:flip=0.3</b> is wrong 30% of the time.</p>"
         + "".join(sections)
         + "</body></html>"
     )

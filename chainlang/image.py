@@ -42,6 +42,26 @@ class ImageData:
         return ImageData(arr, digest_of(arr))
 
 
+def decode_image(data: bytes) -> ImageData:
+    """An encoded image (PNG, JPEG, WebP ...) as RGB :class:`ImageData`.
+
+    This is how a generated image (a provider's answer, a journal entry, a file
+    of a run folder) becomes the value a chain computes with.
+
+    Raises:
+        ValueError: ``data`` is not an image PIL can read.
+    """
+    from io import BytesIO
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(BytesIO(data)) as img:
+            return ImageData.of(np.asarray(img.convert("RGB")))
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"not a readable image ({len(data)} bytes): {err}") from err
+
+
 def digest_of(pixels: np.ndarray) -> str:
     """sha256 of an array's shape, dtype and bytes (hex)."""
     h = hashlib.sha256(f"{pixels.shape}|{pixels.dtype}|".encode())

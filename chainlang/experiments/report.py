@@ -517,9 +517,7 @@ def _trace(src: _Source, item_id: str | None, cache: str | Path | None) -> str:
     for s in t.steps:
         cost = "?" if s.cost_usd is None else f"${s.cost_usd:.5f}"
         msgs = [_message_html(m) for m in s.messages]
-        result = (
-            f"answer <b>{_e(_json(s.answer))}</b>" if s.ok else f"failed: {_e(s.failure or '')}"
-        )
+        result = _answer_html(s.answer) if s.ok else f"failed: {_e(s.failure or '')}"
         out.append(
             f"<div class='step'><div><b>[{s.index + 1}] {_e(s.prompt)}</b> "
             f"(variant {_e(s.variant)}) at <code>{_e(s.origin)}</code></div>{''.join(msgs)}"
@@ -548,6 +546,18 @@ def _message_html(m: Any) -> str:
         elif part.text:
             out.append(f"<div class='msg'><b>{_e(m.role)}:</b> {_e(part.text)}</div>")
     return "".join(out)
+
+
+def _answer_html(answer: Any) -> str:
+    """The answer: JSON in bold, or an image answer shown as the picture it is."""
+    from chainlang.image import ImageData
+
+    if not isinstance(answer, ImageData):
+        return f"answer <b>{_e(_json(answer))}</b>"
+    w, h = answer.size
+    alt = f"image answer {answer.digest[:12]} {w}x{h}"
+    png = viz.to_png(Image.fromarray(answer.pixels))
+    return f"answer {_img(png, 'sent', alt)} <small>{_e(alt)}</small>"
 
 
 def _json(value: Any) -> str:

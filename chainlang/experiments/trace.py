@@ -84,11 +84,14 @@ class TraceStep:
         prompt, variant: the prompt and the variant used.
         messages: the rendered request, images included.
         raw: the model's reply text as journaled.
-        answer: the parsed, validated answer (None if the question failed).
+        answer: the parsed, validated answer (None if the question failed); an
+            image answer is an :class:`ImageData`.
         ok: whether the question had an answer.
         failure: the failure kind and message, if any.
         input_tokens, output_tokens, cost_usd, attempts: what the original run paid.
         key: the question's cache key.
+        answer_image: the run folder's file holding an image answer (its
+            ``answer_image``), relative to the run folder; None for other answers.
     """
 
     index: int
@@ -105,6 +108,7 @@ class TraceStep:
     cost_usd: float | None
     attempts: int
     key: str
+    answer_image: str | None = None
 
     @property
     def images(self) -> tuple[ImageData, ...]:
@@ -152,14 +156,23 @@ class _Refuse:
 
 
 class _RecordedAnswers:
-    """A read-only journal: the run's own answers first, then the cache file."""
+    """A read-only journal: the run's own answers first (image answers from the run
+    folder's files), then the cache file."""
 
-    def __init__(self, questions: Mapping[str, Mapping[str, Any]], journal: Journal | None) -> None:
+    def __init__(
+        self,
+        questions: Mapping[str, Mapping[str, Any]],
+        journal: Journal | None,
+        run_dir: Path,
+    ) -> None:
         self._questions = questions
         self._journal = journal
+        self._run_dir = run_dir
 
     def lookup(self, key: str) -> Entry | None:
         q = self._questions.get(key)
+        if q is not None and q.get("ok") and q.get("answer_image"):
+            return _entry(key, q, image=(self._run_dir / q["answer_image"]).read_bytes())
         if q is not None and q.get("ok") and q.get("answer") is not None:
             return _entry(key, q)
         return self._journal.lookup(key) if self._journal is not None else None
@@ -272,7 +285,7 @@ def trace_item(
     }
     journal_path = Path(cache or run.get("cache") or DEFAULT_CACHE)
     journal = Journal(journal_path) if journal_path.exists() else None
-    recorder = _Recorder(_scheduler(_RecordedAnswers(questions, journal)))
+    recorder = _Recorder(_scheduler(_RecordedAnswers(questions, journal, run_dir)))
     try:
         replay = _replay(program, settings, recorder, chunk, sample)
         note = run_sync(replay)[key]
@@ -369,15 +382,15 @@ def _find_record(
     raise RunError(f"{run_dir} has no result {key!r} (items: {shown or 'none'})")
 
 
-def _entry(key: str, q: Mapping[str, Any]) -> Entry:
+def _entry(key: str, q: Mapping[str, Any], image: bytes | None = None) -> Entry:
     from chainlang.providers.base import Usage
 
     return Entry(
         key=key,
         ok=True,
         model="",
-        value=q["answer"],
-        image=None,
+        value=None if image is not None else q["answer"],
+        image=image,
         raw_text=q.get("raw"),
         usage=Usage(),
         attempts=0,
@@ -410,9 +423,7 @@ def _steps(
                 variant=str(q.get("variant", "")),
                 messages=tuple(_message(m) for m in request.messages),
                 raw=outcome.raw_text,
-                answer=outcome.value
-                if outcome.ok and not isinstance(outcome.value, bytes)
-                else None,
+                answer=outcome.value if outcome.ok else None,
                 ok=outcome.ok,
                 failure=None
                 if outcome.ok
@@ -422,6 +433,7 @@ def _steps(
                 cost_usd=q.get("cost_usd"),
                 attempts=int(q.get("attempts", 0)),
                 key=outcome.request_key,
+                answer_image=q.get("answer_image"),
             )
         )
     return tuple(sorted(steps, key=lambda s: s.index))
@@ -455,7 +467,7 @@ def format_trace(trace: Trace, saved: Mapping[str, Path] | None = None) -> str:
         for m in s.messages:
             lines += _message_lines(m, s.index, first_seen, saved)
         lines.append(f"    raw: {_short(s.raw)}")
-        lines.append(f"    answer: {_json(s.answer)}" if s.ok else f"    failed: {s.failure}")
+        lines.append(f"    answer: {_answer(s, saved)}" if s.ok else f"    failed: {s.failure}")
         lines.append(
             f"    tokens in/out: {s.input_tokens}/{s.output_tokens}  cost {cost}  "
             f"attempts {s.attempts}"
@@ -519,6 +531,16 @@ def _output(output: Any) -> str:
     return _json(output)
 
 
+def _answer(step: TraceStep, saved: Mapping[str, Path]) -> str:
+    """The answer as JSON; an image answer by digest, size and file (run folder or saved)."""
+    img = step.answer
+    if not isinstance(img, ImageData):
+        return _json(img)
+    w, h = img.size
+    where = saved.get(img.digest) or step.answer_image
+    return f"<image {img.digest[:12]} {w}x{h}>" + (f" -> {where}" if where else "")
+
+
 def _json(value: Any) -> str:
     try:
         return _short(json.dumps(value, ensure_ascii=False))
@@ -527,14 +549,16 @@ def _json(value: Any) -> str:
 
 
 def save_trace_images(trace: Trace, folder: str | Path) -> dict[str, Path]:
-    """Write every distinct image of the trace as ``<digest>.png``; digest → path."""
+    """Write every distinct image of the trace (sent, and image answers) as
+    ``<digest>.png``; digest → path."""
     from PIL import Image
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out: dict[str, Path] = {}
     for step in trace.steps:
-        for img in step.images:
+        answer = (step.answer,) if isinstance(step.answer, ImageData) else ()
+        for img in (*step.images, *answer):
             if img.digest not in out:
                 path = folder / f"{img.digest[:16]}.png"
                 Image.fromarray(img.pixels).save(path)

@@ -5,8 +5,9 @@
 * ``oracle:flip=P`` does the same, but replaces each answer by a different valid
   one with probability ``P``. For a batched ask (a keyed answer) each key is an
   answer and flips on its own; any other answer (records and lists included)
-  flips as a whole.
-* ``random`` answers with a uniformly drawn valid value of the answer type.
+  flips as a whole. An image answer flips to the ``random`` answerer's noise.
+* ``random`` answers with a uniformly drawn valid value of the answer type (for
+  an image answer, random colours per 8 x 8 block, the size of the image the request sent).
 * ``specialist:SPEC`` answers like ``oracle``, but the interpreter evaluated the
   ask's ``oracle`` clause over the specialist's prediction instead of the truth
   (the "Specialist + Chain" baseline; see ``runtime.interpreter.SpecialistTruth``).
@@ -26,7 +27,16 @@ import numpy as np
 
 from chainlang import answers
 from chainlang.errors import UsageError
-from chainlang.providers.base import ModelRef, ModelRequest, ModelResponse, ProviderError, Usage
+from chainlang.image import ImageData
+from chainlang.providers.base import (
+    ImagePart,
+    ModelRef,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    Usage,
+)
+from chainlang.providers.capabilities import encode_png
 from chainlang.runtime.cache import canonical, request_key
 from chainlang.types import ImageT, KeyedT
 
@@ -85,7 +95,12 @@ class OracleProvider(_Simulated):
                 "give that ask an `oracle` clause, or use a real model",
             )
         value = request.oracle
-        if self.flip > 0 and not isinstance(request.answer_type, ImageT):
+        if isinstance(request.answer_type, ImageT):
+            # An image is one answer: with probability P it is replaced by a random drawing.
+            rng = self.rng(request)
+            flipped = self.flip > 0 and rng.random() < self.flip
+            return _response(random_image(request, rng) if flipped else value)
+        if self.flip > 0:
             value = self._flipped(request, value)
         return _response(value)
 
@@ -131,11 +146,50 @@ class RandomProvider(_Simulated):
         """Return a random valid answer."""
         t = request.answer_type
         if isinstance(t, ImageT):
-            raise ProviderError("bad_request", "the random answerer cannot draw images")
+            return _response(random_image(request, self.rng(request)))
         return _response(answers.random_answer(t, self.rng(request)))
 
 
+NOISE_BLOCK = 8  # px: random images are uniform colours drawn per 8 x 8 block
+
+
+def random_image(request: ModelRequest, rng: np.random.Generator) -> ImageData:
+    """Random colours, one per 8 x 8 block, the size of the last image the request sent
+    (256 x 256 without one).
+
+    The drawn image stands where a generated one would: the chain reads it back
+    like a model's drawing, so the blind baseline is scored like any answer.
+    Blocks rather than single pixels keep the PNG small (pixel noise does not
+    compress: 3 MB and ~0.4 s to encode at 1024 x 1024) and leave blobs that
+    survive a reader's morphological cleaning, as a careless drawing would.
+    """
+    sent = [p.image for m in request.messages for p in m.parts if isinstance(p, ImagePart)]
+    width, height = sent[-1].size if sent else (256, 256)
+    rows, cols = -(-height // NOISE_BLOCK), -(-width // NOISE_BLOCK)
+    blocks = rng.integers(0, 256, size=(rows, cols, 3), dtype=np.uint8)
+    pixels = blocks.repeat(NOISE_BLOCK, axis=0).repeat(NOISE_BLOCK, axis=1)
+    return ImageData.of(pixels[:height, :width])
+
+
+def keyed_items(request: ModelRequest) -> list[tuple[str, Type]]:
+    """(key, answer type) for each key of a keyed (batched) request, in order; [] otherwise.
+
+    A chain's batched ask is a record of keys ``1..n`` (plus a shared ``reasoning``
+    field, which is no answer); the interpreter marks it with one question digest
+    per key. A :class:`KeyedT` answer is keyed too.
+    """
+    t = request.answer_type
+    if isinstance(t, KeyedT):
+        return [(k, t.item) for k in t.keys]
+    if request.questions and isinstance(t, RecordT):
+        keys = {str(i) for i in range(1, len(request.questions) + 1)}
+        return [(f.name, f.type) for f in t.fields if f.name in keys]
+    return []
+
+
 def _response(value: Any) -> ModelResponse:
+    if isinstance(value, ImageData):  # sent as a provider sends it: encoded bytes
+        value = encode_png(value)
     if isinstance(value, bytes):
         return ModelResponse(text="", parsed=None, usage=Usage(), image=value)
     text = json.dumps(canonical(value))

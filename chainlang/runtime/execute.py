@@ -151,7 +151,7 @@ class Runner:
                 b.finished(key)
         record.update(_question_totals(ctx), wall_s=round(time.perf_counter() - t0, 4))
         record["loops_at_bound"] = ctx.loops_at_bound
-        record["questions"] = [q.to_json() for q in ctx.questions]
+        record["questions"] = [q.to_json(self.folder.write_image) for q in ctx.questions]
         self.folder.append_result(record)
 
     def _store(self, key: str, value: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from chainlang import answers, ir
 from chainlang.errors import ChainlangError, DataError, OperationError
+from chainlang.image import ImageData
 from chainlang.providers.base import ModelRef, ModelRequest, Params
 from chainlang.runtime.batching import ItemBatcher
 from chainlang.runtime.cache import ORACLE_PROVIDERS
@@ -62,8 +63,17 @@ class Question:
     fallback: bool = False
     skipped: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, store_image: Callable[[ImageData], str]) -> dict[str, Any]:
+        """The question as a JSON record; ``store_image`` saves an image answer (and the
+        truth's image answer) and returns the file it went to, recorded in
+        ``answer_image`` / ``expected_image`` (``answer`` / ``expected`` are then null)."""
         o = self.outcome
+        answer = o.value if o.ok else None
+        images = {
+            f"{name}_image": store_image(value)
+            for name, value in (("answer", answer), ("expected", self.expected))
+            if isinstance(value, ImageData)
+        }
         return {
             "origin": self.origin,
             "prompt": self.prompt,
@@ -71,9 +81,9 @@ class Question:
             "key": o.request_key,
             "batch": self.batch,
             "share": self.share,
-            "expected": self.expected,
+            "expected": None if isinstance(self.expected, ImageData) else self.expected,
             "ok": o.ok,
-            "answer": o.value if o.ok and not isinstance(o.value, bytes) else None,
+            "answer": None if isinstance(answer, ImageData) else answer,
             "raw": o.raw_text,
             "input_tokens": o.usage.input_tokens,
             "output_tokens": o.usage.output_tokens,
@@ -87,6 +97,7 @@ class Question:
             "failure_message": o.failure_message,
             "fallback": self.fallback,
             "skipped": self.skipped,
+            **images,
         }
 
 

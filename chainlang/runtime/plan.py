@@ -36,6 +36,7 @@ from chainlang import answers, ir
 from chainlang.data.manifest import Dataset
 from chainlang.errors import ChainlangError, UsageError
 from chainlang.providers.base import ModelRequest, Usage
+from chainlang.providers.simulated import random_image
 from chainlang.runtime.batching import ItemBatcher
 from chainlang.runtime.cost import FREE_PROVIDERS, PriceTable, estimate_input_tokens
 from chainlang.runtime.execute import item_batched_asks, item_inputs
@@ -144,8 +145,10 @@ class DryRun:
         value = _truth_answer(request)
         if value is not None:
             return Outcome(True, value, None, Usage(), 1, 0, 0.0, False, 0.0, None, None, "dry-run")
+        # An image answer is drawn like the random answerer's, at the size the request
+        # sent, so the chain reads it back (unpad, gray_depth ...) as it would a model's.
         value = (
-            b"" if request.answer_type.kind == "image"
+            random_image(request, self._rng) if request.answer_type.kind == "image"
             else answers.random_answer(request.answer_type, self._rng)
         )  # fmt: skip
         return Outcome(True, value, None, Usage(), 1, 0, 0.0, False, 0.0, None, None, "dry-run")

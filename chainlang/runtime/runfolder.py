@@ -7,6 +7,8 @@ Layout::
                         dataset) + package versions; written once when the run starts
       results.jsonl     one line per finished item, appended and flushed as each item ends
       outputs/<id>.npz  dense outputs (depth, normals, masks) of each item
+      images/<digest>.png  image answers (and the truth's image answers), named by the
+                        first 16 hex digits of their content digest, so each is stored once
       summary.json      calls, failures by cause, tokens, cost, wall time (rewritten at the end)
 
 Resuming is the default: rerunning the same command into the same folder reads
@@ -32,11 +34,14 @@ from typing import Any
 import numpy as np
 
 from chainlang.errors import RunError
+from chainlang.image import ImageData, decode_image
+from chainlang.providers.capabilities import encode_png
 
 RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 OUTPUTS_DIR = "outputs"
+IMAGES_DIR = "images"
 
 _PACKAGES = ("chainlang", "numpy", "scikit-image", "pillow", "openai", "anthropic", "google-genai")
 
@@ -138,6 +143,17 @@ class RunFolder:
         os.replace(tmp, target)
         return str(target.relative_to(self.path))
 
+    def write_image(self, image: ImageData) -> str:
+        """Save an image answer as PNG (once per content); return the path relative to
+        the folder, as the item's record names it."""
+        target = self.path / IMAGES_DIR / f"{image.digest[:16]}.png"
+        if not target.exists():
+            target.parent.mkdir(exist_ok=True)
+            tmp = target.with_suffix(".tmp.png")
+            tmp.write_bytes(encode_png(image))
+            os.replace(tmp, target)
+        return target.relative_to(self.path).as_posix()
+
     def append_result(self, record: Mapping[str, Any]) -> None:
         """Append one item's record and flush it (survives a kill of the process)."""
         line = json.dumps(record, sort_keys=True, default=_json_default)
@@ -207,6 +223,19 @@ def _key(record: Mapping[str, Any]) -> str:
     return str(record.get("key") or f"{record['id']}#0")
 
 
+def read_image(run_dir: Path, name: str) -> ImageData:
+    """An image a record names (``answer_image``, ``expected_image``), read back.
+
+    Raises:
+        RunError: the file is missing or not an image.
+    """
+    path = Path(run_dir) / name
+    try:
+        return decode_image(path.read_bytes())
+    except (OSError, ValueError) as err:
+        raise RunError(f"{run_dir}: cannot read the recorded image {name}: {err}") from err
+
+
 def safe_name(item_id: str) -> str:
     """A file name for an item id (ids may contain slashes)."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._") or "item"
@@ -243,10 +272,10 @@ def _end_cut_line(file: Path) -> None:
 def _clear(path: Path) -> None:
     for name in (RUN_FILE, RESULTS_FILE, SUMMARY_FILE):
         (path / name).unlink(missing_ok=True)
-    outputs = path / OUTPUTS_DIR
-    if outputs.exists():
-        for f in outputs.iterdir():
-            f.unlink()
+    for folder in (path / OUTPUTS_DIR, path / IMAGES_DIR):
+        if folder.exists():
+            for f in folder.iterdir():
+                f.unlink()
 
 
 def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from chainlang import answers
 from chainlang.errors import RunError, UsageError
+from chainlang.image import ImageData, decode_image
 from chainlang.providers.base import (
     Message,
     ModelRef,
@@ -42,6 +43,7 @@ from chainlang.providers.base import (
     TextPart,
     Usage,
 )
+from chainlang.providers.capabilities import encode_png
 from chainlang.providers.common import redact
 from chainlang.runtime.cache import Entry, Journal, request_key
 from chainlang.runtime.clock import Clock, LoopClock
@@ -431,7 +433,10 @@ class Scheduler:
         if isinstance(request.answer_type, ImageT):
             if not response.image:
                 return _Failure("invalid_answer", "the reply contains no image")
-            return response.image
+            try:  # the validated form of an image answer is the image itself
+                return decode_image(response.image)
+            except ValueError as err:
+                return _Failure("invalid_answer", f"the reply's image: {err}")
         try:
             value = response.parsed
             if value is None:
@@ -475,7 +480,12 @@ class Scheduler:
         entry = self._cache.lookup(key)
         if entry is None:
             return None
-        value = entry.image if entry.image is not None else entry.value
+        value = entry.value
+        if entry.image is not None:
+            try:
+                value = decode_image(entry.image)
+            except ValueError:
+                return None  # a damaged journal image is asked again, not served
         # A journaled answer keeps the usage and cost it was paid with (by whichever
         # invocation): a run's cost stays true across resumes. ``cached`` marks it as not
         # paid now, and no attempt is made.
@@ -487,14 +497,14 @@ class Scheduler:
     def _journal(self, request: ModelRequest, outcome: Outcome) -> None:
         if self._cache is None:
             return
-        is_image = isinstance(outcome.value, bytes)
+        is_image = isinstance(outcome.value, ImageData)
         self._cache.record(
             Entry(
                 key=outcome.request_key,
                 ok=outcome.ok,
                 model=f"{request.model.provider}:{request.model.model}",
                 value=None if is_image else outcome.value,
-                image=outcome.value if is_image else None,
+                image=encode_png(outcome.value) if is_image else None,
                 raw_text=outcome.raw_text,
                 usage=outcome.usage,
                 attempts=outcome.attempts,

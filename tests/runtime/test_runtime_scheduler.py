@@ -6,11 +6,14 @@ import asyncio
 import sqlite3
 from collections import deque
 
+import numpy as np
 import pytest
 from runtime_helpers import GPT4O, ScriptedProvider, make_request, reply
 
 from chainlang.errors import RunError, UsageError
+from chainlang.image import ImageData
 from chainlang.providers.base import ModelRef, ModelRequest, ModelResponse, ProviderError, Usage
+from chainlang.providers.capabilities import encode_png
 from chainlang.runtime.cache import Journal
 from chainlang.runtime.clock import LoopClock, run_virtual
 from chainlang.runtime.cost import Budget, PriceTable
@@ -120,13 +123,20 @@ def test_refusal_fails_at_once():
     assert outcome.failure_kind == "refused" and len(provider.calls) == 1
 
 
-def test_image_answers_need_bytes():
+def test_image_answers_are_decoded_images():
     image_request = make_request(answer_type=ImageT())
-    png = b"\x89PNG fake"
+    drawn = ImageData.of(np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3))
+    png = encode_png(drawn)
     ok = _ask(ScriptedProvider([ModelResponse("", None, Usage(), image=png)]), image_request)
-    assert ok.ok and ok.value == png
+    # the validated value of an image answer is the image a chain computes with
+    assert ok.ok and isinstance(ok.value, ImageData) and ok.value == drawn
     bad = _ask(ScriptedProvider([reply("here is your image")]), image_request)
     assert bad.failure_kind == "invalid_answer" and "no image" in bad.failure_message
+    broken = ModelResponse("", None, Usage(), image=b"\x89PNG fake")
+    damaged = _ask(ScriptedProvider([broken, broken]), image_request)
+    assert damaged.failure_kind == "invalid_answer" and "not a readable image" in (
+        damaged.failure_message or ""
+    )
 
 
 def test_unknown_model_is_a_usage_error():
