@@ -24,7 +24,7 @@ from chainlang.checking.helpers import Binding, _literal
 from chainlang.checking.prompts import PromptChecks
 from chainlang.checking.values import ValueChecks
 from chainlang.diagnostics import Diagnostics, did_you_mean
-from chainlang.labelsets import BUILTIN, LabelSetError, load
+from chainlang.labelsets import BUILTIN, LabelSetError, declared_path, load
 from chainlang.source import Span
 from chainlang.stdlib import Registry
 from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
@@ -114,7 +114,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if self._dup(d.name, self.scope.labelsets, d.span, "label set"):
             return
         try:
-            labels = load(str(self.base_dir / d.path))
+            labels = load(str(declared_path(d.path, self.base_dir)))
         except LabelSetError as exc:
             self.diags.error("E204", d.span, f"label set '{d.name}': {exc}")
             return
@@ -309,7 +309,13 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if not assignable(vt, t):
             self.diags.error("E503", e.span, f"{what} must be {t.show()}, got {vt.show()}")
             return None
-        return float(value) if isinstance(t, FloatT) and isinstance(value, int) else value
+        if isinstance(t, FloatT) and isinstance(value, int):
+            try:
+                return float(value)
+            except OverflowError:  # an integer literal beyond any Float
+                self.diags.error("E105", e.span, "this number is too large to represent")
+                return None
+        return value
 
     def _defaults(self, d: n.DefaultsDecl, params: list[ir.Param]) -> ir.ModelDefaults:
         if not d.pattern.strip() or any(ch.isspace() for ch in d.pattern):

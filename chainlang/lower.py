@@ -9,6 +9,7 @@ command-line overrides into parameter values and variant choices.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -124,7 +125,10 @@ def _convert(t: Type, value: object) -> ir.Scalar:
             raise ValueError(f"{value!r} is not an integer")
         return int(text)
     if isinstance(t, FloatT):
-        return float(text)
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
     if isinstance(t, EnumT) and text not in t.values:
         raise ValueError(f"{value!r} is not one of {list(t.values)}")
     if isinstance(t, EnumT | TextT):

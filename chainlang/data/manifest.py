@@ -316,10 +316,25 @@ def _parse_line(
         raise DataError(f"{where}: not valid JSON: {exc}") from exc
     if not isinstance(record, dict):
         raise DataError(f"{where}: each line must be a JSON object")
+    if b"\\ud" in line.lower():  # only an escape can smuggle in a lone surrogate
+        _check_text(record, where)
     if allow_header and set(record) == {"dataset"}:
         return record
     _check_record(record, where)
     return record
+
+
+def _check_text(record: Mapping[str, Any], where: str) -> None:
+    """Refuse a line whose strings hold a lone surrogate (``"\\ud800"``): not text, so
+    no file name, run folder or result line could ever hold it."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode()
+        raise DataError(
+            f"{where}: the line holds {bad}, half of a UTF-16 surrogate pair, which is not "
+            "text; write the character itself or its full pair of escapes"
+        ) from None
 
 
 def _check_record(record: Mapping[str, Any], where: str) -> None:

@@ -177,7 +177,13 @@ def read_run(path: Path) -> dict[str, Any]:
     run_file = Path(path) / RUN_FILE
     if not run_file.exists():
         raise RunError(f"{path} is not a run folder (no {RUN_FILE})")
-    return json.loads(run_file.read_text(encoding="utf-8"))
+    try:
+        doc = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{run_file} cannot be read ({exc})") from None
+    if not isinstance(doc, dict):
+        raise RunError(f"{run_file} does not describe a run (not a JSON object)")
+    return doc
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -244,7 +250,18 @@ def safe_name(item_id: str) -> str:
 
 
 def _check_same_run(run_file: Path, identity: RunIdentity) -> None:
-    old = json.loads(run_file.read_text(encoding="utf-8"))
+    try:
+        old = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(
+            f"{run_file} cannot be read ({exc}), so this folder cannot be resumed; "
+            "use another --out folder, or --force-new to start this folder afresh"
+        ) from None
+    if not isinstance(old, dict):
+        raise RunError(
+            f"{run_file} does not describe a run (not a JSON object); use another --out "
+            "folder, or --force-new to start this folder afresh"
+        )
     new = identity.key()
     changed = [k for k in new if old.get(k) != json.loads(json.dumps(new[k]))]
     if changed:
