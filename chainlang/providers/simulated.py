@@ -3,9 +3,10 @@
 * ``oracle`` answers with the truth-derived value the interpreter attached to the
   request (``request.oracle``, from the ask's ``oracle`` clause).
 * ``oracle:flip=P`` does the same, but replaces each answer by a different valid
-  one with probability ``P``. For a batched ask (a keyed answer) each key is an
-  answer and flips on its own; any other answer (records and lists included)
-  flips as a whole. An image answer flips to the ``random`` answerer's noise.
+  one with probability ``P``, each answer on its own: each key of a batched ask,
+  each field of a record but the shared ``reasoning``; a list or an image is one
+  answer (see :func:`chainlang.answers.flip_answers` and docs/providers.md). An
+  image answer flips to the ``random`` answerer's noise.
 * ``random`` answers with a uniformly drawn valid value of the answer type (for
   an image answer, random colours per 8 x 8 block, the size of the image the request sent).
 * ``specialist:SPEC`` answers like ``oracle``, but the interpreter evaluated the
@@ -13,13 +14,16 @@
   (the "Specialist + Chain" baseline; see ``runtime.interpreter.SpecialistTruth``).
 
 Randomness is seeded from a stable hash of the request (the same fields as its
-cache key) and the ``seed`` option, so reruns and resumed runs agree. They go
+cache key) and the ``seed`` option, so reruns and resumed runs agree; each key of
+a batched ask from a hash of its own question instead (``request.questions``), so
+a question's answer does not depend on the batch it was packed into. They go
 through the scheduler like any provider (cache, journal, accounting) and report
 zero tokens, so they cost nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -38,7 +42,7 @@ from chainlang.providers.base import (
 )
 from chainlang.providers.capabilities import encode_png
 from chainlang.runtime.cache import canonical, request_key
-from chainlang.types import ImageT, KeyedT
+from chainlang.types import ImageT, KeyedT, RecordT, Type
 
 
 class _Simulated:
@@ -67,6 +71,39 @@ class _Simulated:
         """A generator seeded by the request's content hash and ``seed``."""
         digest = request_key(request, salt="simulated")
         return np.random.default_rng([int(digest[:16], 16), self.seed])
+
+    def key_rngs(self, request: ModelRequest) -> dict[str, np.random.Generator]:
+        """One generator per key of a keyed request ({} for a single question).
+
+        Each is seeded by that key's question (``request.questions``: its content
+        as if asked alone), its oracle answer, the answerer's options and the
+        sample, never by the key's position or its batch: a question gets the same
+        draw whether it is asked alone or packed with 99 others. A request without
+        ``questions`` (built outside a chain) falls back to its hash and the key.
+        """
+        keys = keyed_items(request)
+        if not keys:
+            return {}
+        whole = request_key(request, salt="simulated") if not request.questions else ""
+        oracle = request.oracle if isinstance(request.oracle, dict) else {}
+        out = {}
+        for i, (key, item) in enumerate(keys):
+            question = request.questions[i] if request.questions else f"{whole}#{key}"
+            blob = json.dumps(
+                {
+                    "provider": self.ref.provider,
+                    "options": sorted(self.ref.options),
+                    "sample": request.sample_index,
+                    "schema": request.schema_name,
+                    "type": item.model_dump(mode="json"),
+                    "question": question,
+                    "oracle": canonical(oracle.get(key)),
+                },
+                sort_keys=True,
+            )
+            digest = hashlib.sha256(blob.encode()).hexdigest()
+            out[key] = np.random.default_rng([int(digest[:16], 16), self.seed])
+        return out
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -105,14 +142,16 @@ class OracleProvider(_Simulated):
         return _response(value)
 
     def _flipped(self, request: ModelRequest, value: Any) -> Any:
-        rng = self.rng(request)
-        t = request.answer_type
-        if isinstance(t, KeyedT) and isinstance(value, dict):
-            return {
-                k: answers.other_answer(t.item, v, rng) if rng.random() < self.flip else v
-                for k, v in value.items()
-            }
-        return answers.other_answer(t, value, rng) if rng.random() < self.flip else value
+        """Each answer flipped on its own: per key of a keyed request, each key from
+        its own question's generator (see :func:`chainlang.answers.flip_answers`)."""
+        rngs = self.key_rngs(request)
+        if not rngs:
+            return answers.flip_answers(request.answer_type, value, self.flip, self.rng(request))
+        items = dict(keyed_items(request))
+        return {
+            k: answers.flip_answers(items[k], v, self.flip, rngs[k]) if k in items else v
+            for k, v in value.items()
+        }
 
 
 class SpecialistProvider(OracleProvider):
@@ -147,7 +186,15 @@ class RandomProvider(_Simulated):
         t = request.answer_type
         if isinstance(t, ImageT):
             return _response(random_image(request, self.rng(request)))
-        return _response(answers.random_answer(t, self.rng(request)))
+        rng = self.rng(request)
+        rngs = self.key_rngs(request)
+        if not rngs:
+            return _response(answers.random_answer(t, rng))
+        # each key drawn from its own question; the rest (a shared reasoning) from the request
+        value = answers.random_answer(t, rng)
+        items = dict(keyed_items(request))
+        drawn = {k: answers.random_answer(items[k], rngs[k]) for k in items}
+        return _response({k: drawn.get(k, v) for k, v in value.items()})
 
 
 NOISE_BLOCK = 8  # px: random images are uniform colours drawn per 8 x 8 block

@@ -24,6 +24,7 @@ from chainlang import answers, ir
 from chainlang.errors import ChainlangError, DataError, OperationError
 from chainlang.image import ImageData
 from chainlang.providers.base import ModelRef, ModelRequest, Params
+from chainlang.providers.registry import SIMULATED
 from chainlang.runtime.batching import ItemBatcher
 from chainlang.runtime.cache import ORACLE_PROVIDERS
 from chainlang.runtime.outcome import Outcome
@@ -31,6 +32,7 @@ from chainlang.runtime.render import (
     choose_variant,
     element_values,
     oracle_answer,
+    question_digests,
     render,
     request_type,
 )
@@ -345,6 +347,10 @@ class Interpreter:
             sample_index=self.settings.sample_index,
             oracle=given if simulated or self.settings.answer_from_truth else None,
             origin=e.origin,
+            # simulated answers are drawn per question, whatever the batch (see render)
+            questions=question_digests(variant, shared, each)
+            if each is not None and provider in SIMULATED
+            else (),
         )
         outcome: Outcome = await self.scheduler.ask(request)
         questions = self._record(e, prompt, variant, outcome, n, ctxs)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from runtime_helpers import make_request
 
 from chainlang import answers
 from chainlang.errors import UsageError
-from chainlang.providers.base import ModelRef, ProviderError, Usage
+from chainlang.providers.base import ModelRef, ModelRequest, ProviderError, Usage
 from chainlang.providers.simulated import OracleProvider, RandomProvider, simulated_provider
 from chainlang.runtime.clock import run_virtual
 from chainlang.runtime.scheduler import Scheduler
-from chainlang.types import EnumT, FieldT, IntT, KeyedT, RecordT
+from chainlang.types import EnumT, FieldT, IntT, KeyedT, ListT, RecordT, TextT
 
 COLOUR = EnumT(values=("red", "blue", "green"))
 
@@ -75,12 +76,68 @@ def test_keyed_answers_flip_per_key():
     assert any(0 < k < 8 for k in per_answer)  # some but not all keys of one answer flip
 
 
-def test_records_flip_as_a_whole():
+def test_each_field_of_a_record_is_an_answer():
     t = RecordT(fields=(FieldT(name="count", type=IntT()), FieldT(name="colour", type=COLOUR)))
     oracle = {"count": 3, "colour": "red"}
     outs = _ask_all(_oracle(flip="1"), 20, answer_type=t, oracle=oracle)
-    assert all(o.ok and o.value != oracle for o in outs)
+    assert all(o.ok and o.value["count"] != 3 and o.value["colour"] != "red" for o in outs)
     assert all(answers.validate(t, o.value) == o.value for o in outs)
+    half = _ask_all(_oracle(flip="0.5"), 400, answer_type=t, oracle=oracle)
+    count = sum(o.value["count"] != 3 for o in half)
+    colour = sum(o.value["colour"] != "red" for o in half)
+    both = sum(o.value["count"] != 3 and o.value["colour"] != "red" for o in half)
+    assert 160 <= count <= 240 and 160 <= colour <= 240 and 60 <= both <= 140  # independent
+
+
+# A chain's batched ask: keys 1..n of one answer type, a shared reasoning field, and
+# one question digest per key (what the interpreter sets).
+SAME = RecordT(fields=(FieldT(name="same", type=EnumT(values=("yes", "no"))),))
+
+
+def _batched(questions: list[str], truth: list[str], ref: ModelRef) -> ModelRequest:
+    keys = [str(k) for k in range(1, len(questions) + 1)]
+    reasoning = FieldT(name="reasoning", type=ListT(item=TextT()))
+    t = RecordT(fields=(reasoning, *(FieldT(name=k, type=SAME) for k in keys)))
+    oracle = {"reasoning": ["kept"], **{k: {"same": v} for k, v in zip(keys, truth, strict=True)}}
+    text = " ".join(questions)  # the request's text changes with the packing
+    return replace(
+        make_request(text, model=ref, answer_type=t, oracle=oracle), questions=tuple(questions)
+    )
+
+
+def _send(ref: ModelRef, request: ModelRequest) -> dict:
+    return run_virtual(simulated_provider(ref).send(request, 1.0)).parsed
+
+
+def test_a_keyed_answer_flips_each_key_with_probability_p():
+    questions = [f"region {i}" for i in range(400)]
+    got = _send(_oracle(flip="0.3"), _batched(questions, ["yes"] * 400, _oracle(flip="0.3")))
+    assert got["reasoning"] == ["kept"]  # shared reasoning is no answer: never flipped
+    flipped = sum(got[str(k)]["same"] == "no" for k in range(1, 401))
+    assert 95 <= flipped <= 146  # binomial(400, 0.3) 99.9% interval
+
+
+@pytest.mark.parametrize("ref", [_oracle(flip="0.3"), ModelRef("random", "")])
+def test_a_question_gets_the_same_answer_however_it_is_packed(ref):
+    questions = [f"region {i}" for i in range(64)]
+    truth = ["yes" if i % 3 else "no" for i in range(64)]
+    whole = _send(ref, _batched(questions, truth, ref))
+    alone = [
+        _send(ref, _batched([q], [v], ref))["1"] for q, v in zip(questions, truth, strict=True)
+    ]
+    reordered = _send(ref, _batched(questions[::-1], truth[::-1], ref))
+    assert [whole[str(k)] for k in range(1, 65)] == alone
+    assert [reordered[str(k)] for k in range(64, 0, -1)] == alone
+    assert len({a["same"] for a in alone}) == 2  # answers do vary
+
+
+def test_an_order_flips_to_another_order():
+    colours = ListT(item=EnumT(values=("red", "blue")))
+    order = RecordT(fields=(FieldT(name="depth_order", type=colours),))
+    truth = {"depth_order": ["red", "blue"]}
+    outs = _ask_all(_oracle(flip="1"), 20, answer_type=order, oracle=truth)
+    # one element changed would give ["blue", "blue"], whose first colour is still a guess
+    assert all(o.value == {"depth_order": ["blue", "red"]} for o in outs)
 
 
 def test_random_is_valid_and_reproducible():
