@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from chainlang import ir
 from chainlang.data.manifest import Dataset, load_dataset
-from chainlang.errors import ChainlangError, UsageError
+from chainlang.errors import ChainlangError, OperationError, UsageError
 from chainlang.providers.base import ModelRef, Params
 from chainlang.runtime.interpreter import Settings
 
@@ -287,9 +287,11 @@ async def arun(
     providers = make_providers([ref], options) if own else None
     try:
         folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
-        total = _expected_questions(program, settings, dataset, folder, options.samples)
+        total, estimated = _expected_questions(program, settings, dataset, folder, options.samples)
         progress = _progress(options.progress, total) if own else None
         if own:
+        if progress is not None:
+            progress.estimated = estimated
             scheduler = make_scheduler([ref], options, progress, providers=providers)
     except BaseException:
         # No scheduler owns the providers yet: close their clients and stores here.
@@ -451,19 +453,15 @@ def items_per_batch(program: ir.Program, settings: Settings) -> int | None:
         asks = [a for a in asks_of(program) if a.batch_items is not None]
         expr = asks[0].batch_items if asks else None
     if expr is None or not item_batched_asks(program):
+    from chainlang.staticeval import static_value
         return None
-    value = _static_value(expr, settings.params)
-    if not isinstance(value, int) or value < 1:
+    try:  # the checker's own evaluator (E603 refuses what it cannot compute)
+        value = static_value(expr, settings.params)
+    except (UsageError, OperationError) as err:
+        raise UsageError(f"'batch items' cannot be computed: {err}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"'batch items' must be a positive whole number, got {value!r}")
     return value
-
-
-def _static_value(expr: Any, params: Mapping[str, Any]) -> Any:
-    if isinstance(expr, ir.Lit):
-        return expr.value
-    if isinstance(expr, ir.Ref) and expr.scope == "param":
-        return params.get(expr.name)
-    raise UsageError("'batch items' must be a number or a parameter")
 
 
 def _progress(mode: str, total: int | None) -> Any:
@@ -482,17 +480,20 @@ def _progress(mode: str, total: int | None) -> Any:
 
 def _expected_questions(
     program: ir.Program, settings: Settings, dataset: Dataset, folder: Any, samples: int
-) -> int | None:
-    """Questions left to ask (an upper bound where loops depend on answers), or None."""
+) -> tuple[int | None, bool]:
+    """Questions left to ask (an upper bound where loops depend on answers), or None,
+    and whether that number rests on an estimated data size (then it is no bound)."""
     import math
 
     from chainlang.runtime.execute import result_key
 
     if program.bounds is None:
-        return None
+        return None, False
+    values = dict(settings.params)
     try:
-        per_item = float(program.bounds.evaluate(dict(settings.params)))
+        per_item = float(program.bounds.evaluate(values))
     except ChainlangError:
-        return None  # a data-dependent size without an estimate
+        return None, False  # a size only the run knows, or a formula the values break
+    estimated = any(s.name not in values for s in program.bounds.symbols)
     left = sum(not folder.is_done(result_key(i, s)) for i in dataset.ids() for s in range(samples))
-    return math.ceil(per_item * left)
+    return math.ceil(per_item * left), estimated

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chainlang import ir
+from chainlang import ir, staticeval
 from chainlang import nodes as n
 from chainlang.checking.exprs import ExprChecks
 from chainlang.checking.helpers import Binding, _literal
@@ -27,6 +27,7 @@ from chainlang.diagnostics import Diagnostics, did_you_mean
 from chainlang.labelsets import BUILTIN, LabelSetError, declared_path, load
 from chainlang.source import Span
 from chainlang.stdlib import Registry
+from chainlang.staticeval import BSym, Static, names
 from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
 from chainlang.types import (
     ERROR_TYPE,
@@ -229,7 +230,8 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
                 decl = ir.Decl(name=item.name, type=t, origin=item.span.origin())
                 if isinstance(item, n.InputDecl):
                     if not self._dup(item.name, self.env, item.span, "name"):
-                        self.env[item.name] = Binding(t, "input")
+                        size = Static(BSym(name=f"len({item.name})"))
+                        self.env[item.name] = Binding(t, "input", size=size)
                         inputs.append(decl)
                 elif not any(d.name == item.name for d in truth):
                     truth.append(decl)
@@ -287,7 +289,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
                 default = self.literal(p.default, t, f"the default of '{p.name}'")
             if self._dup(p.name, self.env, p.span, "name"):
                 continue
-            self.env[p.name] = Binding(t, "param", static=True)
+            self.env[p.name] = Binding(t, "param", value=Static(BSym(name=p.name)))
             out.append(
                 ir.Param(
                     name=p.name,
@@ -372,13 +374,24 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
             return None
         if len(decls) > 1:
             self.diags.error("E202", decls[1].span, "`batch items` is given twice")
-        return self.batch_size(decls[0].size)
+        return self.batch_size(decls[0].size, params_only=True)
 
-    def batch_size(self, e: n.Expr) -> ir.Expr:
-        """A batch size: a static Int expression."""
+    def batch_size(self, e: n.Expr, *, params_only: bool = False) -> ir.Expr:
+        """A batch size: an Int the static evaluator computes exactly (for ``batch items``,
+        from parameters alone: the run evaluates it before it reads any item)."""
         size = self.expr(e)
-        if size.type != ERR and (not assignable(size.type, IntT()) or not self.is_static(e)):
-            self.diags.error("E603", e.span, "a batch size must be an Int computed from parameters")
+        if size.type == ERR:
+            return size
+        found = self.static(size)
+        params = {k for k, b in self.env.items() if b.scope == "param"}
+        if (
+            not assignable(size.type, IntT())
+            or found is None
+            or not found.exact
+            or (params_only and names(found.formula) - params)
+        ):
+            where = "parameters and literals" if params_only else "parameters and data sizes"
+            self.diags.error("E603", e.span, f"a batch size must be an Int computed from {where}")
         return size
 
     # ---- the chain body ----
@@ -403,5 +416,12 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if s.name in self.env and self.env[s.name].scope in {"input", "param", "labelset"}:
             self.diags.error("E202", s.span, f"'{s.name}' is already a {self.env[s.name].scope}")
         local = item_local or self.depends_on_local(s.value)
-        self.env[s.name] = Binding(value.type, "let", self.is_static(s.value), local)
+        scope = self.static_scope()
+        self.env[s.name] = Binding(
+            value.type,
+            "let",
+            value=staticeval.value_of(value, scope),
+            size=staticeval.size_of(value, scope, s.name),
+            item_local=local,
+        )
         return ir.Let(name=s.name, value=value, origin=s.span.origin())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainlang import ir
+from chainlang import ir, staticeval
 from chainlang import nodes as n
 from chainlang.checking.helpers import (
     _OPAQUE_FIELDS,
@@ -16,6 +16,7 @@ from chainlang.checking.labels import not_a_label
 from chainlang.diagnostics import did_you_mean
 from chainlang.labelsets import normalise
 from chainlang.source import Span
+from chainlang.staticeval import Scope, Static
 from chainlang.stdlib import Operation
 from chainlang.stdlib.typenames import ANY
 from chainlang.types import (
@@ -288,26 +289,17 @@ class ExprChecks:
                 self.diags.error("E301", span, f"{what} must be {shown}, got {v.type.show()}")
         return _subst(op.result, env) if ok else ERR
 
-    # ---- static-ness and dependencies ----
-    def is_static(self, e: n.Value) -> bool:
-        """True if ``e`` is computed from literals, parameters, static lets and data sizes."""
-        if isinstance(e, n.IntLit | n.FloatLit | n.BoolLit | n.StrLit | n.NoneLit):
-            return True
-        if isinstance(e, n.Name):
-            b = self.env.get(e.name)
-            return b is not None and b.static
-        if isinstance(e, n.Binary):
-            return self.is_static(e.left) and self.is_static(e.right)
-        if isinstance(e, n.Unary):
-            return self.is_static(e.operand)
-        if isinstance(e, n.IfExpr):
-            return all(self.is_static(x) for x in (e.cond, e.then, e.otherwise))
-        if isinstance(e, n.Call):
-            if e.op in {"count", "len"}:  # data sizes become symbols of the bound
-                return True
-            if e.op in {"ceil", "floor", "min", "max", "abs"}:
-                return all(self.is_static(a) for a in e.args) and not e.kwargs
-        return False
+    # ---- static values and dependencies ----
+    def static(self, e: ir.Expr) -> Static | None:
+        """The static value of checked ``e`` (None: known only while the chain runs)."""
+        return staticeval.value_of(e, self.static_scope())
+
+    def static_scope(self) -> Scope:
+        """The names in scope as the static evaluator sees them."""
+        scope = Scope()
+        for name, b in self.env.items():
+            scope.bind(name, b.value, b.size)
+        return scope
 
     def depends_on_local(self, e: n.Value) -> bool:
         """True if ``e`` mentions a name bound per element of a batched for."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chainlang import ir
 from chainlang import nodes as n
+from chainlang.staticeval import Static
 from chainlang.stdlib.typenames import ANY, is_type_var
 from chainlang.types import (
     ERROR_TYPE,
@@ -30,7 +31,10 @@ class Binding:
 
     type: Type
     scope: str  # input | param | let | var | state | labelset
-    static: bool = False  # a formula of parameters only (usable as a bound or batch size)
+    # What the one static evaluator knows before any question is asked: the value as a
+    # formula of parameters and data sizes, and a list's length (exact or an upper bound).
+    value: Static | None = None
+    size: Static | None = None
     item_local: bool = False  # depends on the element of a batched for
 
 

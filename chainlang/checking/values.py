@@ -100,7 +100,7 @@ class ValueChecks:
         try:
             bound = self.expr(r.bound)
             if bound.type != ERR and (
-                not assignable(bound.type, IntT()) or not self.is_static(r.bound)
+                not assignable(bound.type, IntT()) or self.static(bound) is None
             ):
                 self.diags.error(
                     "E601",

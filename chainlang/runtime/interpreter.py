@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chainlang import answers, ir
+from chainlang import answers, ir, staticeval
 from chainlang.errors import ChainlangError, DataError, OperationError
 from chainlang.image import ImageData
 from chainlang.providers.base import ModelRef, ModelRequest, Params
@@ -212,7 +212,10 @@ class Interpreter:
 
     async def _eval_unary(self, e: ir.UnOp, env: dict[str, Any], ctx: ItemContext) -> Any:
         v = await self.eval(e.operand, env, ctx)
-        return (not v) if e.op == "not" else -v
+        try:
+            return staticeval.unary(e.op, v)
+        except OperationError as err:
+            raise OperationError(str(err.args[0]), e.origin) from err
 
     async def _eval_if(self, e: ir.Cond, env: dict[str, Any], ctx: ItemContext) -> Any:
         chosen = e.then if await self.eval(e.cond, env, ctx) else e.otherwise
@@ -269,7 +272,9 @@ class Interpreter:
         elements = list(source)
         if e.batch is not None:
             size = _as_int(await self.eval(e.batch, env, ctx), e.origin)
-            return await self._batched(e, elements, max(1, size), env, ctx)
+            if size < 1:  # the call bound divides by it: a size below 1 is an error, not 1
+                raise OperationError(f"a batch size must be at least 1, got {size}", e.origin)
+            return await self._batched(e, elements, size, env, ctx)
         gate = asyncio.Semaphore(MAX_BODIES_IN_FLIGHT)
 
         async def body(x: Any) -> Any:
@@ -544,35 +549,12 @@ def _lift(fn: Callable[[Any], Any], value: Any, depth: int) -> Any:
     return _lift(fn, value, depth - 1)  # an optional layer that holds a value
 
 
-_ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "%": lambda a, b: a % b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "and": lambda a, b: bool(a) and bool(b),
-    "or": lambda a, b: bool(a) or bool(b),
-}
-
-
 def _binary(op: str, a: Any, b: Any, origin: str) -> Any:
-    if op == "/":
-        if b == 0:
-            raise OperationError("division by zero", origin)
-        return a / b
-    if a is None or b is None:
-        if op in ("==", "!="):
-            return _ARITH[op](a, b)
-        raise OperationError(f"{op!r} on a missing value", origin)
+    """``a op b`` with the static evaluator's semantics (one rule for run and plan)."""
     try:
-        return _ARITH[op](a, b)
-    except TypeError as err:
-        raise OperationError(f"cannot apply {op!r}: {err}", origin) from err
+        return staticeval.binary(op, a, b)
+    except OperationError as err:
+        raise OperationError(str(err.args[0]), origin) from err
 
 
 def _as_int(value: Any, origin: str) -> int:

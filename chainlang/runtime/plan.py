@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 
 from chainlang import answers, ir
+from chainlang.bounds import Bound, show
 from chainlang.data.manifest import Dataset
-from chainlang.errors import ChainlangError, UsageError
+from chainlang.errors import ChainlangError, OperationError, UsageError
 from chainlang.providers.base import ModelRequest, Usage
 from chainlang.providers.simulated import random_image
 from chainlang.runtime.batching import ItemBatcher
@@ -197,7 +198,8 @@ async def make_plan(
         formula, exact = bound.show(), bound.exact
         try:
             calls = float(bound.evaluate(values))
-        except UsageError as err:  # a size only the data knows (classes found, points)
+            notes += _estimate_notes(bound, values)
+        except (UsageError, OperationError) as err:  # a size only the run knows (classes found)
             calls, exact, bounded = observed, False, False
             notes.append(f"{err}; calls per item are those of the dry run, not a bound")
     else:
@@ -333,6 +335,15 @@ async def _dry_run_chunk(
 
     await asyncio.gather(*(one(item) for item in items))
     return (_estimate(fake.requests, prices) if fake.requests else None), notes
+
+
+def _estimate_notes(bound: Bound, values: Mapping[str, Any]) -> list[str]:
+    """Say which data sizes the count takes from estimates: with them it is no bound."""
+    return [
+        f"{s.name} ({s.doc}) is taken as {show(s.estimate)}; the run may produce more"
+        for s in bound.symbols
+        if s.name not in values and s.estimate is not None
+    ]
 
 
 async def _dry_run(

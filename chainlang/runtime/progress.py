@@ -44,7 +44,9 @@ class Tally:
     """Running totals of a run (one per run; not shared between runs).
 
     ``total`` is the number of questions expected, possibly an upper bound (chains
-    with loops or ``else skip`` may ask fewer); None if unknown.
+    with loops or ``else skip`` may ask fewer); None if unknown. ``estimated``: the
+    total rests on an estimate (e.g. K superpixels taken as the ``n`` requested, which
+    SLIC may exceed), so it is shown as ``~N``, never as the bound ``≤N``.
     """
 
     total: int | None = None
@@ -58,6 +60,7 @@ class Tally:
     cost_usd: float = 0.0
     unpriced: int = 0  # answers from models whose price is unknown
     started_at: float = field(default_factory=time.monotonic)
+    estimated: bool = False
     # The longest retry wait still running (kind, until), shown so a long Retry-After
     # does not look like a stalled run.
     waiting: tuple[str, float] | None = None
@@ -105,9 +108,15 @@ class Tally:
             return None
         return max(0, self.total - self.done) / rate
 
+    def shown_total(self) -> str:
+        """``≤N`` (a bound), ``~N`` (an estimate) or ``?``."""
+        if self.total is None:
+            return "?"
+        return f"{'~' if self.estimated else '≤'}{self.total}"
+
     def line(self, now: float | None = None) -> str:
         """A one-line summary: done/total, cache hits, failures, tokens, dollars, rate, ETA."""
-        total = "?" if self.total is None else f"≤{self.total}"
+        total = self.shown_total()
         fails = ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items())) or "none"
         cost = f"${self.cost_usd:.4f}" + (f" (+{self.unpriced} unpriced)" if self.unpriced else "")
         eta = self.eta_s(now)
@@ -191,7 +200,7 @@ class RichProgress(Tally):
         from rich.table import Table
 
         table = Table.grid(padding=(0, 2))
-        total = "?" if self.total is None else f"≤{self.total}"
+        total = self.shown_total()
         eta = self.eta_s()
         table.add_row("questions", f"{self.done}/{total}", "cached", str(self.cached))
         fails = ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items())) or "none"

@@ -6,10 +6,10 @@ through untouched where the signature allows them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
+from chainlang import staticeval
 from chainlang.errors import OperationError
 
 
@@ -102,25 +102,25 @@ def select(xs: Sequence[Any], keep: Sequence[bool]) -> list[Any]:
 
 
 def abs_(x: float) -> float:
-    """Absolute value."""
-    return abs(x)
+    """Absolute value (the static evaluator's rule, so plan and run agree)."""
+    return staticeval.function("abs", x)  # type: ignore[no-any-return]
 
 
 def min_(a: float, b: float) -> float:
-    """The smaller of two numbers."""
-    return min(a, b)
+    """The smaller of two numbers (the static evaluator's rule, so plan and run agree)."""
+    return staticeval.function("min", a, b)  # type: ignore[no-any-return]
 
 
 def max_(a: float, b: float) -> float:
-    """The larger of two numbers."""
-    return max(a, b)
+    """The larger of two numbers (the static evaluator's rule, so plan and run agree)."""
+    return staticeval.function("max", a, b)  # type: ignore[no-any-return]
 
 
 def ceil(x: float) -> int:
-    """Round up to an integer."""
-    return math.ceil(x)
+    """Round up to an integer (the static evaluator's rule, so plan and run agree)."""
+    return staticeval.function("ceil", x)  # type: ignore[no-any-return]
 
 
 def floor(x: float) -> int:
-    """Round down to an integer."""
-    return math.floor(x)
+    """Round down to an integer (the static evaluator's rule, so plan and run agree)."""
+    return staticeval.function("floor", x)  # type: ignore[no-any-return]

@@ -72,9 +72,11 @@ def test_bounds_match_the_paper() -> None:
     assert depth.evaluate({"pairs": 40, "K": 88}) == 44
     seg = _program("segment").bounds
     assert seg is not None and not seg.exact
-    assert seg.evaluate({"per_call": 16, "K": 380, "carry_seen": False}) == 24
-    # K defaults to its estimate, the requested number of segments.
-    assert seg.evaluate({"per_call": 16, "segments": 400, "carry_seen": False}) == 25
+    for mode in ("sans_context", "numbered", "plain"):
+        base = {"per_call": 16, "carry_seen": mode == "plain", "mode": mode}
+        assert seg.evaluate({**base, "K": 380}) == 24
+        # K defaults to its estimate, the requested number of segments.
+        assert seg.evaluate({**base, "segments": 400}) == 25
     cls = _program("classify").bounds
     assert cls is not None and cls.evaluate({"per_call": 100}) == pytest.approx(0.01)
     det = _program("detect").bounds
@@ -89,7 +91,8 @@ def test_bound_needs_values_for_unknown_symbols() -> None:
     assert bound is not None
     with pytest.raises(UsageError, match="len\\(points\\)"):
         bound.evaluate({"per_call": 8, "segments": 400})
-    assert bound.evaluate({"per_call": 8, "segments": 400, "len(points)": 2}) == 100
+    # one round per superpixel at most, for each query point
+    assert bound.evaluate({"per_call": 8, "segments": 400, "len(points)": 2}) == 800
 
 
 def test_resolve_params_applies_model_defaults_and_overrides() -> None:

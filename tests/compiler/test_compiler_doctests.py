@@ -12,11 +12,11 @@ import pytest
 MODULES = [
     importlib.import_module(f"chainlang.{name}")
     for name in (
-        "bounds",
         "builder",
         "diagnostics",
         "labelsets",
         "source",
+        "staticeval",
         "stdlib",
         "stdlib.core",
         "stdlib.sigparse",
