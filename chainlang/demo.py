@@ -4,13 +4,12 @@ Generates (or reuses) synthetic scenes with exact truth, runs the six paper
 chains and the three image-generation chains (``dense_depth``,
 ``dense_normals``, ``dense_group``: the model draws a map instead of
 answering questions) with the simulated answerers — ``oracle`` (the Oracle +
-Chain ceiling), ``random`` (blind guess) and, for depth, normals and the
-image-generation chains, ``oracle:flip=0.3`` (a model that is right 70% of
-the time) — scores them,
-prints one table per task and writes ``index.html`` with input, predictions
-and truth side by side. The paper chains are written for COCO/ImageNet label
-sets; the demo rebinds them to the synthetic scenes' classes with
-``--labels``, exactly as a user would for their own dataset.
+Chain ceiling), ``random`` (blind guess) and ``oracle:flip=0.3`` (each answer
+wrong with probability 0.3) — scores them, prints one table per task and
+writes ``index.html`` with input, predictions and truth side by side. The
+paper chains are written for COCO/ImageNet label sets; the demo rebinds them
+to the synthetic scenes' classes with ``--labels``, exactly as a user would
+for their own dataset.
 """
 
 from __future__ import annotations
@@ -33,17 +32,22 @@ from chainlang.runtime.runfolder import read_results
 from chainlang.scoring.score import TRUTH_FOR_OUTPUT, RunScore, score_run
 
 CHAINS = Path(__file__).resolve().parent.parent / "chains"
+ANSWERERS = ("oracle", "oracle:flip=0.3", "random")
+# The dense_* chains get one drawn image per scene (per point for dense_group),
+# stored in each run's images/.
 TASKS: dict[str, tuple[str, ...]] = {
-    "classify": ("oracle", "random"),
-    "detect": ("oracle", "random"),
-    "segment": ("oracle", "random"),
-    "group": ("oracle", "random"),
-    "depth": ("oracle", "oracle:flip=0.3", "random"),
-    "normals": ("oracle", "oracle:flip=0.3", "random"),
-    # One drawn image per scene (per point for dense_group), stored in each run's images/.
-    "dense_depth": ("oracle", "oracle:flip=0.3", "random"),
-    "dense_normals": ("oracle", "oracle:flip=0.3", "random"),
-    "dense_group": ("oracle", "oracle:flip=0.3", "random"),
+    task: ANSWERERS
+    for task in (
+        "classify",
+        "detect",
+        "segment",
+        "group",
+        "depth",
+        "normals",
+        "dense_depth",
+        "dense_normals",
+        "dense_group",
+    )
 }
 RELABEL = {"imagenet1k": "synthetic", "coco80": "synthetic", "coco_stuff133": "synthetic"}
 PICTURES = 2  # scenes shown per task on the page
