@@ -289,9 +289,9 @@ async def arun(
         folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
         total, estimated = _expected_questions(program, settings, dataset, folder, options.samples)
         progress = _progress(options.progress, total) if own else None
-        if own:
         if progress is not None:
             progress.estimated = estimated
+        if own:
             scheduler = make_scheduler([ref], options, progress, providers=providers)
     except BaseException:
         # No scheduler owns the providers yet: close their clients and stores here.
@@ -447,13 +447,13 @@ def _program(
 def items_per_batch(program: ir.Program, settings: Settings) -> int | None:
     """``batch items = B`` evaluated with the resolved parameters (None: no batching)."""
     from chainlang.runtime.execute import asks_of, item_batched_asks
+    from chainlang.staticeval import static_value
 
     expr = program.batch_items
     if expr is None:
         asks = [a for a in asks_of(program) if a.batch_items is not None]
         expr = asks[0].batch_items if asks else None
     if expr is None or not item_batched_asks(program):
-    from chainlang.staticeval import static_value
         return None
     try:  # the checker's own evaluator (E603 refuses what it cannot compute)
         value = static_value(expr, settings.params)

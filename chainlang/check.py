@@ -26,8 +26,8 @@ from chainlang.checking.values import ValueChecks
 from chainlang.diagnostics import Diagnostics, did_you_mean
 from chainlang.labelsets import BUILTIN, LabelSetError, declared_path, load
 from chainlang.source import Span
-from chainlang.stdlib import Registry
 from chainlang.staticeval import BSym, Static, names
+from chainlang.stdlib import Registry
 from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
 from chainlang.types import (
     ERROR_TYPE,
