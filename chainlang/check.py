@@ -22,6 +22,7 @@ from chainlang import nodes as n
 from chainlang.checking.exprs import ExprChecks
 from chainlang.checking.helpers import Binding, _literal
 from chainlang.checking.prompts import PromptChecks
+from chainlang.checking.repeats import repeated_asks
 from chainlang.checking.values import ValueChecks
 from chainlang.diagnostics import Diagnostics, did_you_mean
 from chainlang.labelsets import BUILTIN, LabelSetError, declared_path, load
@@ -408,6 +409,9 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
                 lets.append(self.let(s))
             else:
                 result = self.value(s.value)
+        if not self.diags.has_errors():  # a lint for chains that compile
+            for span, message in repeated_asks(stmts):
+                self.diags.warning("W401", span, message)
         return lets, result
 
     def let(self, s: n.Let, item_local: bool = False) -> ir.Let:

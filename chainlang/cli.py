@@ -19,7 +19,7 @@ from chainlang import commands, nodes
 from chainlang.bounds import show
 from chainlang.cli_support import EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE
 from chainlang.compiler import Result, check_file
-from chainlang.diagnostics import Diagnostics, render_all, to_json
+from chainlang.diagnostics import Diagnostics, Severity, render_all, to_json
 from chainlang.errors import ChainlangError, UsageError
 from chainlang.parser import parse
 from chainlang.source import SourceFile
@@ -89,7 +89,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.explain and not args.json:
         for f, r in zip(args.files, results, strict=True):
             _explain(f, r)
-    return EXIT_DIAGNOSTICS if diags else EXIT_OK
+    errors = any(d.severity is Severity.ERROR for d in diags)
+    return EXIT_DIAGNOSTICS if errors else EXIT_OK  # warnings alone do not fail a check
 
 
 def chain_files(paths: Sequence[Path]) -> list[Path]:

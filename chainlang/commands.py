@@ -235,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"this time: {now.done} questions, {now.cached} from the journal, "
             f"{now.done - now.cached} answered now, ${now.cost_usd:.4f}"
         )
-    for line in _failure_lines(Path(args.out), s) + _bound_lines(s):
+    for line in _failure_lines(Path(args.out), s) + _bound_lines(s) + _identical_lines(s):
         print(line)
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
 
@@ -289,6 +289,19 @@ def _bound_lines(s: Any) -> list[str]:
     return [
         f"loops stopped by their bound before their `until` held: {sum(at_bound.values())} "
         f"({where}); see 'loops_at_bound' in results.jsonl and `chainlang trace`"
+    ]
+
+
+def _identical_lines(s: Any) -> list[str]:
+    """Asks of an item that were one request: the copies got the first one's answer."""
+    same = getattr(s, "identical_asks", None) or {}
+    if not same:
+        return []
+    where = ", ".join(f"{origin} {n}x" for origin, n in sorted(same.items()))
+    return [
+        f"warning: identical asks within an item share one answer: {sum(same.values())} "
+        f"asks were copies of another ask of their item ({where}); sampling K times needs "
+        "distinct samples (--samples K); see 'identical_asks' in results.jsonl"
     ]
 
 

@@ -64,6 +64,7 @@ CODES: Mapping[str, str] = {
     "E409": "shared prompt argument depends on the batch item",
     "E410": "per-item hole or slot outside an `each` message",
     "E411": "prompt text file cannot be read",
+    "W401": "two asks of an item are identical by construction (one request, one answer)",
     "E501": "parameter type not allowed",
     "E502": "unknown parameter in a defaults block",
     "E503": "default is not a literal of the parameter's type",
@@ -125,6 +126,12 @@ class Diagnostics:
             raise KeyError(f"unregistered diagnostic code {code}")
         self._items.append(Diagnostic(code, Severity.ERROR, message, span, suggestion))
 
+    def warning(self, code: str, span: Span, message: str, suggestion: str | None = None) -> None:
+        """Add a warning (compilation goes on); ``code`` must be a key of :data:`CODES`."""
+        if code not in CODES:
+            raise KeyError(f"unregistered diagnostic code {code}")
+        self._items.append(Diagnostic(code, Severity.WARNING, message, span, suggestion))
+
     def extend(self, items: Iterable[Diagnostic]) -> None:
         """Add diagnostics produced elsewhere (e.g. by an imported file)."""
         self._items.extend(items)
@@ -178,7 +185,9 @@ def render_all(diags: Iterable[Diagnostic], sources: Mapping[str, SourceFile]) -
     items = list(diags)
     parts = [render(d, sources) for d in items]
     errors = sum(1 for d in items if d.severity is Severity.ERROR)
-    parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    warnings = len(items) - errors
+    tail = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+    parts.append(f"{errors} error{'s' if errors != 1 else ''}{tail}")
     return "\n\n".join(parts)
 
 

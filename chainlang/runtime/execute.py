@@ -56,6 +56,9 @@ class RunSummary:
     # loops that ran out of rounds before their ``until`` held (``loops_at_bound`` of the
     # item records), by .chain origin
     loops_at_bound: Mapping[str, int] = field(default_factory=dict)
+    # asks of one item that were the same request and so got one answer: the number of
+    # extra asks (copies) by the .chain origin of the first (``identical_asks`` of records)
+    identical_asks: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.__dict__.items()}
@@ -152,6 +155,7 @@ class Runner:
         record.update(_question_totals(ctx), wall_s=round(time.perf_counter() - t0, 4))
         record["loops_at_bound"] = ctx.loops_at_bound
         record["questions"] = [q.to_json(self.folder.write_image) for q in ctx.questions]
+        record["identical_asks"] = identical_asks(ctx.questions)
         self.folder.append_result(record)
 
     def _store(self, key: str, value: Any) -> dict[str, Any]:
@@ -238,6 +242,7 @@ class _Totals:
     failures: Counter[str] = field(default_factory=Counter)
     item_failures: Counter[str] = field(default_factory=Counter)
     at_bound: Counter[str] = field(default_factory=Counter)
+    identical: Counter[str] = field(default_factory=Counter)
     # A request shared by several items (cross-item batching, identical questions)
     # appears in each of their records; it was asked, and paid for, once.
     seen: set[str] = field(default_factory=set)
@@ -250,6 +255,8 @@ class _Totals:
             self.item_failures[(r.get("error") or {}).get("kind", "failed")] += 1
         for loop in r.get("loops_at_bound", []):
             self.at_bound[loop["origin"]] += 1
+        for same in r.get("identical_asks", []):
+            self.identical[same["origins"][0]] += same["times"] - 1
         for q in r.get("questions", []):
             self.fallbacks += bool(q.get("fallback"))
             self.skipped += bool(q.get("skipped"))
@@ -285,6 +292,7 @@ class _Totals:
             cost_usd=None if self.cost is None else round(self.cost, 6),
             wall_s=round(wall_s, 3),
             loops_at_bound=dict(self.at_bound),
+            identical_asks=dict(self.identical),
         )
 
 
@@ -299,6 +307,23 @@ def _question_totals(ctx: ItemContext) -> dict[str, Any]:
         if None in costs
         else sum(c * q.share for c, q in zip(costs, qs, strict=True)),
     }
+
+
+def identical_asks(questions: Sequence[Any]) -> list[dict[str, Any]]:
+    """Requests an item asked more than once: each copy got the first one's answer.
+
+    Asks with the same prompt, variant and arguments build the same request (the
+    same journal key), so they are asked once; a chain that meant them as separate
+    attempts sees one answer several times.
+    """
+    by_key: dict[str, list[str]] = {}
+    for q in questions:
+        by_key.setdefault(q.outcome.request_key, []).append(q.origin)
+    return [
+        {"key": key, "times": len(origins), "origins": origins}
+        for key, origins in by_key.items()
+        if len(origins) > 1 and key
+    ]
 
 
 def _all_questions_failed(ctx: ItemContext) -> str | None:
