@@ -82,3 +82,25 @@ def test_call_bounds_of_the_new_forms() -> None:
     depth = _program("depth").bounds
     assert depth is not None and depth.exact
     assert depth.evaluate({"form": "depth_order", "pairs": 200, "segments": 100}) == 200
+
+
+@pytest.mark.parametrize(
+    ("model", "carry"),
+    [
+        ("gpt-4o-2024-08-06", True),
+        ("o1-2024-12-17", True),
+        ("o3-2025-04-16", True),
+        ("o4-mini-2025-04-16", True),
+        ("claude-3-5-sonnet-20240620", True),
+        ("qwen2-vl-72b-instruct", True),
+        ("gemini-1.5-pro-001", False),
+        ("gemini-2.0-flash-001", False),
+        (LLAMA, False),
+    ],
+)
+def test_segment_feeds_found_labels_forward_where_the_reference_does(
+    model: str, carry: bool
+) -> None:
+    # The reference lists the classes found in earlier batches in its segment prompts 2
+    # and 6, the ones it selects for GPT-4o, the o-series, Claude and Qwen.
+    assert resolve_params(_program("segment"), model).params["carry_seen"] is carry
