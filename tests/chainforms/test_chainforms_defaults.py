@@ -68,7 +68,9 @@ def test_call_bounds_of_the_new_forms() -> None:
     seg = _program("segment").bounds
     assert seg is not None
     for mode in ("pyramid", "sans_context", "numbered"):
-        assert seg.evaluate({"mode": mode, "per_call": 16, "K": 380}) == math.ceil(380 / 16)
+        for carry in (False, True):  # carrying the classes found makes the batches a loop
+            values = {"mode": mode, "per_call": 16, "K": 380, "carry_seen": carry}
+            assert seg.evaluate(values) == math.ceil(380 / 16)
     assert seg.evaluate({"mode": "sans_context", "per_call": 1, "K": 380}) == 380
     group = _program("group").bounds
     assert group is not None
