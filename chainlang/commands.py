@@ -299,9 +299,10 @@ def _identical_lines(s: Any) -> list[str]:
         return []
     where = ", ".join(f"{origin} {n}x" for origin, n in sorted(same.items()))
     return [
-        f"warning: identical asks within an item share one answer: {sum(same.values())} "
-        f"asks were copies of another ask of their item ({where}); sampling K times needs "
-        "distinct samples (--samples K); see 'identical_asks' in results.jsonl"
+        f"note: identical asks within an item share one answer: {sum(same.values())} "
+        f"asks repeated an earlier ask of their item ({where}; e.g. a pair sampled twice); "
+        "sampling K times needs distinct samples (--samples K); see 'identical_asks' "
+        "in results.jsonl"
     ]
 
 
@@ -333,6 +334,13 @@ def _add_score(sub: Sub) -> None:
         default="valid",
         help="depth/normals pixels: valid truth only, or all (reference)",
     )
+    p.add_argument(
+        "--normals-rho",
+        choices=("scores", "reference"),
+        default="scores",
+        help="normals ρ over the predicted scores, or over the reference's 0..255 integer "
+        "levels per axis (to reproduce its published ρ)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--csv", action="store_true")
     p.set_defaults(func=guard(cmd_score))
@@ -344,7 +352,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from chainlang.scoring.score import score_run, score_specialist
 
     runs = list(args.runs) + _baseline_runs(args)
-    scores = [score_run(r, dataset=args.data, mask=args.mask) for r in runs]
+    rho = args.normals_rho
+    scores = [score_run(r, dataset=args.data, mask=args.mask, normals_rho=rho) for r in runs]
     # "SPEC (direct)": each specialist's own predictions, scored like the chain's output
     specialists = [
         b.strip() for b in args.baselines.split(",") if b.strip().startswith("specialist:")
@@ -353,7 +362,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         dataset = args.data or read_run(args.runs[0])["dataset"]
         for name in specialists:
             spec = parse_model(name).model
-            scores.append(score_specialist(spec, dataset, scores[0].output, mask=args.mask))
+            scores.append(
+                score_specialist(spec, dataset, scores[0].output, mask=args.mask, normals_rho=rho)
+            )
     if args.json:
         print(json.dumps([score_json(s) for s in scores], indent=2))
     elif args.csv:

@@ -15,6 +15,8 @@ P = TypeVar("P")
 T = TypeVar("T")
 
 MaskMode = Literal["valid", "all"]
+#: What normals ρ ranks: the predicted scores, or the reference's 0..255 integer levels.
+NormalsRho = Literal["scores", "reference"]
 IGNORE_INDEX = 255
 #: COCO-stuff panoptic classes used by the paper's segmentation eval.
 COCO_SEMANTIC_CLASSES = 133

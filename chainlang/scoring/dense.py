@@ -20,6 +20,7 @@ from chainlang.scoring.common import (
     DEFAULT_BOOTSTRAP,
     MaskMode,
     MetricValue,
+    NormalsRho,
     PairAnswers,
     Sample,
     _ci_mean,
@@ -60,7 +61,13 @@ def align_scale_shift(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
     """Closed-form least squares ``s, t = argmin Σ (s·p + t − g)²``.
 
     A negative scale is replaced by ``s = 0, t = mean(g)`` (the reference's
-    rule); a constant prediction gets the same (its least-squares optimum).
+    rule). A constant prediction also gets ``s = 0, t = mean(g)``, its
+    least-squares optimum; the reference gives it ``(0, 0)`` instead (its 2×2
+    system has determinant 0 and it leaves both unknowns at zero), which makes
+    every aligned pixel 0: δ = 0 and AbsRel = 1 for that image. See docs/fidelity.md.
+
+    >>> align_scale_shift(np.array([5.0, 5.0, 5.0]), np.array([1.0, 2.0, 6.0]))
+    (0.0, 3.0)
 
     >>> align_scale_shift(np.array([1.0, 2.0, 3.0]), np.array([3.0, 5.0, 7.0]))
     (2.0, 1.0)
@@ -267,11 +274,26 @@ def _median_rows(m: np.ndarray) -> np.ndarray:
     return np.where(n > 0, (centres[0] + centres[1]) / 2, np.nan)
 
 
+def reference_levels(axis: np.ndarray) -> np.ndarray:
+    """One axis of a normal prediction as the reference ranks it: min–max scaled to
+    0..255 and truncated to integers (scores closer than one level tie).
+
+    >>> reference_levels(np.array([0.0, 0.001, 0.5, 1.0])).tolist()
+    [0, 0, 127, 255]
+    """
+    a = np.asarray(axis, dtype=np.float64)
+    lo, hi = float(a.min()), float(a.max())
+    if hi <= lo:  # a constant axis: the reference divides by zero; one level here
+        return np.zeros(a.shape, dtype=np.int64)
+    return ((a - lo) / (hi - lo) * 255).astype(np.int64)
+
+
 def score_normals(
     samples: Iterable[Sample[np.ndarray, np.ndarray]],
     *,
     mask: MaskMode = "valid",
     bootstrap: BootstrapSpec | None = DEFAULT_BOOTSTRAP,
+    rho: NormalsRho = "scores",
 ) -> dict[str, MetricValue]:
     """Per-axis global Spearman ρ (paper) and pooled angular errors (our addition).
 
@@ -279,7 +301,12 @@ def score_normals(
     up, +z towards the camera), so no axis is flipped. ρ per axis is computed
     over the pixels of one image and averaged over images; ``spearman_mean``
     is the mean of the three axes. Angular metrics pool all valid pixels.
+    ``rho="reference"`` ranks each axis's 0..255 integer levels over the whole
+    image (:func:`reference_levels`), as the reference does before its ρ; the
+    default ranks the scores themselves.
     """
+    if rho not in ("scores", "reference"):
+        raise ScoringError(f"normals rho must be 'scores' or 'reference', got {rho!r}")
     cov = _CoverageCounter()
     rhos: list[list[float]] = []
     rows: list[np.ndarray] = []
@@ -294,7 +321,10 @@ def score_normals(
         if keep.sum() < 2:
             raise ScoringError(f"item {s.item_id}: fewer than two valid normal pixels")
         p, g = pred[keep], gt[keep]
-        rhos.append([spearman(p[:, a], g[:, a]) for a in range(3)])
+        ranked = p
+        if rho == "reference":  # levels of the whole image, as drawn, then the valid pixels
+            ranked = np.stack([reference_levels(pred[..., a]) for a in range(3)], -1)[keep]
+        rhos.append([spearman(ranked[:, a], g[:, a]) for a in range(3)])
         rows.append(angle_stats(angular_error_deg(p, g)))
     _require_items(len(rows), "normals")
     c = cov.result()

@@ -75,8 +75,12 @@ def score_run(
     dataset: Dataset | str | Path | None = None,
     mask: str = "valid",
     n_boot: int = 1000,
+    normals_rho: str = "scores",
 ) -> RunScore:
     """Score one run folder against its dataset's truth.
+
+    ``normals_rho="reference"`` ranks normal predictions as the reference does
+    (0..255 integer levels per axis) to reproduce its published ρ.
 
     Raises:
         ScoringError: the run has no scorable items, or its dataset/truth is missing.
@@ -94,7 +98,7 @@ def score_run(
         raise ScoringError(f"{run_dir}: no item has readable truth ({len(unscored)} tried)")
     spec = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
     classes = _num_classes(data) if output == "SemanticMask" else 0
-    values = dict(_task_metrics(output, samples, mask, spec, classes))
+    values = dict(_task_metrics(output, samples, mask, spec, classes, normals_rho))
     acc, per_answer = answer_accuracy(records, bootstrap=spec)
     if acc is not None:
         values["answer_acc"] = acc
@@ -128,6 +132,7 @@ def score_specialist(
     mask: str = "valid",
     n_boot: int = 1000,
     cache_dir: str | Path | None = None,
+    normals_rho: str = "scores",
 ) -> RunScore:
     """Score a specialist's own predictions directly, with the chain's metrics.
 
@@ -144,6 +149,7 @@ def score_specialist(
         mask: depth/normals pixels: ``valid`` truth only, or ``all``.
         n_boot: bootstrap resamples for intervals (0: none).
         cache_dir: the specialists' prediction cache.
+        normals_rho: ``scores``, or ``reference`` (its 0..255 integer levels).
 
     Raises:
         ScoringError: unknown output kind, a specialist of another task, a bad
@@ -175,7 +181,7 @@ def score_specialist(
     ]
     boot = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
     classes = _num_classes(data) if output_kind == "SemanticMask" else 0
-    values = dict(_task_metrics(output_kind, samples, mask, boot, classes))
+    values = dict(_task_metrics(output_kind, samples, mask, boot, classes, normals_rho))
     return RunScore(
         run=f"{spec} (direct)",
         chain="",
@@ -354,7 +360,12 @@ def _num_classes(data: Dataset) -> int:
 
 
 def _task_metrics(
-    output: str, samples: list[Sample[Any, Any]], mask: str, spec: Any, classes: int
+    output: str,
+    samples: list[Sample[Any, Any]],
+    mask: str,
+    spec: Any,
+    classes: int,
+    normals_rho: str = "scores",
 ) -> dict[str, MetricValue]:
     if output == "Label":
         return metrics.score_classification(samples, bootstrap=spec)
@@ -366,7 +377,7 @@ def _task_metrics(
         return metrics.score_grouping(samples, bootstrap=spec)
     if output == "DepthMap":
         return metrics.score_depth(samples, mask=mask, bootstrap=spec)  # type: ignore[arg-type]
-    return metrics.score_normals(samples, mask=mask, bootstrap=spec)  # type: ignore[arg-type]
+    return metrics.score_normals(samples, mask=mask, bootstrap=spec, rho=normals_rho)  # type: ignore[arg-type]
 
 
 def _per_image(

@@ -304,3 +304,21 @@ def test_per_image_values_are_the_images_of_the_mean(rng: np.random.Generator) -
     assert score_depth(samples, bootstrap=None)["delta1"].per_image == ()  # pooled: none
     labels = [Sample("a", "cat", "cat"), Sample("b", "dog", "cat"), Sample("c", None, "cat")]
     assert score_classification(labels, bootstrap=None)["top1"].per_image == (1.0, 0.0)
+
+
+def test_normals_reference_rho_ranks_the_0_255_integer_levels(rng: np.random.Generator) -> None:
+    # The reference scales each axis of the prediction to 0..255 and truncates to int before
+    # its Spearman ρ, so scores closer than one level tie. A prediction with a few outliers
+    # squeezes the rest into few levels: ρ on the levels differs from ρ on the scores.
+    gt = _unit(rng.normal(size=(20, 20, 3)) + np.array([0.0, 0.0, 2.0]))
+    pred = gt + rng.normal(scale=0.05, size=gt.shape)
+    pred[0, 0] = [40.0, -40.0, 40.0]
+    exact = score_normals([Sample("a", pred, gt)], bootstrap=None)
+    ref = score_normals([Sample("a", pred, gt)], bootstrap=None, rho="reference")
+    for a, axis in enumerate("xyz"):
+        p = pred[..., a].ravel()
+        levels = ((p - p.min()) / (p.max() - p.min()) * 255).astype(int)
+        want = spearmanr(levels, gt[..., a].ravel()).correlation
+        assert ref[f"spearman_{axis}"].value == pytest.approx(want, abs=1e-12)
+        assert abs(ref[f"spearman_{axis}"].value - exact[f"spearman_{axis}"].value) > 1e-3
+    assert ref["angle_mean"].value == exact["angle_mean"].value  # angles use the scores
