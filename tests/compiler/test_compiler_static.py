@@ -151,3 +151,21 @@ def test_bound_formulas_follow_the_interpreters_rules() -> None:
     assert evaluate(lazy, {"c": 0}) is False  # as the run: the right side is never computed
     with pytest.raises(OperationError, match="division by zero"):
         evaluate(op("/", lit(1), c), {"c": 0})
+
+
+@pytest.mark.parametrize(
+    ("size", "codes"),
+    [("ceil(n / 2) + n % 3", set()), ("n * 2", set()), ("len(points) * n", {"E603"})],
+)
+def test_batch_items_is_what_the_run_can_compute_before_reading_items(
+    size: str, codes: set[str]
+) -> None:
+    text = (
+        'chain label "l" {\n  input image: Image\n  input points: Points\n  output Label\n'
+        f"  param n: Int = 1\n  batch items = {size}\n"
+        "  prompt which(each view: Image) -> Label(coco80) {\n"
+        '    each user "Image {key}:" [view high]\n  }\n'
+        "  return ask which(view = image)\n}\n"
+    )
+    found = {d.code for d in check_source(text, "b.chain").diagnostics if d.severity == "error"}
+    assert found == codes
