@@ -97,17 +97,28 @@ def test_a_modulo_of_an_answer_count_is_bounded_by_the_divisor(tmp_path: Path) -
     assert bound.evaluate({"pairs": 8}) == 8 + 2  # the loop runs at most 2 times
 
 
-def test_a_bound_from_a_data_size_is_kept(tmp_path: Path, sample_manifest: Path) -> None:
+def test_a_bound_from_a_data_size_is_kept(
+    tmp_path: Path, sample_manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # A size only the data knows (neighbours of a region) was dropped like an answer's.
     chain = _chain(tmp_path, "len(neighbours(adjacency(regions), first(regions_of(regions))))")
     bound = load_chain(chain).bounds
     assert bound is not None
     assert bound.evaluate({"pairs": 8, "K": 20}, estimate=False) == 8 + 20
     out = tmp_path / "run"
-    run(chain, sample_manifest, "random", out=out, options=RunOptions(progress="none"))
+    code = main(
+        ["run", str(chain), "--data", str(sample_manifest), "--model", "random",
+         "--out", str(out), "--progress", "plain", "--cache", str(tmp_path / "c.sqlite")]
+    )  # fmt: skip
+    assert code == 0
     asked = _asked(out)
     assert max(asked) > 8
-    assert max(asked) <= plan(chain, sample_manifest, "random").calls_per_item
+    priced = plan(chain, sample_manifest, "random")
+    assert max(asked) <= priced.calls_per_item
+    # K is only estimated (SLIC may make more than the n requested): no "≤" is promised.
+    assert any("K (number of superpixels" in note for note in priced.notes)
+    err = capsys.readouterr().err
+    assert re.search(r"\d+/~\d+ questions", err) and "/≤" not in err, err
 
 
 BATCHED = """chain label "Batched labels" {
