@@ -285,6 +285,7 @@ async def arun(
     identity = run_identity(program, path, dataset, ref, settings, options)
     own = scheduler is None
     providers = make_providers([ref], options) if own else None
+    folder = None
     try:
         folder = RunFolder.open(Path(out), identity, force_new=options.force_new)
         total, estimated = _expected_questions(program, settings, dataset, folder, options.samples)
@@ -295,6 +296,8 @@ async def arun(
             scheduler = make_scheduler([ref], options, progress, providers=providers)
     except BaseException:
         # No scheduler owns the providers yet: close their clients and stores here.
+        if folder is not None:
+            folder.close()
         for provider in (providers or {}).values():
             await provider.aclose()
         raise
@@ -305,10 +308,13 @@ async def arun(
     try:
         summary = await _unwrapped(runner.run(dataset))
     finally:
-        if own:
-            await scheduler.aclose()
-        if hasattr(progress, "close"):
-            progress.close()
+        try:
+            if own:
+                await scheduler.aclose()
+            if hasattr(progress, "close"):
+                progress.close()
+        finally:
+            folder.close()  # the next run into the folder may start
     return RunResult(Path(out), summary, progress)
 
 

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from chainlang import commands, nodes
 from chainlang.bounds import show
-from chainlang.cli_support import EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE
+from chainlang.cli_support import (
+    EXIT_DIAGNOSTICS,
+    EXIT_OK,
+    EXIT_USAGE,
+    exit_code,
+    ignore_stop_signals,
+    stop_signals,
+)
 from chainlang.compiler import Result, check_file
 from chainlang.diagnostics import Diagnostics, Severity, render_all, to_json
 from chainlang.errors import ChainlangError, UsageError
@@ -29,7 +36,21 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code."""
+    """Run the CLI and return its exit code.
+
+    SIGINT and SIGTERM stop a command cleanly (exit 130 and 143; ``run`` says how
+    to resume). Called as the program (``argv`` None), a stop signal that comes
+    after the command has finished is ignored: the process is exiting with the
+    command's own status.
+    """
+    with stop_signals():
+        code = _main(argv)
+    if argv is None:
+        ignore_stop_signals()
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -40,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ChainlangError as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE
+    except KeyboardInterrupt as stopped:  # a stop signal in a command that does not say more
+        _err("\ninterrupted")
+        return exit_code(stopped)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,11 +16,15 @@ from typing import Any
 
 from chainlang import commands_experiments
 from chainlang.cli_support import (
+    EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
+    Interrupted,
     Sub,
+    exit_code,
     guard,
     pairs,
+    run_until_stopped,
 )
 from chainlang.errors import UsageError
 
@@ -204,7 +209,8 @@ def _add_run(sub: Sub) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from chainlang.api import run
+    from chainlang.api import arun
+    from chainlang.runtime.runfolder import FolderInUse
 
     options = _options(
         args,
@@ -214,19 +220,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_cost=args.max_cost,
         max_failures=args.max_failures,
         timeout_s=args.timeout,
+        max_retry_wait_s=args.max_retry_wait,
         force_new=args.force_new,
         progress=args.progress,
         window=args.window,
         poll_s=args.poll,
     )
     try:
-        max_retry_wait_s=args.max_retry_wait,
-        result = run(args.chain, args.data, args.model, out=args.out, options=options)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; rerun the same command to resume into {args.out}", file=sys.stderr)
-        if args.dispatch == "batch":
-            print(_pending_batches(args), file=sys.stderr)
-        return 130
+        result = run_until_stopped(
+            arun(args.chain, args.data, args.model, out=args.out, options=options)
+        )
+    except KeyboardInterrupt as stopped:  # Interrupted; plain where no handler could be set
+        return _interrupted(args, stopped)
+    except FolderInUse as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BUSY
     s, now = result.summary, result.session
     cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"
     print(f"{s.items_ok}/{s.items} items ok, {s.questions} questions, {cost} in all -> {args.out}")
@@ -238,6 +246,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in _failure_lines(Path(args.out), s) + _bound_lines(s) + _identical_lines(s):
         print(line)
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
+
+
+def _interrupted(args: argparse.Namespace, stopped: KeyboardInterrupt) -> int:
+    """Say that the run stopped and how to resume it; the exit code is 128 + the signal."""
+    how = "interrupted"
+    if isinstance(stopped, Interrupted) and stopped.signum != signal.SIGINT:
+        how = f"stopped by {signal.Signals(stopped.signum).name}"
+    print(f"\n{how}; rerun the same command to resume into {args.out}", file=sys.stderr)
+    during = stopped.during if isinstance(stopped, Interrupted) else None
+    if during is not None:
+        print(f"(while stopping: {type(during).__name__}: {during})", file=sys.stderr)
+    if args.dispatch == "batch":
+        print(_pending_batches(args), file=sys.stderr)
+    return exit_code(stopped)
 
 
 def _pending_batches(args: argparse.Namespace) -> str:

@@ -91,11 +91,19 @@ class Runner:
     async def run(self, dataset: Dataset) -> RunSummary:
         """Run every item (and sample) not finished before; return the summary."""
         gate = asyncio.Semaphore(max(self.window, self.batch_items or 1))
-        async with asyncio.TaskGroup() as tg:
-            for unit in self._units(dataset):
-                for _ in unit:
-                    await gate.acquire()
-                tg.create_task(self._run_unit(unit, gate))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for unit in self._units(dataset):
+                    for _ in unit:
+                        await gate.acquire()
+                    tg.create_task(self._run_unit(unit, gate))
+        except asyncio.CancelledError:
+            # Interrupted (Ctrl-C, SIGTERM): the summary still totals what finished.
+            self._write_summary()
+            raise
+        return self._write_summary()
+
+    def _write_summary(self) -> RunSummary:
         # Streamed: the run's records stay on disk while they are totalled.
         summary = summarise(iter_results(self.folder.path), time.perf_counter() - self.started)
         self.folder.write_summary(summary.to_json())

@@ -10,26 +10,37 @@ Layout::
       images/<digest>.png  image answers (and the truth's image answers), named by the
                         first 16 hex digits of their content digest, so each is stored once
       summary.json      calls, failures by cause, tokens, cost, wall time (rewritten at the end)
+      .lock             held (``flock``) by the one process running into the folder
 
 Resuming is the default: rerunning the same command into the same folder reads
 ``results.jsonl``, skips items that finished, and retries the rest; their
 questions that were already answered come from the journal (cache) for free.
 A run whose identity differs from the folder's is refused unless the caller
 asks for a fresh start.
+
+One process at a time: :meth:`RunFolder.open` takes an exclusive OS lock
+(``fcntl.flock``) on ``.lock`` before it reads or changes anything, and holds it
+until :meth:`RunFolder.close`. The OS drops the lock when the process ends, however
+it ends (``kill -9`` included), so a stale lock never blocks a rerun. A second
+run into a folder in use is refused with :class:`FolderInUse`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import platform
 import re
+import secrets
+import socket
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -42,6 +53,7 @@ RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 OUTPUTS_DIR = "outputs"
 IMAGES_DIR = "images"
+LOCK_FILE = ".lock"
 
 _PACKAGES = ("chainlang", "numpy", "scikit-image", "pillow", "openai", "anthropic", "google-genai")
 
@@ -97,35 +109,52 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+class FolderInUse(RunError):
+    """Another live process is running into the same run folder."""
+
+
 @dataclass
 class RunFolder:
-    """A run's folder on disk. Create with :meth:`open`."""
+    """A run's folder on disk. Create with :meth:`open`; :meth:`close` releases its lock."""
 
     path: Path
     identity: RunIdentity
     done: set[str] = field(default_factory=set)  # keys only: records stay on disk
+    _lock: IO[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, path: Path, identity: RunIdentity, *, force_new: bool = False) -> RunFolder:
-        """Open ``path`` for ``identity``: create it, resume it, or refuse.
+        """Lock ``path`` and open it for ``identity``: create it, resume it, or refuse.
 
         Raises:
+            FolderInUse: another process holds the folder's lock.
             RunError: the folder holds a different run and ``force_new`` is false.
         """
         path.mkdir(parents=True, exist_ok=True)
-        run_file = path / RUN_FILE
-        if run_file.exists() and not force_new:
-            _check_same_run(run_file, identity)
-        elif run_file.exists():
-            _clear(path)
-        if not run_file.exists():
-            doc = {**identity.to_json(), "packages": package_versions()}
-            _write_json_atomic(run_file, doc)
-        (path / OUTPUTS_DIR).mkdir(exist_ok=True)
-        _end_cut_line(path / RESULTS_FILE)
-        folder = cls(path, identity)
-        folder.done = {_key(r) for r in iter_results(path) if r.get("status") == "ok"}
+        lock = lock_folder(path)
+        try:
+            run_file = path / RUN_FILE
+            if run_file.exists() and not force_new:
+                _check_same_run(run_file, identity)
+            elif run_file.exists():
+                _clear(path)
+            if not run_file.exists():
+                doc = {**identity.to_json(), "packages": package_versions()}
+                _write_json_atomic(run_file, doc)
+            (path / OUTPUTS_DIR).mkdir(exist_ok=True)
+            _end_cut_line(path / RESULTS_FILE)
+            folder = cls(path, identity, _lock=lock)
+            folder.done = {_key(r) for r in iter_results(path) if r.get("status") == "ok"}
+        except BaseException:
+            lock.close()
+            raise
         return folder
+
+    def close(self) -> None:
+        """Release the folder's lock (idempotent; the OS releases it anyway at exit)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def is_done(self, key: str) -> bool:
         """True if the (item, sample) result ``key`` finished successfully before."""
@@ -295,10 +324,65 @@ def _clear(path: Path) -> None:
                 f.unlink()
 
 
+def lock_folder(path: Path) -> IO[str]:
+    """Take the exclusive lock of run folder ``path``; the open lock file holds it.
+
+    ``flock`` locks belong to the open file, so the OS releases them when the
+    process dies, whatever kills it. The holder writes its pid, host and start
+    time into the file, for the message the next process prints.
+
+    Raises:
+        FolderInUse: another process holds the lock.
+        RunError: the file system refuses locks.
+    """
+    f = open(path / LOCK_FILE, "a+", encoding="utf-8")  # held open: the lock lives with it
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = _holder(f.read())
+        f.close()
+        raise FolderInUse(
+            f"{path} is in use by another chainlang run{holder}; wait for it to finish "
+            "(or stop it), or use another --out folder"
+        ) from None
+    except OSError as e:
+        f.close()
+        raise RunError(f"cannot lock the run folder {path}: {e.strerror or e}") from e
+    f.seek(0)
+    f.truncate()
+    stamp = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    f.write(json.dumps(stamp))
+    f.flush()
+    return f
+
+
+def _holder(text: str) -> str:
+    """`` (pid N on HOST since HH:MM:SS)`` from a lock file's stamp, or nothing."""
+    try:
+        stamp = json.loads(text)
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(stamp["since"])))
+        return f" (pid {int(stamp['pid'])} on {stamp['host']}, since {since})"
+    except (ValueError, KeyError, TypeError):
+        return ""  # written at this very moment, or by an older version
+
+
 def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=_json_default), "utf-8")
-    os.replace(tmp, path)
+    """Write ``doc`` to a temporary file of its own, then rename it over ``path``.
+
+    The temporary name is unique, so two writers never rename each other's file
+    away (a fixed ``summary.tmp`` made one of two concurrent writers fail).
+    """
+    text = json.dumps(doc, indent=2, sort_keys=True, default=_json_default)
+    # Not mkstemp: its files are private (0600); "x" mode keeps the umask's permissions.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _json_default(value: Any) -> Any:
