@@ -20,19 +20,32 @@ which would cost re-asking those calls, never a corrupt database. FULL would add
 an fsync per call for protection we do not need. Rows are small, so writes are
 done inline on the event loop (tens of microseconds each; see
 ``benchmarks/scheduler.py``); WAL lets several processes share one cache.
+
+Claims: processes sharing a cache file must not pay for one question twice. Before
+sending, the scheduler claims the question's key (:meth:`Journal.claim`, one
+``BEGIN IMMEDIATE`` transaction that also checks for an answer); a process that
+finds a live claim of another waits for the answer instead. Recording the answer
+releases the claim in the same transaction. A claim is dead, and taken over, when
+its process is gone (same host: its pid no longer runs) or when it has not been
+refreshed for ``claim_lease_s`` (a process refreshes all its claims whenever it
+records an answer) -- so a killed process never blocks the others for long.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
+import socket
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -64,7 +77,24 @@ CREATE TABLE IF NOT EXISTS journal (
     origin TEXT
 );
 CREATE INDEX IF NOT EXISTS journal_key ON journal (key, ok);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    process TEXT NOT NULL,
+    refreshed REAL NOT NULL
+);
 """
+
+# Who holds a claim: the host and pid, plus a token per process (a pid reused by a later
+# process is not the claim's owner) and one per Journal (two journals of one process on
+# one file are two askers).
+_HOST = socket.gethostname()
+_PROCESS = secrets.token_hex(8)
+DEFAULT_CLAIM_LEASE_S = 600.0
+
+ClaimState = Literal["mine", "answered", "taken"]
 
 
 def canonical(value: Any) -> Any:
@@ -175,10 +205,12 @@ class Entry:
 class Journal:
     """The sqlite cache + journal of one run (or of many runs sharing a cache file)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, claim_lease_s: float = DEFAULT_CLAIM_LEASE_S) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(self.path)
+        self.claim_lease_s = claim_lease_s
+        self._owner = f"{_HOST}:{os.getpid()}:{_PROCESS}:{secrets.token_hex(4)}"
 
     def lookup(self, key: str) -> Entry | None:
         """The newest *answer* journaled under ``key`` (failures are never served)."""
@@ -190,10 +222,76 @@ class Journal:
         ).fetchone()
         return _entry(row) if row else None
 
+    def claim(self, key: str) -> ClaimState:
+        """Claim question ``key`` before sending it.
+
+        Returns ``"answered"`` when an answer is journaled already (serve it),
+        ``"taken"`` while another live asker holds the claim (wait and ask again),
+        and ``"mine"`` when the claim is now this journal's (send, then
+        :meth:`record`, which releases it; or :meth:`release`).
+        """
+        now = time.time()
+        with self._immediate():
+            answered = self._db.execute(
+                "SELECT 1 FROM journal WHERE key = ? AND ok = 1 LIMIT 1", (key,)
+            ).fetchone()
+            if answered:
+                return "answered"
+            row = self._db.execute(
+                "SELECT owner, host, pid, process, refreshed FROM claims WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None and self._is_live(*row, now=now):
+                return "taken"
+            self._db.execute(
+                "INSERT OR REPLACE INTO claims (key, owner, host, pid, process, refreshed)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key, self._owner, _HOST, os.getpid(), _PROCESS, now),
+            )
+            return "mine"
+
+    def release(self, key: str) -> None:
+        """Give up this journal's claim of ``key`` (asked, but nothing to record)."""
+        with self._db:
+            self._db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self._owner))
+
+    def _is_live(
+        self, owner: str, host: str, pid: int, process: str, refreshed: float, *, now: float
+    ) -> bool:
+        """Whether a claim still stands: another asker's, refreshed within the lease, and
+        (on this host) of a process that still runs."""
+        if owner == self._owner or now - refreshed > self.claim_lease_s:
+            return False
+        if host != _HOST:
+            return True  # its pid cannot be checked from here: the lease decides
+        if pid == os.getpid():
+            return process == _PROCESS  # else a dead process whose pid we now have
+        return _pid_alive(pid)
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """A write transaction taken at once: check-then-claim is atomic across processes."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def record(self, entry: Entry) -> None:
-        """Append ``entry`` and commit: when this returns, the row survives a kill."""
+        """Append ``entry`` and commit: when this returns, the row survives a kill.
+
+        The same transaction releases this journal's claim of the key and refreshes
+        its other claims (a process that records answers is alive).
+        """
         usage = entry.usage
         with self._db:  # one transaction: the row is either fully there or absent
+            self._db.execute(
+                "DELETE FROM claims WHERE key = ? AND owner = ?", (entry.key, self._owner)
+            )
+            self._db.execute(
+                "UPDATE claims SET refreshed = ? WHERE owner = ?", (time.time(), self._owner)
+            )
             self._db.execute(
                 "INSERT INTO journal (key, ok, created, model, value, image, raw_text, usage,"
                 " attempts, reasks, latency_s, cost_usd, failure_kind, failure_message, origin)"
@@ -235,6 +333,17 @@ class Journal:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -20,6 +20,13 @@ spent (the run should stop) and ``UsageError`` for a model it has no provider fo
 Truncated answers (``finish == "length"``) are re-asked once with a note asking
 for a shorter reply; a second truncation fails the question as ``truncated``.
 Refusals fail as ``refused`` at once.
+
+A question is paid once even when it is asked several times at the same moment:
+identical requests in flight in this process share the first one's outcome
+(single flight, keyed by the cache key), and a question claimed in the journal by
+another process sharing the cache file is waited for, not sent (see
+:meth:`~chainlang.runtime.cache.Journal.claim`). A shared answer counts as served
+from the journal: no cost, no attempts.
 """
 
 from __future__ import annotations
@@ -61,6 +68,8 @@ from chainlang.runtime.retry import RetryPolicy
 from chainlang.types import ImageT
 
 ProviderSource = Mapping[ModelRef, Provider] | Callable[[ModelRef], Provider]
+# How often a question claimed by another process is looked up: from 50 ms, growing to 1 s.
+CLAIM_POLL_S, CLAIM_POLL_MAX_S = 0.05, 1.0
 
 REASK_NOTE = (
     "That answer could not be used: {error}. Answer the same question again, "
@@ -187,6 +196,8 @@ class Scheduler:
         self._finished = 0
         self._failed = 0
         self._stopped: str | None = None
+        # One future per key being asked now: identical asks wait for it (None: ask again).
+        self._flights: dict[str, asyncio.Future[Outcome | None]] = {}
         self._margins = InputMargins()
         # Why the budget refused a question (None: it never did); a run stops starting
         # new items once this is set.
@@ -208,8 +219,7 @@ class Scheduler:
             self._observer.on_start(request)
         outcome = self._from_cache(key)
         if outcome is None:
-            outcome = await self._ask_fresh(request, key)
-            self._journal(request, outcome)  # committed before anyone sees the answer
+            outcome = await self._single_flight(request, key)
         self._count(outcome)
         if self._observer:
             self._observer.on_done(outcome)
@@ -236,6 +246,51 @@ class Scheduler:
             self._cache.close()
 
     # ------------------------------------------------------------------ one ask
+
+    async def _single_flight(self, request: ModelRequest, key: str) -> Outcome:
+        """Ask once per key at a time: a second identical ask shares the first's outcome."""
+        while (flight := self._flights.get(key)) is not None:
+            shared = await asyncio.shield(flight)  # our cancellation must not cancel it
+            if shared is not None:
+                return _shared(shared)
+            # The first asker was cancelled before an outcome: this one asks instead.
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        outcome = None
+        try:
+            outcome = await self._ask_claimed(request, key)
+            return outcome
+        finally:
+            del self._flights[key]
+            flight.set_result(outcome)
+
+    async def _ask_claimed(self, request: ModelRequest, key: str) -> Outcome:
+        """Ask under a journal claim, so processes sharing the cache do not both pay."""
+        if not self._claims(request.model):
+            outcome = await self._ask_fresh(request, key)
+            self._journal(request, outcome)  # committed before anyone sees the answer
+            return outcome
+        assert self._cache is not None  # _claims said so
+        delay = CLAIM_POLL_S
+        while (state := self._cache.claim(key)) != "mine":
+            served = self._from_cache(key) if state == "answered" else None
+            if served is not None:
+                return served
+            await self._clock.sleep(delay)  # another process is asking it: wait for its answer
+            delay = min(delay * 1.5, CLAIM_POLL_MAX_S)
+        try:
+            outcome = await self._ask_fresh(request, key)
+            self._journal(request, outcome)  # also releases the claim
+        except BaseException:
+            self._cache.release(key)  # cancelled: the question is free for anyone again
+            raise
+        return outcome
+
+    def _claims(self, ref: ModelRef) -> bool:
+        """Whether asks of ``ref`` claim their key first: paid models with a journal (a
+        batch-dispatched question is shared through its batch record instead)."""
+        paid = ref.provider not in FREE_PROVIDERS and ref not in self._batch
+        return paid and self._cache is not None
 
     async def _ask_fresh(self, request: ModelRequest, key: str) -> Outcome:
         start = self._clock.now()
@@ -562,6 +617,13 @@ class Scheduler:
         return ModelLimits(
             concurrency=info.concurrency or ModelLimits().concurrency, rpm=info.rpm, tpm=info.tpm
         )
+
+
+def _shared(outcome: Outcome) -> Outcome:
+    """``outcome`` as seen by an identical ask that waited for it: served, not paid."""
+    return dataclasses.replace(
+        outcome, usage=Usage(), attempts=0, reasks=0, latency_s=0.0, cached=True, cost_usd=0.0
+    )
 
 
 def _reask_messages(raw: str | None, note: str) -> tuple[Message, ...]:
