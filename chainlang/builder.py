@@ -72,10 +72,16 @@ def scan_comments(text: str) -> list[tuple[int, str]]:
     return out
 
 
+# The body of a one-line string: plain runs and escapes (a regex step per run, not a
+# Python step per character).
+_STRING_BODY = re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*')
+
+
 def _string_end(text: str, i: int) -> int:
-    j = i + 1
-    while j < len(text) and text[j] not in '"\n':
-        j += 2 if text[j] == "\\" else 1
+    """The offset just past the string starting at ``i`` (or past where it breaks off)."""
+    j = _STRING_BODY.match(text, i + 1).end()  # type: ignore[union-attr]  # always matches
+    if j < len(text) and text[j] == "\\":  # a backslash ending the text
+        j += 2
     return j + 1
 
 
