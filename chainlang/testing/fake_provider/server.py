@@ -50,6 +50,10 @@ class FakeProviderServer:
 
     ``usage_scale`` (default 1) multiplies the input tokens the server reports, to play a
     provider whose count is far above a client's estimate.
+
+    :attr:`billed` lists the usage ``(input, output, cached)`` of every answer the server
+    wrote (error replies and dropped connections bill nothing), so a test can compare
+    what a client says it spent with what the server charged.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class FakeProviderServer:
         self._rng = random.Random(seed) if choice == "seeded" else None
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._billed: list[tuple[int, int, int]] = []
         self._scripts: list[tuple[str, deque[Any]]] = []
         self._counter = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -100,10 +105,17 @@ class FakeProviderServer:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def billed(self) -> list[tuple[int, int, int]]:
+        """The usage ``(input, output, cached)`` of every answer written so far (a copy)."""
+        with self._lock:
+            return list(self._billed)
+
     def reset(self) -> None:
-        """Forget recorded requests, scripts, faults and batch jobs."""
+        """Forget recorded requests, billed usage, scripts, faults and batch jobs."""
         with self._lock:
             self._requests.clear()
+            self._billed.clear()
             self._scripts.clear()
         self.faults.clear()
         self.batches = FakeBatches(self.answer_line)
@@ -292,5 +304,7 @@ class FakeProviderServer:
         body = call.request.json
         tokens_in = round(estimate_tokens(body) * self.usage_scale)
         usage = (tokens_in, max(1, len(text) // 4), self.cached_tokens)
+        with self._lock:
+            self._billed.append(usage)
         builder = BUILDERS[call.dialect]
         return builder(call, text, kind, usage, n)
