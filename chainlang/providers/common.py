@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -98,7 +100,11 @@ def kind_for_status(status: int) -> FailureKind:
 
 
 def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date).
+
+    Without either, rate-limit headers that say a quota is spent give the wait until
+    it resets (:func:`quota_reset`): also evidence that the send rate caused the 429.
+    """
     if not headers:
         return None
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -110,7 +116,7 @@ def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> 
             pass
     raw = lowered.get("retry-after")
     if raw is None:
-        return None
+        return quota_reset(lowered, now)
     try:
         return max(0.0, float(raw))
     except ValueError:
@@ -118,6 +124,45 @@ def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> 
     try:
         when = email.utils.parsedate_to_datetime(raw).timestamp()
     except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+# (remaining, reset) header pairs of the quotas providers report with every reply.
+_QUOTAS = [
+    (f"x-ratelimit-remaining-{q}", f"x-ratelimit-reset-{q}") for q in ("requests", "tokens")
+] + [
+    (f"anthropic-ratelimit-{q}-remaining", f"anthropic-ratelimit-{q}-reset")
+    for q in ("requests", "tokens", "input-tokens", "output-tokens")
+]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def quota_reset(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds until the latest spent quota resets, from lower-cased rate-limit headers.
+
+    OpenAI says ``x-ratelimit-remaining-requests: 0`` with ``x-ratelimit-reset-requests:
+    6m0s``; Anthropic ``anthropic-ratelimit-requests-remaining: 0`` with an RFC 3339 time.
+    None when no quota is spent (or its reset cannot be read).
+    """
+    waits = []
+    for remaining, reset in _QUOTAS:
+        if headers.get(remaining, "").strip() != "0" or reset not in headers:
+            continue
+        wait = _reset_seconds(headers[reset].strip(), now)
+        if wait is not None:
+            waits.append(wait)
+    return max(waits) if waits else None
+
+
+def _reset_seconds(raw: str, now: float | None) -> float | None:
+    parts = _DURATION.findall(raw)
+    if parts and "".join(n + u for n, u in parts) == raw:  # "6m0s", "1.5s", "20ms"
+        return sum(float(n) * _UNIT_S[u] for n, u in parts)
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
         return None
     return max(0.0, when - (time.time() if now is None else now))
 

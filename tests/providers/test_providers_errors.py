@@ -120,3 +120,21 @@ def test_retry_after_header_forms() -> None:
 )
 def test_status_kinds(status, kind) -> None:
     assert kind_for_status(status) == kind
+
+
+def test_spent_quota_headers_give_the_wait_until_reset() -> None:
+    # A 429 without Retry-After but with a spent quota is rate-caused: wait for its reset.
+    openai_style = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
+    assert retry_after(openai_style) == 360.0
+    tokens = {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "1.5s"}
+    assert retry_after(tokens) == 1.5
+    date = "2026-01-01T00:00:30Z"
+    anthropic_style = {
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": date,
+    }
+    start = email.utils.parsedate_to_datetime("Thu, 01 Jan 2026 00:00:00 GMT").timestamp()
+    assert retry_after(anthropic_style, now=start) == pytest.approx(30.0)
+    assert retry_after({**openai_style, "x-ratelimit-remaining-requests": "12"}) is None
+    assert retry_after({**openai_style, "retry-after": "7"}) == 7.0  # Retry-After wins
+    assert retry_after({"x-ratelimit-remaining-requests": "0"}) is None  # no reset: no guess
