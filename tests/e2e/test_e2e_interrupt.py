@@ -46,12 +46,11 @@ def _start(data: Path, out: Path, cache: Path, env: dict[str, str]) -> subproces
 
 
 def _wait_running(proc: subprocess.Popen[bytes], out: Path, limit_s: float = 60.0) -> None:
-    """Until the process holds the run folder's lock (it is inside the run) or has ended."""
+    """Until the process holds the run folder's lock: it is inside the run."""
     deadline = time.monotonic() + limit_s
     lock = out / ".lock"
-    while proc.poll() is None:
-        if lock.exists() and f'"pid": {proc.pid},' in lock.read_text(encoding="utf-8"):
-            return
+    while not (lock.exists() and f'"pid": {proc.pid},' in lock.read_text(encoding="utf-8")):
+        assert proc.poll() is None, f"the run ended without holding {lock}: {_output(proc)}"
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.005)
 
@@ -87,7 +86,10 @@ def _stop_lane(seed: int, data: Path, root: Path, tries: int) -> tuple[Counter[s
         env = subprocess_env(srv)
         n, landed, first = 0, 0, 0
         out, cache = root / "run0", root / "cache0.sqlite"
+        starts = 0
         while sum(stops.values()) < tries:
+            starts += 1
+            assert starts <= 3 * tries, f"only {sum(stops.values())} of {tries} signals landed"
             sent_before, journaled_before = len(srv.requests), _journaled(cache)
             proc = _start(data, out, cache, env)
             _wait_running(proc, out)
