@@ -16,6 +16,7 @@ from typing import Any
 
 from chainlang import commands_experiments
 from chainlang.cli_support import (
+    EXIT_BUDGET,
     EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
@@ -184,16 +185,16 @@ def _add_run(sub: Sub) -> None:
     p.add_argument("--max-failures", type=int, help="stop after this many failed questions")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     p.add_argument(
-        "--force-new",
-        action="store_true",
-        help="start --out afresh even if it holds a different run",
-    )
-    p.add_argument(
         "--max-retry-wait",
         type=float,
         default=120.0,
         metavar="SECONDS",
         help="longest Retry-After to wait; a question asked to wait longer fails (default 120)",
+    )
+    p.add_argument(
+        "--force-new",
+        action="store_true",
+        help="start --out afresh even if it holds a different run",
     )
     p.add_argument(
         "--window", type=int, help="dataset items in flight (default 4; 64 with --dispatch batch)"
@@ -243,9 +244,28 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"this time: {now.done} questions, {now.cached} from the journal, "
             f"{now.done - now.cached} answered now, ${now.cost_usd:.4f}"
         )
+    if s.stopped and s.stopped.startswith("budget"):
+        print("\n".join(_budget_lines(args, s)), file=sys.stderr)
+        return EXIT_BUDGET
     for line in _failure_lines(Path(args.out), s) + _bound_lines(s) + _identical_lines(s):
         print(line)
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
+
+
+def _budget_lines(args: argparse.Namespace, s: Any) -> list[str]:
+    """Why the run stopped for budget, what is left, and the rerun that continues it."""
+    from chainlang.data.manifest import load_dataset
+
+    left = len(load_dataset(args.data).ids()) * args.samples - s.items_ok
+    paid = "an unknown amount" if s.paid_now_usd is None else f"${s.paid_now_usd:.4f}"
+    return [
+        f"stopped for budget: {left} item(s) not done; {paid} paid in this invocation, "
+        f"--max-cost ${args.max_cost:.2f}",
+        f"  ({s.stopped.removeprefix('budget: ')})",
+        f"rerun the same command with a higher --max-cost (e.g. --max-cost "
+        f"{max(2 * args.max_cost, 0.01):.2f}) to continue into {args.out}; "
+        "answers already paid for are reused",
+    ]
 
 
 def _interrupted(args: argparse.Namespace, stopped: KeyboardInterrupt) -> int:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,10 @@ class RunSummary:
     # asks of one item that were the same request and so got one answer: the number of
     # extra asks (copies) by the .chain origin of the first (``identical_asks`` of records)
     identical_asks: Mapping[str, int] = field(default_factory=dict)
+    # What this invocation paid (``cost_usd`` counts every answer at what it cost when
+    # it was paid, whichever invocation paid it); None: not known or a price unknown.
+    paid_now_usd: float | None = None
+    stopped: str | None = None  # why the run stopped before every item was done
 
     def to_json(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.__dict__.items()}
@@ -81,6 +85,8 @@ class Runner:
     # specialist that cannot serve the chain stops the run before any item).
     truth_source: TruthSource | None = None
     specialist_cache: Path | None = SPECIALIST_CACHE
+    # Totals of the records this invocation wrote (what it paid).
+    _now: _Totals = field(default_factory=lambda: _Totals())
 
     def __post_init__(self) -> None:
         if self.truth_source is None:
@@ -96,6 +102,8 @@ class Runner:
                 for unit in self._units(dataset):
                     for _ in unit:
                         await gate.acquire()
+                    if getattr(self.scheduler, "budget_stop", None):
+                        break  # the budget refused a question: start no more items
                     tg.create_task(self._run_unit(unit, gate))
         except asyncio.CancelledError:
             # Interrupted (Ctrl-C, SIGTERM): the summary still totals what finished.
@@ -106,6 +114,12 @@ class Runner:
     def _write_summary(self) -> RunSummary:
         # Streamed: the run's records stay on disk while they are totalled.
         summary = summarise(iter_results(self.folder.path), time.perf_counter() - self.started)
+        stop = getattr(self.scheduler, "budget_stop", None)
+        summary = replace(
+            summary,
+            paid_now_usd=None if self._now.paid is None else round(self._now.paid, 6),
+            stopped=f"budget: {stop}" if stop else None,
+        )
         self.folder.write_summary(summary.to_json())
         return summary
 
@@ -165,6 +179,7 @@ class Runner:
         record["questions"] = [q.to_json(self.folder.write_image) for q in ctx.questions]
         record["identical_asks"] = identical_asks(ctx.questions)
         self.folder.append_result(record)
+        self._now.add_item(record)
 
     def _store(self, key: str, value: Any) -> dict[str, Any]:
         """Turn an output value into JSON (dense arrays go to ``outputs/``)."""
@@ -247,6 +262,7 @@ class _Totals:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float | None = 0.0
+    paid: float | None = 0.0  # the part not served from the journal: paid by this invocation
     failures: Counter[str] = field(default_factory=Counter)
     item_failures: Counter[str] = field(default_factory=Counter)
     at_bound: Counter[str] = field(default_factory=Counter)
@@ -282,6 +298,8 @@ class _Totals:
         self.tokens_out += int(q["output_tokens"])
         price = q["cost_usd"]
         self.cost = None if self.cost is None or price is None else self.cost + price
+        if not q["cache_hit"]:
+            self.paid = None if self.paid is None or price is None else self.paid + price
 
     def summary(self, wall_s: float) -> RunSummary:
         return RunSummary(

@@ -445,6 +445,10 @@ class Interpreter:
         ctxs: list[ItemContext],
     ) -> list[Any]:
         o = questions[0].outcome
+        if o.failure_kind == "budget":
+            # Not an answer the chain can do without: the money ran out, so the item is
+            # not done (no else value or skip stands in for it); a rerun finishes it.
+            raise ItemFailed("budget", o.failure_message or "the budget ran out", e.origin)
         if e.on_failure == "skip":
             for q in questions:
                 q.skipped = True

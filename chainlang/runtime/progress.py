@@ -151,8 +151,6 @@ class PlainProgress(Tally):
             self._last = t
             self._emit(t)
 
-    def close(self) -> None:
-        """Print the final line."""
     def on_retry(self, kind: str, delay: float) -> None:
         already = bool(self.wait_note())
         super().on_retry(kind, delay)
@@ -161,6 +159,8 @@ class PlainProgress(Tally):
         if delay >= LONG_WAIT_S and not already:
             self._emit(self._now())
 
+    def close(self) -> None:
+        """Print the final line."""
         self._emit(self._now())
 
     def _emit(self, t: float) -> None:
@@ -208,10 +208,10 @@ class RichProgress(Tally):
         cost = f"${self.cost_usd:.4f}" + (f" (+{self.unpriced} unpriced)" if self.unpriced else "")
         table.add_row("tokens", f"{self.input_tokens} in / {self.output_tokens} out", "cost", cost)
         table.add_row("rate", f"{self.rate():.1f}/s", "ETA", "?" if eta is None else f"{eta:.0f}s")
-        return table
-
         if note := self.wait_note():
             table.add_row("retry", note.removeprefix(", "), "", "")
+        return table
+
 
 def make_progress(total: int | None, stream: IO[str] | None = None, every_s: float = 10.0) -> Tally:
     """A :class:`RichProgress` on a terminal, otherwise a :class:`PlainProgress`.

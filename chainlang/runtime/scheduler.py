@@ -339,6 +339,12 @@ class Scheduler:
             if not self._retry.should_retry(result.kind, tries):
                 suffix = f" (after {tries} tries)" if tries > 1 else ""
                 return _Failure(result.kind, result.message + suffix)
+            if self._retry.too_long(result.retry_after):
+                return _Failure(
+                    result.kind,
+                    f"{result.message} (the provider asked to wait {result.retry_after:g}s, "
+                    f"more than --max-retry-wait {self._retry.max_wait:g}s)",
+                )
             rng = rng or self._retry.rng(key)
             delay = self._retry.delay(tries, rng, result.retry_after)
             if self._observer:

@@ -39,7 +39,7 @@ time.sleep(120)
 
 def test_second_open_is_refused_until_the_first_closes(tmp_path: Path) -> None:
     first = RunFolder.open(tmp_path / "run", IDENTITY)
-    with pytest.raises(FolderInUse, match="in use by another chainlang run .pid \\d+ on "):
+    with pytest.raises(FolderInUse, match=r"in use by another chainlang run .pid \d+ on "):
         RunFolder.open(tmp_path / "run", IDENTITY)
     first.close()
     RunFolder.open(tmp_path / "run", IDENTITY).close()
