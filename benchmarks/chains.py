@@ -52,12 +52,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from chainlang import answers
 from chainlang.api import RunOptions, arun, load_chain, parse_model, run_sync
 from chainlang.data.manifest import load_dataset
 from chainlang.data.synthetic import generate
 from chainlang.image import ImageData
-from chainlang.lower import resolve_params
+from chainlang.language import answers
+from chainlang.language.lower import resolve_params
 from chainlang.providers.base import ImagePart, ModelRequest, Usage
 from chainlang.providers.openai import OpenAIProvider
 from chainlang.providers.registry import ProviderSettings

@@ -29,6 +29,7 @@ import sys
 from collections import deque
 from dataclasses import dataclass, field
 
+from chainlang.language.types import EnumT
 from chainlang.providers.base import (
     Message,
     ModelRef,
@@ -44,7 +45,6 @@ from chainlang.runtime.clock import LoopClock, run_virtual
 from chainlang.runtime.limits import LimitsConfig
 from chainlang.runtime.retry import RetryPolicy
 from chainlang.runtime.scheduler import Scheduler
-from chainlang.types import EnumT
 
 MODEL = ModelRef("anthropic", "claude-sonnet-4-5")
 COLOUR = EnumT(values=("red", "blue"))

@@ -29,14 +29,14 @@ from pathlib import Path
 
 import openai
 
-from chainlang import answers
+from chainlang.language import answers
+from chainlang.language.types import EnumT
 from chainlang.providers.base import Message, ModelRef, ModelRequest, Params, TextPart, Usage
 from chainlang.providers.openai import OpenAIProvider
 from chainlang.providers.registry import ProviderSettings
 from chainlang.runtime.cache import Entry, Journal
 from chainlang.runtime.limits import LimitsConfig
 from chainlang.runtime.scheduler import Scheduler
-from chainlang.types import EnumT
 
 TARGET = 1.15
 CONCURRENCY = 64

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from chainlang.cli import main
+from chainlang.cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

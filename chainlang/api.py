@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chainlang import ir
 from chainlang.data.manifest import Dataset, load_dataset
 from chainlang.errors import ChainlangError, OperationError, UsageError
+from chainlang.language import ir
 from chainlang.providers.base import ModelRef, Params
 from chainlang.runtime.interpreter import Settings
 
@@ -121,7 +121,7 @@ def load_chain(path: str | Path) -> ir.Program:
     Raises:
         CompileError: the chain has errors (``err.diagnostics`` holds them all).
     """
-    from chainlang.compiler import compile_file
+    from chainlang.language.compiler import compile_file
 
     return compile_file(Path(path))
 
@@ -139,7 +139,7 @@ def settings_for(
     program: ir.Program, model: ModelRef, options: RunOptions, dataset: Dataset | None = None
 ) -> Settings:
     """Resolve parameters and variants for ``model`` (defaults blocks, then overrides)."""
-    from chainlang.lower import resolve_params
+    from chainlang.language.lower import resolve_params
 
     resolved = resolve_params(program, model.model or model.provider, options.params)
     sampling = Params(
@@ -452,8 +452,8 @@ def _program(
 
 def items_per_batch(program: ir.Program, settings: Settings) -> int | None:
     """``batch items = B`` evaluated with the resolved parameters (None: no batching)."""
+    from chainlang.language.analysis.staticeval import static_value
     from chainlang.runtime.execute import asks_of, item_batched_asks
-    from chainlang.staticeval import static_value
 
     expr = program.batch_items
     if expr is None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import anthropic
 
+from chainlang.language.types import ImageT
 from chainlang.providers import common
 from chainlang.providers.base import (
     BatchLimits,
@@ -35,7 +36,6 @@ from chainlang.providers.base import (
 )
 from chainlang.providers.capabilities import prepare_image
 from chainlang.providers.registry import ProviderSettings
-from chainlang.types import ImageT
 from chainlang.vision.encode import Encoder
 
 DEFAULT_MAX_TOKENS = 4000  # the Messages API requires max_tokens

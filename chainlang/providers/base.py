@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from chainlang.image import ImageData
-from chainlang.types import Type
+from chainlang.language.types import Type
 
 Role = Literal["system", "user", "assistant"]
 Detail = Literal["high", "low", "auto"]
@@ -94,7 +94,7 @@ class ModelRequest:
     """One question to one model.
 
     ``answer_type`` is the declared answer; ``schema`` is its JSON Schema
-    (computed once by ``chainlang.answers.schema_for``). ``oracle`` carries the
+    (computed once by ``chainlang.language.answers.schema_for``). ``oracle`` carries the
     truth-derived answer for simulated answerers (never sent to a real
     provider, and not part of the cache key for real providers).
     ``questions``, set for keyed (batched) requests to simulated answerers,

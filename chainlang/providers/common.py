@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx2
 
-from chainlang.answers import AnswerError, extract_json
 from chainlang.image import ImageData
+from chainlang.language.answers import AnswerError, extract_json
 from chainlang.providers.base import (
     FailureKind,
     ImagePart,

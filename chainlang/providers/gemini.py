@@ -32,6 +32,7 @@ from google.genai import batches as genai_batches
 from google.genai import errors as genai_errors
 from google.genai import types as gt
 
+from chainlang.language.types import ImageT
 from chainlang.providers import common
 from chainlang.providers.base import (
     BatchLimits,
@@ -46,7 +47,6 @@ from chainlang.providers.base import (
 )
 from chainlang.providers.capabilities import encode_png, prepare_image
 from chainlang.providers.registry import ProviderSettings
-from chainlang.types import ImageT
 from chainlang.vision.encode import Encoder
 
 REFUSED = frozenset(

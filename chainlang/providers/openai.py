@@ -22,6 +22,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
+from chainlang.language.types import ImageT
 from chainlang.providers import common
 from chainlang.providers.base import (
     BatchLimits,
@@ -38,7 +39,6 @@ from chainlang.providers.base import (
 )
 from chainlang.providers.capabilities import encode_png, prepare_image
 from chainlang.providers.registry import ProviderSettings
-from chainlang.types import ImageT
 from chainlang.vision.encode import Encoder
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")

@@ -4,8 +4,8 @@ Chat Completions through the OpenAI SDK pointed at the spec's base URL. By
 default the answer schema is sent as ``response_format`` json_schema (vLLM
 and recent Ollama enforce it). With the spec option ``schema=off`` the
 schema is replaced by plain-text instructions from
-:func:`chainlang.answers.instructions_for`, appended to the last user turn,
-and the JSON is dug out of the reply with :func:`chainlang.answers.extract_json`.
+:func:`chainlang.language.answers.instructions_for`, appended to the last user turn,
+and the JSON is dug out of the reply with :func:`chainlang.language.answers.extract_json`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from chainlang.answers import instructions_for
 from chainlang.errors import UsageError
+from chainlang.language.answers import instructions_for
 from chainlang.providers.base import Message, ModelRef, ModelRequest, TextPart
 from chainlang.providers.openai import OpenAIProvider
 from chainlang.providers.registry import ProviderSettings

@@ -5,7 +5,7 @@
 * ``oracle:flip=P`` does the same, but replaces each answer by a different valid
   one with probability ``P``, each answer on its own: each key of a batched ask,
   each field of a record but the shared ``reasoning``; a list or an image is one
-  answer (see :func:`chainlang.answers.flip_answers` and docs/providers.md). An
+  answer (see :func:`chainlang.language.answers.flip_answers` and docs/providers.md). An
   image answer flips to the ``random`` answerer's noise.
 * ``random`` answers with a uniformly drawn valid value of the answer type (for
   an image answer, random colours per 8 x 8 block, the size of the image the request sent).
@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from chainlang import answers
 from chainlang.errors import UsageError
 from chainlang.image import ImageData
+from chainlang.language import answers
+from chainlang.language.types import ImageT, KeyedT, RecordT, Type
 from chainlang.providers.base import (
     ImagePart,
     ModelRef,
@@ -42,7 +43,6 @@ from chainlang.providers.base import (
 )
 from chainlang.providers.capabilities import encode_png
 from chainlang.runtime.cache import canonical, request_key
-from chainlang.types import ImageT, KeyedT, RecordT, Type
 
 
 class _Simulated:
@@ -143,7 +143,7 @@ class OracleProvider(_Simulated):
 
     def _flipped(self, request: ModelRequest, value: Any) -> Any:
         """Each answer flipped on its own: per key of a keyed request, each key from
-        its own question's generator (see :func:`chainlang.answers.flip_answers`)."""
+        its own question's generator (see :func:`chainlang.language.answers.flip_answers`)."""
         rngs = self.key_rngs(request)
         if not rngs:
             return answers.flip_answers(request.answer_type, value, self.flip, self.rng(request))

@@ -17,7 +17,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chainlang import ir
+    from chainlang.language import ir
     from chainlang.runtime.interpreter import Interpreter, ItemContext
 
 

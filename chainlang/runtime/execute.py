@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from chainlang import ir
 from chainlang.data.manifest import Dataset, Item
 from chainlang.errors import ChainlangError, RunError, UsageError
 from chainlang.image import ImageData
+from chainlang.language import ir
 from chainlang.runtime.batching import ItemBatcher
 from chainlang.runtime.interpreter import (
     Interpreter,

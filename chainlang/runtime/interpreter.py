@@ -20,9 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chainlang import answers, ir, staticeval
 from chainlang.errors import ChainlangError, DataError, OperationError
 from chainlang.image import ImageData
+from chainlang.language import answers, ir
+from chainlang.language.analysis import staticeval
+from chainlang.language.types import LabelT, RecordT
 from chainlang.providers.base import ModelRef, ModelRequest, Params
 from chainlang.providers.registry import SIMULATED
 from chainlang.runtime.batching import ItemBatcher
@@ -36,7 +38,6 @@ from chainlang.runtime.render import (
     render,
     request_type,
 )
-from chainlang.types import LabelT, RecordT
 
 MAX_BODIES_IN_FLIGHT = 32  # per for-loop: bounds the marked images alive at once
 

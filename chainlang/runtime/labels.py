@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from chainlang import ir, labelsets
 from chainlang.errors import UsageError
+from chainlang.language import ir, labelsets
 
 
 def bind_labelsets(

@@ -2,7 +2,7 @@
 
 Two sources are combined:
 
-* the chain's static call bound (``chainlang.bounds``): an exact formula of
+* the chain's static call bound (``chainlang.language.analysis.bounds``): an exact formula of
   the parameters, or an upper bound where loops depend on answers;
 * a dry run of the chain on a few items in which every question is answered
   locally: with its oracle clause's answer where the item has truth (the path a
@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from chainlang import answers, ir
-from chainlang.bounds import Bound, show
 from chainlang.data.manifest import Dataset
 from chainlang.errors import ChainlangError, OperationError, UsageError
+from chainlang.language import answers, ir
+from chainlang.language.analysis.bounds import Bound, show
 from chainlang.providers.base import ModelRequest, Usage
 from chainlang.providers.simulated import random_image
 from chainlang.runtime.batching import ItemBatcher

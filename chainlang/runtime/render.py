@@ -13,11 +13,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chainlang import ir
 from chainlang.errors import OperationError
 from chainlang.image import ImageData
+from chainlang.language import ir
+from chainlang.language.types import FieldT, ListT, RecordT, TextT, Type
 from chainlang.providers.base import ImagePart, Message, Part, TextPart
-from chainlang.types import FieldT, ListT, RecordT, TextT, Type
 
 REASONING = "reasoning"
 _REASONING_FIELD = FieldT(

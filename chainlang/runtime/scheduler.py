@@ -37,9 +37,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chainlang import answers
 from chainlang.errors import RunError, UsageError
 from chainlang.image import ImageData, decode_image
+from chainlang.language import answers
+from chainlang.language.types import ImageT
 from chainlang.providers.base import (
     Message,
     ModelRef,
@@ -65,7 +66,6 @@ from chainlang.runtime.limits import (
 from chainlang.runtime.outcome import Outcome, OutcomeKind
 from chainlang.runtime.progress import ProgressObserver
 from chainlang.runtime.retry import RetryPolicy
-from chainlang.types import ImageT
 
 ProviderSource = Mapping[ModelRef, Provider] | Callable[[ModelRef], Provider]
 # How often a question claimed by another process is looked up: from 50 ms, growing to 1 s.

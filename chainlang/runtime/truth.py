@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from chainlang import answers, ir
 from chainlang.errors import ChainlangError, DataError, ScoringError, UsageError
+from chainlang.language import answers, ir
 from chainlang.runtime.interpreter import ItemFailed, Settings
 
 TruthLoader = Callable[[str], Any]

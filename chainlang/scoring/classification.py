@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from chainlang import answers
 from chainlang.errors import ScoringError
+from chainlang.language import answers
 from chainlang.scoring.bootstrap import BootstrapSpec
 from chainlang.scoring.common import (
     DEFAULT_BOOTSTRAP,
@@ -38,7 +38,7 @@ def exact_match(pred: str, truth: str) -> bool:
 
 def normalise_label(text: str) -> str:
     """Case-fold, treat ``_`` and ``-`` as spaces, collapse and trim whitespace: the
-    same rule that validates label answers (:func:`chainlang.answers.normalise`), so a
+    same rule that validates label answers (:func:`chainlang.language.answers.normalise`), so a
     label accepted when asked is matched when scored.
 
     >>> normalise_label("  Great_White-Shark \\n")

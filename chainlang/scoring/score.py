@@ -229,7 +229,7 @@ def _open_dataset(dataset: Dataset | str | Path, where: str = "") -> Dataset:
 
 def _labels(data: Dataset) -> tuple[str, ...] | None:
     """The dataset's label set (class names for label, box and semantic specialists)."""
-    from chainlang import labelsets
+    from chainlang.language import labelsets
 
     return labelsets.load(data.labelset) if data.labelset else None
 
@@ -352,7 +352,7 @@ def _prediction(run_dir: Path, record: Mapping[str, Any], output: str) -> Any:
 
 def _num_classes(data: Dataset) -> int:
     """Classes of the dataset's label set (the semantic truth indexes into it)."""
-    from chainlang import labelsets
+    from chainlang.language import labelsets
 
     if not data.labelset:
         return metrics.COCO_SEMANTIC_CLASSES

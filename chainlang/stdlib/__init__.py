@@ -23,9 +23,9 @@ from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from chainlang.errors import UsageError
+from chainlang.language.types import Type
 from chainlang.stdlib.signatures import CORE, CORE_IMPL, VISION, VISION_IMPL
 from chainlang.stdlib.sigparse import OpParam, SignatureError, parse_signature
-from chainlang.types import Type
 
 __all__ = [
     "OpParam",

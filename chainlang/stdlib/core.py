@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainlang import staticeval
 from chainlang.errors import OperationError
+from chainlang.language.analysis import staticeval
 
 
 def len_(xs: Sequence[Any]) -> int:

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 
 from chainlang.errors import UsageError
+from chainlang.language.types import EnumT, ListT, OptionalT, Type
 from chainlang.stdlib.typenames import named_type, type_var
-from chainlang.types import EnumT, ListT, OptionalT, Type
 
 _TOKEN = re.compile(r'\s*(->|"[^"]*"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+|[()\[\]?|,:=])')
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from chainlang.types import ANY_TYPE, BoolT, FloatT, ImageT, IntT, ListT, OpaqueT, TextT, Type
+from chainlang.language.types import (
+    ANY_TYPE,
+    BoolT,
+    FloatT,
+    ImageT,
+    IntT,
+    ListT,
+    OpaqueT,
+    TextT,
+    Type,
+)
 
 #: Values produced and consumed only by operations (``OpaqueT`` names).
 OPAQUE: frozenset[str] = frozenset(

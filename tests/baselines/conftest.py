@@ -21,9 +21,9 @@ import pytest
 from baselines_helpers import SCENES, Folders
 from PIL import Image
 
-from chainlang import labelsets
 from chainlang.data.manifest import load_dataset
 from chainlang.data.synthetic import generate
+from chainlang.language import labelsets
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from baselines_helpers import DEPTH, DEPTH_PARAMS, SCENES, Folders, run_chain
 
-from chainlang import cli
+from chainlang.cli import app as cli
 from chainlang.errors import ScoringError, UsageError
+from chainlang.language.types import RecordT
 from chainlang.providers.base import Message, ModelRequest, ProviderError, TextPart
 from chainlang.providers.registry import make_provider, parse_model, resolve_credentials
 from chainlang.scoring.score import score_specialist
-from chainlang.types import RecordT
 
 
 def test_direct_score_of_exact_predictions_is_perfect(manifest: Path, folders: Folders) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from baselines_helpers import CLASSIFY, DEPTH, Folders, records, run_chain
 
 from chainlang.data.manifest import load_dataset
-from chainlang.experiments.trace import format_trace, trace_item
+from chainlang.reporting.trace import format_trace, trace_item
 
 SYNTHETIC = {"imagenet1k": "synthetic"}
 

@@ -7,9 +7,9 @@ import math
 import pytest
 from chainforms_helpers import CHAINS
 
-from chainlang.compiler import compile_file
-from chainlang.ir import Program
-from chainlang.lower import resolve_params
+from chainlang.language.compiler import compile_file
+from chainlang.language.ir import Program
+from chainlang.language.lower import resolve_params
 
 LLAMA = "llama-3.2-90b-vision-instruct"
 

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from chains_helpers import CHAINS, PAPER_CHAINS, RELABEL, RunChain, questions, records
 
-from chainlang import ir
 from chainlang.api import RunOptions, load_chain, plan
 from chainlang.data.manifest import load_dataset
-from chainlang.lower import resolve_params
+from chainlang.language import ir
+from chainlang.language.lower import resolve_params
 from chainlang.vision.superpixels import superpixels
 
 MODELS = ("oracle", "random")

@@ -26,7 +26,7 @@ from chains_helpers import CHAINS, RELABEL
 
 from chainlang.api import RunOptions, load_chain, parse_model, plan, run
 from chainlang.data.manifest import load_dataset
-from chainlang.lower import resolve_params
+from chainlang.language.lower import resolve_params
 from chainlang.providers.base import ModelRequest
 from chainlang.runtime import scheduler as scheduler_module
 from chainlang.runtime.cost import estimate_input_tokens

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chainlang.cli import main
+from chainlang.cli.app import main
 
 
 def test_data_samples_then_folder_and_synthetic(

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from compiler_helpers import CHAINS, GOLDEN, ROOT
 
-from chainlang.cli import main
-from chainlang.compiler import check_file, check_source, compile_file, compile_source
-from chainlang.diagnostics import Diagnostics
+from chainlang.cli.app import main
 from chainlang.errors import CompileError, UsageError
-from chainlang.ir import Program
-from chainlang.lower import resolve_params
-from chainlang.parser import parse
-from chainlang.source import SourceFile
+from chainlang.language.compiler import check_file, check_source, compile_file, compile_source
+from chainlang.language.diagnostics import Diagnostics
+from chainlang.language.ir import Program
+from chainlang.language.lower import resolve_params
+from chainlang.language.source import SourceFile
+from chainlang.language.syntax.parser import parse
+from chainlang.language.syntax.unparse import unparse
 from chainlang.stdlib import SignatureError, operation
-from chainlang.unparse import unparse
 
 
 def test_chains_were_found() -> None:
@@ -216,7 +216,7 @@ def test_fmt_reports_a_file_it_cannot_write(
 
 def test_check_imports_no_heavy_modules() -> None:
     code = (
-        "import sys\nfrom chainlang.cli import main\n"
+        "import sys\nfrom chainlang.cli.app import main\n"
         "rc = main(['check', 'chains/depth.chain', 'chains/segment.chain'])\n"
         "heavy = {'torch', 'timm', 'skimage', 'openai', 'anthropic', 'google.genai',"
         " 'chainlang.vision'}\n"

@@ -7,8 +7,8 @@ import re
 import pytest
 from compiler_helpers import ROOT
 
-from chainlang.compiler import check_source
-from chainlang.diagnostics import CODES
+from chainlang.language.compiler import check_source
+from chainlang.language.diagnostics import CODES
 
 DOC = ROOT / "docs" / "language.md"
 EXAMPLES = re.findall(r"```chain\n(.*?)```", DOC.read_text(), re.S)

@@ -12,17 +12,17 @@ import pytest
 MODULES = [
     importlib.import_module(f"chainlang.{name}")
     for name in (
-        "builder",
-        "diagnostics",
-        "labelsets",
-        "source",
-        "staticeval",
+        "language.syntax.builder",
+        "language.diagnostics",
+        "language.labelsets",
+        "language.source",
+        "language.analysis.staticeval",
         "stdlib",
         "stdlib.core",
         "stdlib.sigparse",
         "stdlib.typenames",
-        "types",
-        "unparse",
+        "language.types",
+        "language.syntax.unparse",
     )
 ]
 

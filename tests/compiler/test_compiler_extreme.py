@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from chainlang.compiler import check_source
+from chainlang.language.compiler import check_source
 
 
 def _best_of_three(source: str) -> float:

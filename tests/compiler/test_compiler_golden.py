@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from compiler_helpers import GOLDEN, PAPER_CHAINS, ROOT, update_golden
 
-from chainlang import nodes
-from chainlang.compiler import check_file
-from chainlang.diagnostics import CODES
+from chainlang.language.compiler import check_file
+from chainlang.language.diagnostics import CODES
+from chainlang.language.syntax import nodes
 
 DIAG_FILES = sorted((GOLDEN / "diagnostics").glob("*.chain"))
 

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 from lark import Lark
 
-from chainlang.compiler import check_source
-from chainlang.diagnostics import Diagnostics
-from chainlang.ir import Program
-from chainlang.parser import grammar_text, parse
-from chainlang.source import SourceFile
-from chainlang.unparse import unparse
+from chainlang.language.compiler import check_source
+from chainlang.language.diagnostics import Diagnostics
+from chainlang.language.ir import Program
+from chainlang.language.source import SourceFile
+from chainlang.language.syntax.parser import grammar_text, parse
+from chainlang.language.syntax.unparse import unparse
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
@@ -133,8 +133,8 @@ def test_random_text_never_raises(text: str) -> None:
 
 
 def test_a_diagnostic_reported_twice_counts_once() -> None:
-    from chainlang.diagnostics import Diagnostics
-    from chainlang.source import SourceFile
+    from chainlang.language.diagnostics import Diagnostics
+    from chainlang.language.source import SourceFile
 
     src = SourceFile.of("t.chain", "chain t {}\n")
     diags = Diagnostics()

@@ -1,4 +1,4 @@
-"""The one static evaluator (``chainlang.staticeval``) agrees with the interpreter.
+"""The one static evaluator (``language.analysis.staticeval``) agrees with the interpreter.
 
 Generated expressions over parameters and literals are compiled in a chain;
 for every one the checker accepts and the evaluator calls static, the value
@@ -16,12 +16,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from chainlang import ir, staticeval
-from chainlang.compiler import check_source
 from chainlang.errors import OperationError
+from chainlang.language import ir
+from chainlang.language.analysis import staticeval
+from chainlang.language.analysis.staticeval import BSym, Scope, Static
+from chainlang.language.compiler import check_source
 from chainlang.providers.base import ModelRef
 from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed, Settings
-from chainlang.staticeval import BSym, Scope, Static
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
@@ -144,7 +145,7 @@ def test_operators_have_one_meaning(expr: str, values: dict[str, int], expected:
 
 
 def test_bound_formulas_follow_the_interpreters_rules() -> None:
-    from chainlang.bounds import evaluate, lit, op
+    from chainlang.language.analysis.bounds import evaluate, lit, op
 
     c = BSym(name="c")
     lazy = op("and", lit(False), op(">", op("/", lit(1), c), lit(0)))

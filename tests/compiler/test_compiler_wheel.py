@@ -48,7 +48,7 @@ def test_wheel_checks_a_chain(tmp_path: Path) -> None:
     wheel = next(dist.glob("chainlang-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "chainlang/grammars/chain.lark" in names
-    assert "chainlang/labelsets/imagenet1k.txt" in names
+    assert "chainlang/language/labelsets/imagenet1k.txt" in names
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
@@ -63,7 +63,7 @@ def test_wheel_checks_a_chain(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "chains", work)
     env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{deps}", "PYTHONNOUSERSITE": "1"}
     code = (
-        "import chainlang, sys; from chainlang.cli import main; print(chainlang.__file__); "
+        "import chainlang, sys; from chainlang.cli.app import main; print(chainlang.__file__); "
         "sys.exit(main(['check', '--explain', 'depth.chain', 'examples/label.chain']))"
     )
     run = subprocess.run(

@@ -11,7 +11,7 @@ from chainlang.data import load_dataset
 from chainlang.data.synthetic import CLASSES, STAMP_NAME, generate, render_scene
 from chainlang.errors import UsageError
 
-LABELSET = Path(__file__).parents[2] / "chainlang" / "labelsets" / "synthetic.txt"
+LABELSET = Path(__file__).parents[2] / "chainlang" / "language" / "labelsets" / "synthetic.txt"
 
 
 def test_labelset_file_matches_the_generator() -> None:

@@ -23,8 +23,8 @@ import pytest
 from e2e_helpers import CHAINS, REAL_MODELS, results, run_chain
 
 from chainlang.api import RunOptions, plan
-from chainlang.experiments.trace import format_trace, trace_item
 from chainlang.image import ImageData
+from chainlang.reporting.trace import format_trace, trace_item
 from chainlang.runtime.runfolder import read_image
 from chainlang.scoring.score import HEADLINE, RunScore, score_run
 

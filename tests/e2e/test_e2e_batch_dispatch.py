@@ -117,7 +117,7 @@ def test_plan_prices_batch_dispatch_at_the_batch_discount(
 ) -> None:
     import json
 
-    from chainlang.cli import main
+    from chainlang.cli.app import main
 
     base = ["plan", str(LABEL), "--data", str(sample_manifest), "--model", "openai:gpt-4o"]
     totals = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chainlang.api import RunOptions, load_chain, plan, run
-from chainlang.cli import main
+from chainlang.cli.app import main
 from chainlang.runtime.runfolder import read_results
 
 HEAD = """chain votes "Bounds from answers and data" {

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from e2e_helpers import CHAINS
 
-from chainlang.cli import main
-from chainlang.cli_support import EXIT_BUDGET, EXIT_OK
+from chainlang.cli.app import main
+from chainlang.cli.support import EXIT_BUDGET, EXIT_OK
 from chainlang.runtime.cache import Journal
 from chainlang.runtime.runfolder import read_results
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from e2e_helpers import CHAINS, results, run_chain
 
-from chainlang.cli import main
+from chainlang.cli.app import main
 from chainlang.scoring.score import score_run
 from chainlang.testing.fake_provider import FakeProviderServer
 

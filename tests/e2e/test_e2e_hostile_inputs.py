@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from e2e_helpers import CHAINS
 
-from chainlang.cli import main
-from chainlang.labelsets import MAX_FILE_BYTES
+from chainlang.cli.app import main
+from chainlang.language.labelsets import MAX_FILE_BYTES
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chainlang.cli import main
+from chainlang.cli.app import main
 
 # Counts asks until it has asked `wanted` times, but may run only `rounds` rounds.
 CHAIN = """labels animals = "animals.labels"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from e2e_helpers import CHAINS, results, run_chain
 
-from chainlang.cli import main
+from chainlang.cli.app import main
 
 CHAIN = """\
 labels animals = "animals.labels"

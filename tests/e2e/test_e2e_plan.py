@@ -10,7 +10,7 @@ import pytest
 from e2e_helpers import CHAINS
 
 from chainlang.api import RunOptions, parse_model, plan
-from chainlang.cli import main
+from chainlang.cli.app import main
 from chainlang.testing.fake_provider import FakeProviderServer
 
 PAIRS = 16

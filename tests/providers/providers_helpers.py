@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainlang.answers import schema_for
 from chainlang.image import ImageData
+from chainlang.language.answers import schema_for
+from chainlang.language.types import EnumT, FieldT, RecordT, TextT, Type
 from chainlang.providers.base import ImagePart, Message, ModelRequest, Params, TextPart
 from chainlang.providers.registry import make_provider, parse_model, resolve_credentials
 from chainlang.testing import FakeProviderServer
-from chainlang.types import EnumT, FieldT, RecordT, TextT, Type
 
 LABELS = ("person", "zebra", "traffic light", "hot_dog", "cat")
 

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from providers_helpers import check_strict, conforms
 
-from chainlang.answers import (
+from chainlang.errors import ChainlangError, UsageError
+from chainlang.language.answers import (
     AnswerError,
     extract_json,
     instructions_for,
@@ -19,8 +20,7 @@ from chainlang.answers import (
     schema_for,
     validate,
 )
-from chainlang.errors import ChainlangError, UsageError
-from chainlang.types import (
+from chainlang.language.types import (
     BoolT,
     EnumT,
     FieldT,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from providers_helpers import provider, request
 
+from chainlang.language.types import ImageT
 from chainlang.providers.base import Params, ProviderError
-from chainlang.types import ImageT
 
 
 async def test_messages_shape_with_cache_control_and_forced_tool(fake, image) -> None:

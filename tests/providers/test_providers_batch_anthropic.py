@@ -10,8 +10,8 @@ import anthropic
 import pytest
 from providers_helpers import DEPTH, provider, request
 
+from chainlang.language.types import ImageT, TextT
 from chainlang.providers.base import BatchLimits, ModelResponse, ProviderError, Usage
-from chainlang.types import ImageT, TextT
 
 SPEC = "anthropic:claude-x"
 BATCHES = "/v1/messages/batches"

@@ -10,6 +10,7 @@ import pytest
 from google.genai import types as gt
 from providers_helpers import provider, request
 
+from chainlang.language.types import ImageT
 from chainlang.providers import gemini as gemini_provider
 from chainlang.providers.base import (
     BatchLimits,
@@ -18,7 +19,6 @@ from chainlang.providers.base import (
     ProviderError,
     Usage,
 )
-from chainlang.types import ImageT
 
 IDS = [f"{i:064x}" for i in range(1, 5)]
 CREATE = "/v1beta/models/g:batchGenerateContent"

@@ -11,8 +11,8 @@ import openai
 import pytest
 from providers_helpers import provider, request
 
+from chainlang.language.types import ImageT, TextT
 from chainlang.providers.base import ModelRequest, ModelResponse, Params, ProviderError, Usage
-from chainlang.types import ImageT, TextT
 
 SPECS = ["openai:gpt-4o", "openai:gpt-4o:api=responses"]
 

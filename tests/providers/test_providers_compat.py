@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from providers_helpers import DEPTH, provider, request
 
-from chainlang.answers import validate
+from chainlang.language.answers import validate
 from chainlang.providers.base import Params
 from chainlang.testing.fake_provider import Reply
 

@@ -9,8 +9,8 @@ import httpx2
 import pytest
 from providers_helpers import DEPTH, provider, request
 
-from chainlang.answers import AnswerError, validate
 from chainlang.errors import UsageError
+from chainlang.language.answers import AnswerError, validate
 from chainlang.testing import FakeProviderServer
 from chainlang.testing.fake_provider import Reply, example_from_schema
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pytest
 from providers_helpers import provider
 
-from chainlang import answers
+from chainlang.language import answers
+from chainlang.language.types import EnumT
 from chainlang.providers.base import Message, ModelRequest, Params, TextPart, Usage
 from chainlang.providers.registry import parse_model
 from chainlang.runtime.cost import PriceTable
@@ -20,7 +21,6 @@ from chainlang.runtime.retry import RetryPolicy
 from chainlang.runtime.scheduler import Scheduler
 from chainlang.testing import FakeProviderServer
 from chainlang.testing.fake_provider.faults import FAULT_KINDS
-from chainlang.types import EnumT
 
 SPECS = ["openai:gpt-4o", "anthropic:claude-3-5-sonnet-20241022"]
 ATTEMPTS = 3

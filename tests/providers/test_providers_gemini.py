@@ -9,9 +9,9 @@ import pytest
 from google.genai import errors as genai_errors
 from providers_helpers import provider, request
 
+from chainlang.language.types import ImageT
 from chainlang.providers import gemini as gemini_provider
 from chainlang.providers.base import Params, ProviderError
-from chainlang.types import ImageT
 
 
 async def test_generate_content_shape(fake, image) -> None:

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from providers_helpers import DEPTH, provider, request
 
+from chainlang.language.types import ImageT
 from chainlang.providers.base import Message, ModelRequest, Params, ProviderError, TextPart
-from chainlang.types import ImageT
 
 
 async def test_chat_request_shape(fake, image) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chainlang.language.types import EnumT, Type
 from chainlang.providers.base import (
     Message,
     ModelRef,
@@ -20,7 +21,6 @@ from chainlang.providers.base import (
     Usage,
 )
 from chainlang.runtime.clock import LoopClock
-from chainlang.types import EnumT, Type
 
 GPT4O = ModelRef("openai", "gpt-4o")
 COLOUR = EnumT(values=("red", "blue"))

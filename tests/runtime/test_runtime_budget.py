@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from runtime_helpers import GPT4O, ScriptedProvider, make_request, reply
 
-from chainlang import answers
+from chainlang.language import answers
 from chainlang.providers.base import ModelRequest, ModelResponse, Usage
 from chainlang.providers.openai import OpenAIProvider
 from chainlang.providers.registry import ProviderSettings

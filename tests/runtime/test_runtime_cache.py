@@ -18,6 +18,7 @@ from runtime_helpers import GPT4O, ScriptedProvider, make_request, reply
 
 from chainlang.errors import RunError
 from chainlang.image import ImageData
+from chainlang.language.types import BoolT, EnumT
 from chainlang.providers.base import ImagePart, Message, ModelRef, Params, TextPart, Usage
 from chainlang.runtime.cache import (
     Entry,
@@ -28,7 +29,6 @@ from chainlang.runtime.cache import (
 )
 from chainlang.runtime.clock import run_virtual
 from chainlang.runtime.scheduler import Scheduler
-from chainlang.types import BoolT, EnumT
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent

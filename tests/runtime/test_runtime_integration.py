@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 from runtime_helpers import GPT4O, make_request
 
-from chainlang import answers
+from chainlang.language import answers
+from chainlang.language.types import EnumT
 from chainlang.providers.openai import OpenAIProvider
 from chainlang.providers.registry import ProviderSettings
 from chainlang.runtime.cache import Journal
@@ -16,7 +17,6 @@ from chainlang.runtime.limits import LimitsConfig
 from chainlang.runtime.retry import RetryPolicy
 from chainlang.runtime.scheduler import Scheduler
 from chainlang.testing.fake_provider import FakeProviderServer
-from chainlang.types import EnumT
 
 COLOUR = EnumT(values=("red", "blue"))
 

@@ -12,6 +12,7 @@ from runtime_helpers import GPT4O, ScriptedProvider, make_request, reply
 
 from chainlang.errors import RunError, UsageError
 from chainlang.image import ImageData
+from chainlang.language.types import ImageT
 from chainlang.providers.base import ModelRef, ModelRequest, ModelResponse, ProviderError, Usage
 from chainlang.providers.capabilities import encode_png
 from chainlang.runtime.cache import Journal
@@ -21,7 +22,6 @@ from chainlang.runtime.limits import LimitsConfig
 from chainlang.runtime.progress import Tally
 from chainlang.runtime.retry import RetryPolicy
 from chainlang.runtime.scheduler import TRUNCATED_NOTE, ErrorBudget, Scheduler
-from chainlang.types import ImageT
 
 
 def _scheduler(provider, **kwargs) -> Scheduler:

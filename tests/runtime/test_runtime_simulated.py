@@ -8,13 +8,13 @@ from dataclasses import replace
 import pytest
 from runtime_helpers import make_request
 
-from chainlang import answers
 from chainlang.errors import UsageError
+from chainlang.language import answers
+from chainlang.language.types import EnumT, FieldT, IntT, KeyedT, ListT, RecordT, TextT
 from chainlang.providers.base import ModelRef, ModelRequest, ProviderError, Usage
 from chainlang.providers.simulated import OracleProvider, RandomProvider, simulated_provider
 from chainlang.runtime.clock import run_virtual
 from chainlang.runtime.scheduler import Scheduler
-from chainlang.types import EnumT, FieldT, IntT, KeyedT, ListT, RecordT, TextT
 
 COLOUR = EnumT(values=("red", "blue", "green"))
 

@@ -1,4 +1,4 @@
-"""``chainlang sweep``, ``report`` and ``trace`` driven through ``chainlang.cli.main``.
+"""``chainlang sweep``, ``report`` and ``trace`` driven through ``chainlang.cli.app.main``.
 
 Each test runs the command as a user would (argument strings in, exit code and
 printed text out) on three tiny synthetic scenes answered by ``oracle:flip=P``.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chainlang.cli import main
+from chainlang.cli.app import main
 from chainlang.experiments.power import mde_mcnemar
 from chainlang.experiments.sweep import sweep_cells
 

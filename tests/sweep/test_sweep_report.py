@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from chainlang.errors import RunError
-from chainlang.experiments.report import render_report
 from chainlang.experiments.sweep import sweep_cells
-from chainlang.experiments.trace import format_trace, save_trace_images, trace_item
+from chainlang.reporting.report import render_report
+from chainlang.reporting.trace import format_trace, save_trace_images, trace_item
 
 CHROMIUM = Path("/usr/bin/chromium")
 _FLAGS = [
@@ -81,8 +81,8 @@ def test_report_of_a_single_run(finished_sweep: Path, tmp_path: Path) -> None:
 
 
 def test_relative_depth_prediction_is_not_painted_invalid(tmp_path: Path) -> None:
-    from chainlang import viz
-    from chainlang.experiments.report import _prediction_panel
+    from chainlang.reporting import pictures as viz
+    from chainlang.reporting.report import _prediction_panel
 
     # A chain's depth map is relative: about half of it is 0 or below.
     depth = np.linspace(-0.3, 0.3, 12 * 16, dtype=np.float32).reshape(12, 16)
@@ -96,8 +96,8 @@ def test_relative_depth_prediction_is_not_painted_invalid(tmp_path: Path) -> Non
 
 def test_forest_plot_marks_a_zero_q_value_as_significant() -> None:
     from chainlang.experiments.analysis import CellComparison
-    from chainlang.experiments.report import _forest_svg
     from chainlang.experiments.stats import Comparison
+    from chainlang.reporting.report import _forest_svg
 
     def comp(q: float) -> CellComparison:
         result = Comparison(0.2, 0.1, 0.3, q, "mcnemar", 500, 0, 0.95, 0.5, 0.7, q_value=q)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chainlang import viz
 from chainlang.errors import UsageError
 from chainlang.image import ImageData
-from chainlang.viz import (
+from chainlang.reporting import pictures as viz
+from chainlang.reporting.pictures import (
     BLACK,
     GREY,
     boxes_image,

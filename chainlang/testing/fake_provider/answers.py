@@ -43,7 +43,7 @@ def png(size: int = 64) -> bytes:
 
 def prose_answer(prompt: str) -> str:
     """Echo the JSON example of a text-instruction prompt, wrapped in chatty prose."""
-    from chainlang.answers import AnswerError, extract_json
+    from chainlang.language.answers import AnswerError, extract_json
 
     tail = prompt.rsplit("Example", 1)[-1]
     try:

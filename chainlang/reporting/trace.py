@@ -365,7 +365,7 @@ def _refuse_sweep_folder(path: Path) -> None:
 
 
 def _scheduler(cache: _RecordedAnswers) -> Any:
-    from chainlang import ir
+    from chainlang.language import ir
     from chainlang.runtime.scheduler import Scheduler
 
     # The salt must be the one the run's scheduler used (see api.make_scheduler).

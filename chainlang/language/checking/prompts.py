@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 
-from chainlang import ir
-from chainlang import nodes as n
-from chainlang.checking.helpers import (
+from chainlang.language import ir
+from chainlang.language.checking.helpers import (
     _flags,
     _merge,
 )
-from chainlang.diagnostics import did_you_mean
-from chainlang.source import Span
-from chainlang.stdlib.typenames import ANY
-from chainlang.types import (
+from chainlang.language.diagnostics import did_you_mean
+from chainlang.language.source import Span
+from chainlang.language.syntax import nodes as n
+from chainlang.language.types import (
     ERROR_TYPE,
     FieldT,
     ImageT,
@@ -24,6 +23,7 @@ from chainlang.types import (
     assignable,
     is_answer_type,
 )
+from chainlang.stdlib.typenames import ANY
 
 ERR = ERROR_TYPE
 # The next brace that matters in prompt text, and a hole at a brace.

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chainlang import ir
-from chainlang import nodes as n
-from chainlang.staticeval import Static
-from chainlang.stdlib.typenames import ANY, is_type_var
-from chainlang.types import (
+from chainlang.language import ir
+from chainlang.language.analysis.staticeval import Static
+from chainlang.language.syntax import nodes as n
+from chainlang.language.types import (
     ERROR_TYPE,
     BoolT,
     EnumT,
@@ -21,6 +20,7 @@ from chainlang.types import (
     assignable,
     join,
 )
+from chainlang.stdlib.typenames import ANY, is_type_var
 
 ERR = ERROR_TYPE
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from chainlang import nodes as n
+from chainlang.language.syntax import nodes as n
 
 _IND = "  "
 

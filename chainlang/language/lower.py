@@ -1,4 +1,4 @@
-"""Checked chain → :class:`~chainlang.ir.Program`, and parameter resolution.
+"""Checked chain → :class:`~chainlang.language.ir.Program`, and parameter resolution.
 
 The checker already produced typed IR for every expression; lowering
 assembles the program (label sets and answers actually in scope, prompts,
@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from chainlang import ir
-from chainlang.bounds import bound_program
-from chainlang.check import Checked, builtin_labelset
 from chainlang.errors import UsageError
-from chainlang.labelsets import BUILTIN
-from chainlang.types import BoolT, EnumT, FloatT, IntT, TextT, Type
+from chainlang.language import ir
+from chainlang.language.analysis.bounds import bound_program
+from chainlang.language.checking.checker import Checked, builtin_labelset
+from chainlang.language.labelsets import BUILTIN
+from chainlang.language.types import BoolT, EnumT, FloatT, IntT, TextT, Type
 
 
 def lower(checked: Checked, source: str) -> ir.Program:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from chainlang import ir, staticeval
-from chainlang import nodes as n
-from chainlang.checking.helpers import (
+from chainlang.language import ir
+from chainlang.language.analysis import staticeval
+from chainlang.language.analysis.staticeval import Scope, Static
+from chainlang.language.checking.helpers import (
     _OPAQUE_FIELDS,
     Binding,
     _literal,
@@ -15,14 +16,12 @@ from chainlang.checking.helpers import (
     _subst,
     unify,
 )
-from chainlang.checking.labels import not_a_label
-from chainlang.diagnostics import did_you_mean
-from chainlang.labelsets import normalise
-from chainlang.source import Span
-from chainlang.staticeval import Scope, Static
-from chainlang.stdlib import Operation
-from chainlang.stdlib.typenames import ANY
-from chainlang.types import (
+from chainlang.language.checking.labels import not_a_label
+from chainlang.language.diagnostics import did_you_mean
+from chainlang.language.labelsets import normalise
+from chainlang.language.source import Span
+from chainlang.language.syntax import nodes as n
+from chainlang.language.types import (
     ERROR_TYPE,
     BoolT,
     EnumT,
@@ -38,6 +37,8 @@ from chainlang.types import (
     assignable,
     join,
 )
+from chainlang.stdlib import Operation
+from chainlang.stdlib.typenames import ANY
 
 ERR = ERROR_TYPE
 

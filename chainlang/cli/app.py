@@ -15,9 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from chainlang import commands, nodes
-from chainlang.bounds import show
-from chainlang.cli_support import (
+from chainlang.cli import commands
+from chainlang.cli.support import (
     EXIT_DIAGNOSTICS,
     EXIT_OK,
     EXIT_USAGE,
@@ -25,12 +24,14 @@ from chainlang.cli_support import (
     ignore_stop_signals,
     stop_signals,
 )
-from chainlang.compiler import Result, check_file
-from chainlang.diagnostics import Diagnostics, Severity, render_all, to_json
 from chainlang.errors import ChainlangError, UsageError
-from chainlang.parser import parse
-from chainlang.source import SourceFile
-from chainlang.unparse import unparse
+from chainlang.language.analysis.bounds import show
+from chainlang.language.compiler import Result, check_file
+from chainlang.language.diagnostics import Diagnostics, Severity, render_all, to_json
+from chainlang.language.source import SourceFile
+from chainlang.language.syntax import nodes
+from chainlang.language.syntax.parser import parse
+from chainlang.language.syntax.unparse import unparse
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from chainlang.api import RunOptions, run
-from chainlang.commands import score_table
+from chainlang.cli.commands import score_table
 from chainlang.data.manifest import Dataset, load_dataset
 from chainlang.data.synthetic import generate
 from chainlang.runtime.runfolder import read_results
@@ -137,7 +137,8 @@ def write_page(out: Path, data: Path, results: dict[str, list[RunScore]]) -> Pat
 
 
 def _picture_row(dataset: Dataset, item_id: str, scores: list[RunScore]) -> str:
-    from chainlang import labelsets, viz
+    from chainlang.language import labelsets
+    from chainlang.reporting import pictures as viz
 
     item = dataset.get(item_id)
     image = item.image().pixels
@@ -160,7 +161,7 @@ def _picture_row(dataset: Dataset, item_id: str, scores: list[RunScore]) -> str:
 
 
 def _prediction(run_dir: Path, item_id: str) -> Any:
-    """The item's output in the form :func:`chainlang.viz.output_image` takes, or None."""
+    """The item's output as :func:`chainlang.reporting.pictures.output_image` takes it, or None."""
     for r in read_results(run_dir):
         if r["id"] == item_id and r.get("status") == "ok":
             out = r["output"]

@@ -1,6 +1,6 @@
 """The experiment commands of ``chainlang``: sweep, report, trace.
 
-Registered by :func:`chainlang.commands.register`; heavy imports happen inside
+Registered by :func:`chainlang.cli.commands.register`; heavy imports happen inside
 each command.
 """
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chainlang.cli_support import EXIT_FAILED, EXIT_OK, Sub, guard, pairs
+from chainlang.cli.support import EXIT_FAILED, EXIT_OK, Sub, guard, pairs
 from chainlang.errors import UsageError
 
 
@@ -257,7 +257,7 @@ def _add_report(sub: Sub) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``chainlang report``: one self-contained HTML page for a run or a sweep."""
-    from chainlang.experiments.report import render_report
+    from chainlang.reporting.report import render_report
 
     _must_exist(args.path)
     page = render_report(
@@ -291,7 +291,7 @@ def _add_trace(sub: Sub) -> None:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     """``chainlang trace``: every question of one item, replayed without asking a model."""
-    from chainlang.experiments.trace import format_trace, save_trace_images, trace_item
+    from chainlang.reporting.trace import format_trace, save_trace_images, trace_item
 
     _must_exist(args.run)
     trace = trace_item(

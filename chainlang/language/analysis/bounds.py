@@ -9,7 +9,7 @@ stop early, a branch chosen by an answer, or a size bounded by a larger one
 ever left out: a size nothing bounds is a symbol without an estimate, and
 evaluating the bound without a value for it fails, which ``plan`` and the
 run's progress report as "no bound". The formulas and every static value
-come from the one static evaluator, :mod:`chainlang.staticeval`.
+come from the one static evaluator, :mod:`chainlang.language.analysis.staticeval`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from chainlang.staticeval import (
+from chainlang.language.analysis.staticeval import (
     _B,
     BExpr,
     BLit,
@@ -39,7 +39,7 @@ from chainlang.staticeval import (
 )
 
 if TYPE_CHECKING:
-    from chainlang import ir
+    from chainlang.language import ir
 
 __all__ = [
     "BExpr",

@@ -7,8 +7,8 @@ expression that already has an error gets the type ``ERR``, which every
 later check accepts silently, so one typo gives one diagnostic.
 
 While checking, every expression is also translated to its typed IR node
-(:mod:`chainlang.ir`); :mod:`chainlang.lower` assembles them into a
-:class:`~chainlang.ir.Program`.
+(:mod:`chainlang.language.ir`); :mod:`chainlang.language.lower` assembles them into a
+:class:`~chainlang.language.ir.Program`.
 """
 
 from __future__ import annotations
@@ -17,20 +17,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chainlang import ir, staticeval
-from chainlang import nodes as n
-from chainlang.checking.exprs import ExprChecks
-from chainlang.checking.helpers import Binding, _literal
-from chainlang.checking.prompts import PromptChecks
-from chainlang.checking.repeats import repeated_asks
-from chainlang.checking.values import ValueChecks
-from chainlang.diagnostics import Diagnostics, did_you_mean
-from chainlang.labelsets import BUILTIN, LabelSetError, declared_path, load
-from chainlang.source import Span
-from chainlang.staticeval import BSym, Static, names
-from chainlang.stdlib import Registry
-from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
-from chainlang.types import (
+from chainlang.language import ir
+from chainlang.language.analysis import staticeval
+from chainlang.language.analysis.staticeval import BSym, Static, names
+from chainlang.language.checking.exprs import ExprChecks
+from chainlang.language.checking.helpers import Binding, _literal
+from chainlang.language.checking.prompts import PromptChecks
+from chainlang.language.checking.repeats import repeated_asks
+from chainlang.language.checking.values import ValueChecks
+from chainlang.language.diagnostics import Diagnostics, did_you_mean
+from chainlang.language.labelsets import BUILTIN, LabelSetError, declared_path, load
+from chainlang.language.source import Span
+from chainlang.language.syntax import nodes as n
+from chainlang.language.types import (
     ERROR_TYPE,
     EnumT,
     FieldT,
@@ -44,6 +43,8 @@ from chainlang.types import (
     assignable,
     is_answer_type,
 )
+from chainlang.stdlib import Registry
+from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
 
 ERR = ERROR_TYPE
 
@@ -51,7 +52,7 @@ _PARAM_KINDS = {"int", "float", "bool", "text", "enum"}
 
 
 def builtin_labelset(name: str) -> ir.LabelSet:
-    """The IR entry of a built-in label set (a key of :data:`~chainlang.labelsets.BUILTIN`)."""
+    """The IR entry of a built-in label set (a key of :data:`~.labelsets.BUILTIN`)."""
     return ir.LabelSet(name=name, source="builtin", size=len(load(name)))
 
 
@@ -66,7 +67,7 @@ class Scope:
 
 @dataclass
 class Checked:
-    """What the checker learnt about one chain, ready for :func:`chainlang.lower.lower`."""
+    """What the checker learnt about one chain, ready for :func:`chainlang.language.lower.lower`."""
 
     chain: n.ChainDecl
     scope: Scope

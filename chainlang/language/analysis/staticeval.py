@@ -18,7 +18,7 @@ Three things live here, and every part of chainlang that needs them uses these:
   most as long as its source. Upper bounds pass only through operators that
   keep them upper bounds (``+``, ``max``, ``ceil``, ...). The checker uses
   these to decide what a loop bound or a batch size may be, the call bounds
-  (:mod:`chainlang.bounds`) to build their formulas, and ``batch items`` is
+  (:mod:`chainlang.language.analysis.bounds`) to build their formulas, and ``batch items`` is
   evaluated with them once the parameters are known.
 """
 
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chainlang.errors import OperationError, UsageError
 
 if TYPE_CHECKING:
-    from chainlang import ir
+    from chainlang.language import ir
 
 Scalar = bool | int | float | str | None
 

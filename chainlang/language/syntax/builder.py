@@ -1,4 +1,4 @@
-"""Parse tree → AST (:mod:`chainlang.nodes`). The other module that imports lark.
+"""Parse tree → AST (:mod:`chainlang.language.syntax.nodes`). The other module that imports lark.
 
 The builder only reshapes: it never judges a program (that is ``check``).
 The one kind of user mistake it reports is a literal Python cannot hold
@@ -22,13 +22,13 @@ from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import VisitError
 from lark.tree import Meta
 
-from chainlang import nodes as n
-from chainlang.diagnostics import Diagnostics
-from chainlang.source import SourceFile, Span
+from chainlang.language.diagnostics import Diagnostics
+from chainlang.language.source import SourceFile, Span
+from chainlang.language.syntax import nodes as n
 
 
 def build(tree: Tree[Token], src: SourceFile, diags: Diagnostics) -> n.Module | None:
-    """Turn a lark tree into a :class:`~chainlang.nodes.Module`.
+    """Turn a lark tree into a :class:`~chainlang.language.syntax.nodes.Module`.
 
     Args:
         tree: The tree ``parser`` produced from ``src``.

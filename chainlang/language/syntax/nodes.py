@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from chainlang.source import Span
+from chainlang.language.source import Span
 
 # ---- types ----
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from chainlang import nodes as n
-from chainlang.checking.helpers import _mentions
-from chainlang.source import Span
+from chainlang.language.checking.helpers import _mentions
+from chainlang.language.source import Span
+from chainlang.language.syntax import nodes as n
 
 HINT = (
     "identical asks of an item are one request and share one answer; "

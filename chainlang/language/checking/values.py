@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from chainlang import ir
-from chainlang import nodes as n
-from chainlang.checking.helpers import (
+from chainlang.language import ir
+from chainlang.language.checking.helpers import (
     Binding,
     _asks_in,
     _err,
     _shown,
 )
-from chainlang.checking.labels import enum_fits_labels, label_names, literal_sites, not_a_label
-from chainlang.diagnostics import did_you_mean
-from chainlang.labelsets import normalise
-from chainlang.source import Span
-from chainlang.types import (
+from chainlang.language.checking.labels import (
+    enum_fits_labels,
+    label_names,
+    literal_sites,
+    not_a_label,
+)
+from chainlang.language.diagnostics import did_you_mean
+from chainlang.language.labelsets import normalise
+from chainlang.language.source import Span
+from chainlang.language.syntax import nodes as n
+from chainlang.language.types import (
     ERROR_TYPE,
     BoolT,
     EnumT,

@@ -42,8 +42,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chainlang.bounds import Bound
-from chainlang.types import Type
+from chainlang.language.analysis.bounds import Bound
+from chainlang.language.types import Type
 
 IR_VERSION = 1
 

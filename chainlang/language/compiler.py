@@ -13,14 +13,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chainlang import ir
-from chainlang import nodes as n
-from chainlang.check import Checker, Scope
-from chainlang.diagnostics import Diagnostic, Diagnostics, did_you_mean, render_all
 from chainlang.errors import CompileError
-from chainlang.lower import lower
-from chainlang.parser import parse
-from chainlang.source import SourceFile
+from chainlang.language import ir
+from chainlang.language.checking.checker import Checker, Scope
+from chainlang.language.diagnostics import Diagnostic, Diagnostics, did_you_mean, render_all
+from chainlang.language.lower import lower
+from chainlang.language.source import SourceFile
+from chainlang.language.syntax import nodes as n
+from chainlang.language.syntax.parser import parse
 from chainlang.stdlib import Registry, default_registry
 
 

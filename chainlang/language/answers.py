@@ -1,6 +1,6 @@
 """Answer types as the model sees them, and model replies as chains see them.
 
-Four jobs, all driven by a :mod:`chainlang.types` answer type:
+Four jobs, all driven by a :mod:`chainlang.language.types` answer type:
 
 - :func:`schema_for` turns the type into a JSON Schema that OpenAI's strict mode
   accepts (and so do Anthropic tools, Gemini and vLLM guided decoding);
@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from chainlang.errors import ChainlangError, UsageError
-from chainlang.labelsets import normalise  # the one spelling rule, shared with the checker
-from chainlang.types import (
+from chainlang.language.labelsets import normalise  # the one spelling rule, shared with the checker
+from chainlang.language.types import (
     BoolT,
     EnumT,
     FloatT,
@@ -62,8 +62,10 @@ class AnswerError(ChainlangError):
 
 
 def load_labels(name: str) -> tuple[str, ...]:
-    """Load a label set by built-in name or file path (:func:`chainlang.labelsets.load`)."""
-    from chainlang.labelsets import load  # lazy: answers must import without the data files
+    """A label set by built-in name or file path (:func:`~chainlang.language.labelsets.load`)."""
+    from chainlang.language.labelsets import (
+        load,  # lazy: answers must import without the data files
+    )
 
     return load(name)
 

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from chainlang import viz
 from chainlang.errors import ChainlangError, RunError
 from chainlang.experiments.sweep import (
     CELLS_DIR,
@@ -45,6 +44,7 @@ from chainlang.experiments.sweep import (
     variance_by_model,
 )
 from chainlang.experiments.variance import COMPONENTS, VarianceDecomposition
+from chainlang.reporting import pictures as viz
 from chainlang.runtime.runfolder import RESULTS_FILE, RUN_FILE, iter_results, read_run
 
 _CSS = """
@@ -502,7 +502,7 @@ def _truth_panel(kind: str, item: Any, image: np.ndarray) -> tuple[str, Image.Im
 
 
 def _trace(src: _Source, item_id: str | None, cache: str | Path | None) -> str:
-    from chainlang.experiments.trace import trace_item
+    from chainlang.reporting.trace import trace_item
 
     if item_id is None:
         return _note("no item to trace")

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chainlang.source import SourceFile, Span
+from chainlang.language.source import SourceFile, Span
 
 
 class Severity(StrEnum):

@@ -1,6 +1,6 @@
 """The running side of the ``chainlang`` command: plan, run, score, data, cache, demo.
 
-Registered by :mod:`chainlang.cli`. Every heavy import happens inside the
+Registered by :mod:`chainlang.cli.app`. Every heavy import happens inside the
 command that needs it, so ``chainlang check`` stays fast and light.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chainlang import commands_experiments
-from chainlang.cli_support import (
+from chainlang.cli import experiment_commands as commands_experiments
+from chainlang.cli.support import (
     EXIT_BUDGET,
     EXIT_BUSY,
     EXIT_FAILED,
@@ -684,7 +684,7 @@ def _add_demo(sub: Sub) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from chainlang.demo import run_demo
+    from chainlang.cli.demo import run_demo
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] or None
     return run_demo(args.out, n=args.n, tasks=tasks)

@@ -3,7 +3,7 @@
 A literal such as ``"cat"`` has the one-value enum type ``"cat"``. Where the
 answer (or a comparison) wants ``Label(coco80)`` the literal fits when it is a
 label of that set, with the answer validator's spelling rule
-(:func:`chainlang.answers.normalise`), so a label accepted from a model is
+(:func:`chainlang.language.answers.normalise`), so a label accepted from a model is
 accepted from the chain's own text too. Types alone cannot see a literal once
 it is joined with a truth label (``if c then "zebra" else truth.label`` has the
 type ``Label``), so oracle and fallback clauses are also walked syntactically:
@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from chainlang import ir
-from chainlang import nodes as n
-from chainlang.diagnostics import did_you_mean
-from chainlang.labelsets import LabelSetError, load, normalise
-from chainlang.types import EnumT, LabelT, ListT, OptionalT, RecordT, Type, assignable
+from chainlang.language import ir
+from chainlang.language.diagnostics import did_you_mean
+from chainlang.language.labelsets import LabelSetError, load, normalise
+from chainlang.language.syntax import nodes as n
+from chainlang.language.types import EnumT, LabelT, ListT, OptionalT, RecordT, Type, assignable
 
 #: Label-set name → its labels by normalised form, or None when unknown.
 LabelLookup = Callable[[str], "dict[str, str] | None"]

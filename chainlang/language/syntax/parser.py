@@ -1,7 +1,7 @@
 """Text → AST. One of the two modules that import lark (with ``builder``).
 
-:func:`parse` turns a :class:`~chainlang.source.SourceFile` into a
-:class:`~chainlang.nodes.Module`, reporting syntax errors as diagnostics
+:func:`parse` turns a :class:`~chainlang.language.source.SourceFile` into a
+:class:`~chainlang.language.syntax.nodes.Module`, reporting syntax errors as diagnostics
 (E101–E105) instead of raising. Lark trees, tokens and exceptions never
 leave this module and ``builder``.
 """
@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from chainlang import nodes
-from chainlang.diagnostics import Diagnostics
-from chainlang.source import SourceFile
+from chainlang.language.diagnostics import Diagnostics
+from chainlang.language.source import SourceFile
+from chainlang.language.syntax import nodes
 
 #: Deepest lark tree accepted; deeper input gets E104 rather than a RecursionError.
 MAX_DEPTH = 120
@@ -52,8 +53,17 @@ TERMINAL_NAMES: dict[str, str] = {
 
 
 def grammar_text() -> str:
-    """The text of ``chain.lark`` as shipped inside the package."""
-    return resources.files("chainlang").joinpath("grammars/chain.lark").read_text("utf-8")
+    """The text of ``chain.lark``.
+
+    The grammar lives at the repository's top level (``grammars/``, beside the editor
+    grammars); the wheel's build rule places it at ``chainlang/grammars/chain.lark``. An
+    installed wheel reads that copy; a source checkout (an editable install) reads the
+    repository's file.
+    """
+    shipped = resources.files("chainlang").joinpath("grammars/chain.lark")
+    if shipped.is_file():
+        return shipped.read_text("utf-8")
+    return (Path(__file__).resolve().parents[3] / "grammars" / "chain.lark").read_text("utf-8")
 
 
 @cache
@@ -89,7 +99,9 @@ def parse(src: SourceFile, diags: Diagnostics) -> nodes.Module | None:
             "split deep expressions into `let` steps",
         )
         return None
-    from chainlang.builder import build  # builder imports lark too; keep it local to parsing
+    from chainlang.language.syntax.builder import (
+        build,  # builder imports lark too; keep it local to parsing
+    )
 
     return build(tree, src, diags)
 

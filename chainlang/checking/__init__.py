@@ -1,1 +1,0 @@
-"""The checker, split by pass: :mod:`chainlang.check` assembles them."""

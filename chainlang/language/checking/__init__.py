@@ -1,0 +1,1 @@
+"""The checker, split by pass: :mod:`chainlang.language.checking.checker` assembles them."""

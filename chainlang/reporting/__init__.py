@@ -1,0 +1,1 @@
+"""What a person looks at: pictures of inputs and predictions, the HTML report, ``trace``."""
