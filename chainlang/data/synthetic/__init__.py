@@ -14,7 +14,8 @@ World frame: +y up, the floor is ``y = 0``, the back wall faces +z. Outputs per 
   in metres (Hypersim's ``depth_euclidean`` convention), 0 where no surface is hit.
 * ``normals/<id>.npy``: float32 unit normals in the camera frame, +x right, +y up, +z towards
   the camera.
-* ``semantic/<id>.png``: uint8 index into ``chainlang/language/labelsets/synthetic.txt``; 255 = ignore.
+* ``semantic/<id>.png``: uint8 index into ``chainlang/language/labelsets/synthetic.txt``;
+  255 = ignore.
 * ``instances/<id>.png``: 16-bit ids 1..N for objects, 0 for floor and walls.
 * boxes, the image label (class of the largest visible object) and one interior query point per
   object are inline in the manifest; the camera intrinsics are in each item's ``meta``.

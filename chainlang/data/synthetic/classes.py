@@ -1,4 +1,4 @@
-"""The semantic classes of the synthetic scenes (indices into ``language/labelsets/synthetic.txt``)."""
+"""The semantic classes of the synthetic scenes (indices into the ``synthetic`` label set)."""
 
 from __future__ import annotations
 
