@@ -369,9 +369,11 @@ async def _dry_run(
 
 def _estimate(requests: Sequence[ModelRequest], prices: PriceTable) -> ItemEstimate:
     tokens = [estimate_input_tokens(r) for r in requests]
-    out = sum(_expected_output(r) for r in requests)
-    # The same cap the run's budget reserves, so plan and --max-cost agree.
-    max_out = sum(prices.output_cap(r) for r in requests)
+    # The same cap the run's budget reserves, so plan and --max-cost agree; no answer is
+    # billed past it, so the expected output never exceeds it either.
+    caps = [prices.output_cap(r) for r in requests]
+    out = sum(min(_expected_output(r), cap) for r, cap in zip(requests, caps, strict=True))
+    max_out = sum(caps)
     return ItemEstimate(
         calls=len(requests),
         input_tokens=sum(t for t, _ in tokens),

@@ -133,3 +133,12 @@ def test_the_last_short_chunk_is_priced_as_its_own_request(three_scenes: Path) -
     assert full.image_tokens == 2 * short.image_tokens
     assert full.output_tokens > short.output_tokens
     assert planned.total_input_tokens == full.input_tokens + short.input_tokens
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS.glob("dense_*.chain")), ids=lambda p: p.stem)
+def test_expected_cost_never_exceeds_the_worst_case(chain: Path, three_scenes: Path) -> None:
+    # An image answer is about 4,160 output tokens; a call is billed at most its cap.
+    planned = plan(chain, three_scenes, MODEL, options=RunOptions(labels=RELABEL))
+    assert planned.per_call["output_tokens"] <= planned.per_call["max_output_tokens"]
+    assert planned.total_usd is not None and planned.total_usd_worst is not None
+    assert planned.total_usd <= planned.total_usd_worst
