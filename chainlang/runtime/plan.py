@@ -324,11 +324,7 @@ async def _dry_run_chunk(
     async def one(item: Any) -> None:
         ctx = ItemContext(item.id, truth=item.truth, batchers=batchers)
         try:
-            await Interpreter(program, settings, fake).run(item_inputs(program, item), ctx)
-        except ItemFailed as err:
-            notes.append(f"dry run of item {item.id} stopped: {err}")
-        except ChainlangError as err:  # e.g. an unreadable image: reported, the plan still prints
-            notes.append(f"dry run of item {item.id} failed: {err}")
+            await _interpret(program, settings, fake, item, ctx, notes)
         finally:
             for b in batchers.values():
                 b.finished(item.id)
@@ -353,18 +349,31 @@ async def _dry_run(
     notes: list[str] = []
     for item in _first(dataset, n):
         fake = DryRun(prices)
-        ctx = ItemContext(item.id, truth=item.truth)
-        try:
-            await Interpreter(program, settings, fake).run(item_inputs(program, item), ctx)
-        except ItemFailed as err:
-            notes.append(f"dry run of item {item.id} stopped: {err}")
-        except ChainlangError as err:  # e.g. an unreadable image: reported, the plan still prints
-            notes.append(f"dry run of item {item.id} failed: {err}")
+        await _interpret(
+            program, settings, fake, item, ItemContext(item.id, truth=item.truth), notes
+        )
         if fake.requests:
             estimates.append(_estimate(fake.requests, prices))
     if not estimates:
         notes.append("the dry run asked no question; per-call tokens are unknown")
     return estimates, notes
+
+
+async def _interpret(
+    program: ir.Program,
+    settings: Settings,
+    fake: DryRun,
+    item: Any,
+    ctx: ItemContext,
+    notes: list[str],
+) -> None:
+    """Run one item against the dry run; a failure becomes a note and the plan still prints."""
+    try:
+        await Interpreter(program, settings, fake).run(item_inputs(program, item), ctx)
+    except ItemFailed as err:
+        notes.append(f"dry run of item {item.id} stopped: {err}")
+    except ChainlangError as err:  # e.g. an unreadable image
+        notes.append(f"dry run of item {item.id} failed: {err}")
 
 
 def _estimate(requests: Sequence[ModelRequest], prices: PriceTable) -> ItemEstimate:
