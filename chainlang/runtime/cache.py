@@ -388,7 +388,8 @@ def _delete(
     model: str | None,
 ) -> int:
     """Delete the rows of ``table`` no newer than ``cutoff`` whose model matches ``model``."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | float] = []
     if cutoff is not None:
         where.append(f"{time_col} <= ?")
         args.append(cutoff)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Coroutine
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
+from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class Clock(Protocol):
@@ -89,8 +91,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         self._virtual_now = 0.0
         self.threads_busy = 0
-        super().__init__(selectors.DefaultSelector())
-        self._selector = _JumpingSelector(self._selector, self)
+        inner = selectors.DefaultSelector()
+        super().__init__(inner)
+        self._selector = _JumpingSelector(inner, self)
         self._clock_resolution = 1e-6  # absorbs float error when jumping to a timer
 
     def time(self) -> float:
@@ -101,7 +104,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         """Move virtual time forward by ``seconds``."""
         self._virtual_now += max(0.0, seconds)
 
-    def run_in_executor(self, executor: Any, func: Any, *args: Any) -> asyncio.Future[Any]:
+    def run_in_executor(
+        self,
+        executor: Executor | None,
+        func: Callable[[Unpack[Ts]], T],
+        *args: *Ts,
+    ) -> asyncio.Future[T]:
         """Run ``func`` in a thread; time stays put until it finishes."""
         self.threads_busy += 1
         fut = super().run_in_executor(executor, func, *args)

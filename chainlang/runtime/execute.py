@@ -27,6 +27,7 @@ from chainlang.runtime.interpreter import (
     Interpreter,
     ItemContext,
     ItemFailed,
+    Question,
     Settings,
 )
 from chainlang.runtime.runfolder import RunFolder, iter_results
@@ -324,15 +325,23 @@ class _Totals:
 
 def _question_totals(ctx: ItemContext) -> dict[str, Any]:
     qs = ctx.questions
-    costs = [q.outcome.cost_usd for q in qs]
     return {
         "n_questions": len(qs),
         "n_failed": sum(not q.outcome.ok for q in qs),
         "n_fallbacks": sum(q.fallback for q in qs),
-        "cost_usd": None
-        if None in costs
-        else sum(c * q.share for c, q in zip(costs, qs, strict=True)),
+        "cost_usd": _shared_cost(qs),
     }
+
+
+def _shared_cost(questions: Sequence[Question]) -> float | None:
+    """The item's share of its questions' cost; None when any question's cost is unknown."""
+    total: float = 0  # an item without questions reports 0, as it always has
+    for q in questions:
+        cost = q.outcome.cost_usd
+        if cost is None:
+            return None
+        total += cost * q.share
+    return total
 
 
 def identical_asks(questions: Sequence[Any]) -> list[dict[str, Any]]:

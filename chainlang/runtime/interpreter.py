@@ -505,9 +505,12 @@ def resolve_impl(impl: str) -> Callable[..., Any]:
     """Import ``module:function`` (or ``module.function``)."""
     module, _, name = impl.partition(":") if ":" in impl else impl.rpartition(".")
     try:
-        return getattr(importlib.import_module(module), name)
+        fn: object = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as err:
         raise OperationError(f"operation implementation {impl!r} cannot be loaded: {err}") from err
+    if not callable(fn):
+        raise OperationError(f"operation implementation {impl!r} is not a function")
+    return fn
 
 
 class _TruthView:

@@ -168,7 +168,9 @@ class RunFolder:
         """Save an item's dense outputs; return the path relative to the folder."""
         target = self.output_path(item_id)
         tmp = target.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
+        # typed loosely: numpy's stub reads any str key as possibly its ``allow_pickle`` flag
+        fields: dict[str, Any] = dict(arrays)
+        np.savez_compressed(tmp, **fields)
         os.replace(tmp, target)
         return str(target.relative_to(self.path))
 

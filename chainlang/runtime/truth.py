@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -87,7 +87,7 @@ def truth_source_for(
     ref = settings.model
     if ref.provider != "specialist":
         return None
-    from chainlang.scoring.specialists import TASKS, SpecialistOptions, get_specialist
+    from chainlang.scoring.specialists import TASKS, SpecialistOptions, Task, get_specialist
 
     needed = truth_fields(program)
     if not needed:
@@ -101,7 +101,10 @@ def truth_source_for(
     labels = answers.load_labels(settings.dataset_labels) if settings.dataset_labels else None
     try:
         specialist = get_specialist(
-            ref.model, SpecialistOptions(labels=labels, task=task), cache_dir=cache_dir
+            ref.model,
+            # checked against TASKS above
+            SpecialistOptions(labels=labels, task=cast("Task | None", task)),
+            cache_dir=cache_dir,
         )
     except ScoringError as err:
         hint = "" if task else f" (the chain reads {', '.join(sorted(needed))}: add :task=KIND)"
