@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainlang.api import RunOptions, load_chain, parse_model
 from chainlang.errors import RunError, UsageError
+from chainlang.language.params import parse_param_spec
+from chainlang.runtime.session import RunOptions, load_chain, parse_model
 
 SWEEP_FILE = "sweep.json"
 CELLS_DIR = "cells"
@@ -226,7 +227,8 @@ def experiment_from_args(
         models: model specs (``-m`` repeated).
         variants: ``prompt=v1,v2`` strings (``--variants`` repeated).
         params: ``name=[a,b]`` (swept) or ``name=a`` (fixed) strings (``-p`` repeated);
-            values are read as TOML values, and a bare word is a string.
+            values are read as TOML values, and a bare word is a string
+            (:func:`chainlang.language.params.parse_param_spec`).
         samples: repeats of every question.
         options: shared run options.
         baseline: the cell every other is compared with.
@@ -280,27 +282,6 @@ def parse_variant_spec(spec: str) -> tuple[str, tuple[str, ...]]:
     if not sep or not prompt.strip() or not all(names):
         raise UsageError(f"variants must look like prompt=v1,v2; got {spec!r}")
     return prompt.strip(), names
-
-
-def parse_param_spec(spec: str) -> tuple[str, Any]:
-    """``"pairs=[6,12]"`` → ``("pairs", [6, 12])``; ``"marker=point"`` → ``("marker", "point")``.
-
-    Raises:
-        UsageError: no ``=`` or an empty name.
-    """
-    name, sep, text = spec.partition("=")
-    if not sep or not name.strip():
-        raise UsageError(f"parameters must look like name=value or name=[a,b]; got {spec!r}")
-    text = text.strip()
-    try:
-        value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        if text.startswith("["):
-            # A list of bare words: [point, curve]
-            value = [w.strip() for w in text.strip("[]").split(",") if w.strip()]
-        else:
-            value = text
-    return name.strip(), value
 
 
 def _table(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:

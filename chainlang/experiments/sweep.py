@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainlang.api import load_chain, make_scheduler, parse_model
 from chainlang.errors import ChainlangError, RunError, UsageError
 from chainlang.experiments.analysis import (
     CellComparison,
@@ -76,6 +75,7 @@ from chainlang.experiments.grid import (
     sweep_cells,
 )
 from chainlang.experiments.power import mde_mcnemar, mde_paired
+from chainlang.runtime.session import load_chain, make_scheduler, parse_model
 
 # --------------------------------------------------------------------------- pricing and MDE
 
@@ -85,8 +85,8 @@ async def price(experiment: Experiment, *, sample_items: int = 2) -> list[Any]:
 
     The plans come back in the order of :func:`cells`; nothing is sent to any model.
     """
-    from chainlang.api import aplan
     from chainlang.data.manifest import load_dataset
+    from chainlang.runtime.session import aplan
 
     check_experiment(experiment)
     dataset = load_dataset(experiment.data)
@@ -297,8 +297,8 @@ async def run_sweep(
         RunError: ``out`` holds a sweep of another chain or dataset.
         CompileError, DataError, UsageError: as for a single run.
     """
-    from chainlang.api import arun
     from chainlang.data.manifest import load_dataset
+    from chainlang.runtime.session import arun
 
     out = Path(out)
     program = load_chain(experiment.chain)

@@ -8,9 +8,11 @@ drawn here), so it can be mailed, committed or opened offline. Sections:
 2. paired comparisons with a forest plot of the differences (sweeps only);
 3. the variance decomposition per model as stacked bars (sweeps with variants or repeats);
 4. sensitivity: per model, the metric of each cell with its CI;
-5. cost and coverage: calls, cache hits, tokens, dollars, failures by cause, fallbacks;
-6. pictures: input | each cell's prediction | truth for chosen images;
-7. a per-question trace of one item (the images the model was sent, its answers).
+5. parameters: each cell's resolved parameters and variants, as ``run.json`` records
+   them (values set by ``defaults for`` blocks included);
+6. cost and coverage: calls, cache hits, tokens, dollars, failures by cause, fallbacks;
+7. pictures: input | each cell's prediction | truth for chosen images;
+8. a per-question trace of one item (the images the model was sent, its answers).
 
 A section that cannot be computed (a run that cannot be scored, too few
 images for a decomposition) says why in the page instead of failing the report.
@@ -44,6 +46,7 @@ from chainlang.experiments.sweep import (
     variance_by_model,
 )
 from chainlang.experiments.variance import COMPONENTS, VarianceDecomposition
+from chainlang.language.params import recorded_choices
 from chainlang.reporting import pictures as viz
 from chainlang.runtime.runfolder import RESULTS_FILE, RUN_FILE, iter_results, read_run
 
@@ -117,6 +120,7 @@ def render_report(
         parts.append(_section("Paired comparisons", lambda: _comparisons(src, scores, chosen)))
         parts.append(_section("Variance decomposition", lambda: _variance(src, scores, chosen)))
         parts.append(_section("Sensitivity per model", lambda: _sensitivity(src, scores, chosen)))
+    parts.append(_section("Parameters", lambda: _parameters(src)))
     parts.append(_section("Cost and coverage", lambda: _cost(src)))
     parts.append(_section("Predictions side by side", lambda: _pictures(src, ids)))
     trace_id = item or (ids[0] if ids else None)
@@ -229,6 +233,19 @@ def _coverage(score: CellScore) -> list[str]:
     if cov is None:
         return ["", ""]
     return [f"{cov.items_scored}/{cov.items}", f"{cov.questions_failed}/{cov.questions}"]
+
+
+def _parameters(src: _Source) -> str:
+    """Each cell's resolved parameters and variants as its ``run.json`` records them,
+    so a value set by a ``defaults for`` block shows, not only the swept ones."""
+    rows = []
+    for cell in src.cells:
+        folder = src.folders[cell.name]
+        if not (folder / RUN_FILE).exists():
+            rows.append([cell.name, cell.model, _note("not run yet")])
+            continue
+        rows.append([cell.name, cell.model, recorded_choices(read_run(folder))])
+    return _table(["cell", "model", "parameters and variants (resolved)"], rows)
 
 
 def _cost(src: _Source) -> str:

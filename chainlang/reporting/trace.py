@@ -232,7 +232,12 @@ def trace_item(
         RunError: not a run folder, no such item or sample, or the chain changed.
         DataError: the item's image cannot be loaded.
     """
-    from chainlang.api import (
+    from chainlang.data.manifest import load_dataset
+    from chainlang.language.params import recorded_overrides
+    from chainlang.runtime.execute import result_key
+    from chainlang.runtime.labels import bind_labelsets
+    from chainlang.runtime.runfolder import read_results, read_run
+    from chainlang.runtime.session import (
         DEFAULT_CACHE,
         RunOptions,
         load_chain,
@@ -241,10 +246,6 @@ def trace_item(
         settings_for,
         source_digest,
     )
-    from chainlang.data.manifest import load_dataset
-    from chainlang.runtime.execute import result_key
-    from chainlang.runtime.labels import bind_labelsets
-    from chainlang.runtime.runfolder import read_results, read_run
 
     run_dir = Path(run_dir)
     _refuse_sweep_folder(run_dir)
@@ -264,8 +265,7 @@ def trace_item(
     dataset = load_dataset(run["dataset"])
     dataset.get(item_id)  # a clear error if the item left the dataset
     ref = parse_model(run["model"])
-    overrides = {**run.get("params", {})}
-    overrides.update({f"variant.{p}": v for p, v in run.get("variants", {}).items()})
+    overrides = recorded_overrides(run)  # the resolved values, whatever set them
     recorded = run.get("sampling") or {}  # the run's own settings win: they are in every key
     options = RunOptions(
         params=overrides,
@@ -309,8 +309,8 @@ def trace_item(
 
 def _chunk_of(program: Any, settings: Any, dataset: Any, item_id: str) -> list[Any]:
     """The items replayed together: the item's ``batch items`` chunk, or the item alone."""
-    from chainlang.api import items_per_batch
     from chainlang.runtime.execute import item_chunks
+    from chainlang.runtime.session import items_per_batch
 
     size = items_per_batch(program, settings)
     if size is None:

@@ -9,7 +9,7 @@ from chainforms_helpers import CHAINS
 
 from chainlang.language.compiler import compile_file
 from chainlang.language.ir import Program
-from chainlang.language.lower import resolve_params
+from chainlang.language.params import resolve_params
 
 LLAMA = "llama-3.2-90b-vision-instruct"
 

@@ -42,7 +42,7 @@ def test_run_options_refuse_a_max_tokens_below_one() -> None:
 def test_providers_are_closed_when_the_run_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chainlang.api as api
+    import chainlang.runtime.session as session
 
     data = write_samples(tmp_path / "samples")
     out = tmp_path / "run"
@@ -54,7 +54,7 @@ def test_providers_are_closed_when_the_run_cannot_start(
         made.append(ScriptedProvider([]))
         return {models[0]: made[-1]}
 
-    monkeypatch.setattr(api, "make_providers", providers)
+    monkeypatch.setattr(session, "make_providers", providers)
     with pytest.raises(RunError, match="holds a different run"):
         run(LABEL, data, "random", out=out, options=options)  # the folder refuses it
     assert [p.closed for p in made] == [True]
