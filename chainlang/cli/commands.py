@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlang.cli import experiment_commands as commands_experiments
+from chainlang.cli.run_flags import add_run_flags, option_values
 from chainlang.cli.support import (
     EXIT_BUDGET,
     EXIT_BUSY,
@@ -24,7 +25,6 @@ from chainlang.cli.support import (
     Sub,
     exit_code,
     guard,
-    pairs,
     run_until_stopped,
 )
 from chainlang.errors import UsageError
@@ -44,7 +44,7 @@ def register(sub: Sub) -> None:
 # ---- shared options -------------------------------------------------------------------
 
 
-def _run_options(p: argparse.ArgumentParser) -> None:
+def _run_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("chain", type=Path, help="the .chain file")
     p.add_argument("--data", required=True, help="manifest.jsonl, a folder with one, or images")
     p.add_argument(
@@ -61,53 +61,14 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="override a parameter; variant.PROMPT=NAME picks a prompt variant",
     )
-    p.add_argument(
-        "--labels",
-        action="append",
-        default=[],
-        metavar="ALIAS=SET",
-        help="rebind a label set (built-in name or file), e.g. coco80=synthetic",
-    )
-    p.add_argument("--samples", type=int, default=1, help="independent answers per question")
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=0.0,
-        help="sampling temperature (default 0; raise it with --samples > 1)",
-    )
-    p.add_argument("--max-tokens", type=int, default=4000, help="answer token cap per call")
-    p.add_argument("--seed", type=int, help="sampling seed sent to providers that take one")
-    p.add_argument("--config", type=Path, help="TOML with [limits], [prices], provider keys")
-    p.add_argument(
-        "--cache",
-        type=Path,
-        default=Path(".chainlang/cache.sqlite"),
-        help="the journal shared by runs (default: .chainlang/cache.sqlite)",
-    )
-    p.add_argument(
-        "--dispatch",
-        choices=("sync", "batch"),
-        default="sync",
-        help="batch: send through the providers' batch APIs at their batch price "
-        "(answers take minutes to hours; rerunning resumes the waiting)",
-    )
+    add_run_flags(p, command)  # every RunOptions flag of this command, declared once
 
 
-def _options(args: argparse.Namespace, **extra: Any) -> Any:
+def _options(args: argparse.Namespace, command: str) -> Any:
     from chainlang.api import RunOptions
+    from chainlang.language.params import parse_overrides
 
-    return RunOptions(
-        params=pairs(args.param, "-p"),
-        labels=pairs(args.labels, "--labels"),
-        samples=args.samples,
-        cache=args.cache,
-        config=args.config,
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
-        seed=args.seed,
-        dispatch=args.dispatch,
-        **extra,
-    )
+    return RunOptions(params=parse_overrides(args.param), **option_values(args, command))
 
 
 # ---- plan ------------------------------------------------------------------------------
@@ -120,7 +81,7 @@ def _add_plan(sub: Sub) -> None:
         description="Calls, tokens and dollars per item and in total; "
         "nothing is sent to any provider.",
     )
-    _run_options(p)
+    _run_options(p, "plan")
     p.add_argument("--sample-items", type=int, default=2, help="items to dry-run (default 2)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=guard(cmd_plan))
@@ -130,7 +91,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from chainlang.api import plan
 
     result = plan(
-        args.chain, args.data, args.model, options=_options(args), sample_items=args.sample_items
+        args.chain,
+        args.data,
+        args.model,
+        options=_options(args, "plan"),
+        sample_items=args.sample_items,
     )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -176,36 +141,8 @@ def _add_run(sub: Sub) -> None:
         description="Run a chain. Rerunning the same command into the same "
         "--out folder resumes and pays for nothing twice.",
     )
-    _run_options(p)
+    _run_options(p, "run")
     p.add_argument("--out", required=True, type=Path, help="the run folder")
-    p.add_argument("--concurrency", type=int, help="requests in flight per model")
-    p.add_argument("--rpm", type=float, help="requests per minute per model (default: adapt)")
-    p.add_argument("--tpm", type=float, help="tokens per minute per model")
-    p.add_argument("--max-cost", type=float, help="dollars never to exceed")
-    p.add_argument("--max-failures", type=int, help="stop after this many failed questions")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
-    p.add_argument(
-        "--max-retry-wait",
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help="longest Retry-After to wait; a question asked to wait longer fails (default 120)",
-    )
-    p.add_argument(
-        "--force-new",
-        action="store_true",
-        help="start --out afresh even if it holds a different run",
-    )
-    p.add_argument(
-        "--window", type=int, help="dataset items in flight (default 4; 64 with --dispatch batch)"
-    )
-    p.add_argument(
-        "--poll",
-        type=float,
-        default=60.0,
-        help="with --dispatch batch: seconds between looks at a running batch",
-    )
-    p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto")
     p.set_defaults(func=guard(cmd_run))
 
 
@@ -213,26 +150,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from chainlang.api import arun
     from chainlang.runtime.runfolder import FolderInUse
 
-    options = _options(
-        args,
-        concurrency=args.concurrency,
-        rpm=args.rpm,
-        tpm=args.tpm,
-        max_cost=args.max_cost,
-        max_failures=args.max_failures,
-        timeout_s=args.timeout,
-        max_retry_wait_s=args.max_retry_wait,
-        force_new=args.force_new,
-        progress=args.progress,
-        window=args.window,
-        poll_s=args.poll,
-    )
+    options = _options(args, "run")
     try:
         result = run_until_stopped(
             arun(args.chain, args.data, args.model, out=args.out, options=options)
         )
     except KeyboardInterrupt as stopped:  # Interrupted; plain where no handler could be set
-        return _interrupted(args, stopped)
+        return _interrupted(args, options, stopped)
     except FolderInUse as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY
@@ -245,18 +169,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{now.done - now.cached} answered now, ${now.cost_usd:.4f}"
         )
     if s.stopped and s.stopped.startswith("budget"):
-        print("\n".join(_budget_lines(args, s)), file=sys.stderr)
+        print("\n".join(_budget_lines(args, options, s)), file=sys.stderr)
         return EXIT_BUDGET
     for line in _failure_lines(Path(args.out), s) + _bound_lines(s) + _identical_lines(s):
         print(line)
     return EXIT_OK if s.items_failed == 0 else EXIT_FAILED
 
 
-def _budget_lines(args: argparse.Namespace, s: Any) -> list[str]:
+def _budget_lines(args: argparse.Namespace, options: Any, s: Any) -> list[str]:
     """Why the run stopped for budget, what is left, and the rerun that continues it."""
     from chainlang.data.manifest import load_dataset
 
-    left = len(load_dataset(args.data).ids()) * args.samples - s.items_ok
+    left = len(load_dataset(args.data).ids()) * options.samples - s.items_ok
     paid = "an unknown amount" if s.paid_now_usd is None else f"${s.paid_now_usd:.4f}"
     return [
         f"stopped for budget: {left} item(s) not done; {paid} paid in this invocation, "
@@ -268,7 +192,7 @@ def _budget_lines(args: argparse.Namespace, s: Any) -> list[str]:
     ]
 
 
-def _interrupted(args: argparse.Namespace, stopped: KeyboardInterrupt) -> int:
+def _interrupted(args: argparse.Namespace, options: Any, stopped: KeyboardInterrupt) -> int:
     """Say that the run stopped and how to resume it; the exit code is 128 + the signal."""
     how = "interrupted"
     if isinstance(stopped, Interrupted) and stopped.signum != signal.SIGINT:
@@ -277,19 +201,19 @@ def _interrupted(args: argparse.Namespace, stopped: KeyboardInterrupt) -> int:
     during = stopped.during if isinstance(stopped, Interrupted) else None
     if during is not None:
         print(f"(while stopping: {type(during).__name__}: {during})", file=sys.stderr)
-    if args.dispatch == "batch":
-        print(_pending_batches(args), file=sys.stderr)
+    if options.dispatch == "batch":
+        print(_pending_batches(args.model, options.cache), file=sys.stderr)
     return exit_code(stopped)
 
 
-def _pending_batches(args: argparse.Namespace) -> str:
+def _pending_batches(model: str, cache: Path) -> str:
     """What an interrupted batch run leaves at the provider (it keeps working)."""
     from chainlang.api import parse_model
     from chainlang.runtime.batchstore import BatchStore
 
-    store = BatchStore(args.cache)
+    store = BatchStore(cache)
     try:
-        pending = store.open_batches(str(parse_model(args.model)))
+        pending = store.open_batches(str(parse_model(model)))
     finally:
         store.close()
     if not pending:

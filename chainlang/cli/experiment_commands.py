@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chainlang.cli.run_flags import add_run_flags, option_values
 from chainlang.cli.support import EXIT_FAILED, EXIT_OK, Sub, guard, pairs
 from chainlang.errors import UsageError
 
@@ -54,26 +55,10 @@ def _add_sweep(sub: Sub) -> None:
         metavar="NAME=[A,B]",
         help="a list sweeps a parameter, a single value fixes it for every cell",
     )
-    p.add_argument("--labels", action="append", default=[], metavar="ALIAS=SET")
-    p.add_argument("--samples", type=int, help="answers per question (default 1)")
     p.add_argument("--baseline", help="compare every cell with this cell (default: all pairs)")
     p.add_argument("--metric", help="the metric compared (default: the chain's headline)")
-    p.add_argument("--cache", type=Path, help="the journal (default: .chainlang/cache.sqlite)")
-    p.add_argument("--config", type=Path, help="TOML with [limits], [prices], provider keys")
-    p.add_argument("--concurrency", type=int, help="requests in flight per model")
-    p.add_argument("--rpm", type=float, help="requests per minute per model")
-    p.add_argument("--max-cost", type=float, help="dollars never to exceed, whole sweep")
-    p.add_argument(
-        "--dispatch",
-        choices=("sync", "batch"),
-        help="batch: every cell through the providers' batch APIs at their batch price",
-    )
+    add_run_flags(p, "sweep")  # the run flags, declared once for run, plan and sweep
     p.add_argument("--out", type=Path, help="the sweep folder (not needed with --plan-only)")
-    p.add_argument(
-        "--force-new",
-        action="store_true",
-        help="start cells afresh whose folders hold a different run (e.g. the chain changed)",
-    )
     p.add_argument("--plan-only", action="store_true", help="price the grid and stop")
     p.add_argument(
         "--assume-accuracy",
@@ -145,19 +130,10 @@ def _experiment(args: argparse.Namespace) -> Any:
         "--labels": args.labels,
         "--samples": args.samples is not None,
     }
-    limits = {
-        k: v
-        for k, v in (
-            ("cache", args.cache),
-            ("config", args.config),
-            ("concurrency", args.concurrency),
-            ("rpm", args.rpm),
-            ("max_cost", args.max_cost),
-            ("force_new", args.force_new or None),
-            ("dispatch", args.dispatch),
-        )
-        if v is not None
-    }
+    # Every run flag given on the command line; --samples and --labels belong to the grid.
+    limits = option_values(args, "sweep")
+    limits.pop("samples", None)
+    labels = limits.pop("labels", {})
     if args.experiment:
         given = [flag for flag, value in grid_flags.items() if value]
         if given:
@@ -174,7 +150,7 @@ def _experiment(args: argparse.Namespace) -> Any:
     if not args.chain.is_file():
         raise UsageError(f"chain file {args.chain} does not exist")
     limits.setdefault("cache", DEFAULT_CACHE)
-    options = RunOptions(labels=pairs(args.labels, "--labels"), progress="none", **limits)
+    options = RunOptions(labels=labels, progress="none", **limits)
     return sweep.experiment_from_args(
         args.chain,
         args.data,
