@@ -310,7 +310,7 @@ async def arun(
         try:
             if own:
                 await scheduler.aclose()
-            if hasattr(progress, "close"):
+            if progress is not None and hasattr(progress, "close"):
                 progress.close()
         finally:
             folder.close()  # the next run into the folder may start
@@ -431,7 +431,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     thread.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    value: T = box["value"]
+    return value
 
 
 def _program(
