@@ -1,5 +1,8 @@
 """What each provider does with an image: the resolution it keeps and what it costs.
 
+The rule of each provider is its spec's :class:`~chainlang.providers.specs.ImageRule`;
+this module applies it.
+
 Sending more pixels than a provider keeps costs bandwidth and encoding time
 and buys nothing, so images are resized here to the size the provider would
 resize them to anyway, and the image-token estimate is computed from that
@@ -23,12 +26,12 @@ models show it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from chainlang.errors import UsageError
 from chainlang.image import ImageData
 from chainlang.providers.base import Detail, ModelRef
+from chainlang.providers.specs import AS_SENT, ImageRule, find_spec
 from chainlang.vision.encode import EncodePolicy, Encoder, encode, fit_size, resize_to_fit
 
 FORMATS = {"jpeg": "image/jpeg", "png": "image/png"}
@@ -50,15 +53,13 @@ def image_policy(ref: ModelRef, detail: Detail = "high") -> ImagePolicy:
     fmt = dict(ref.options).get("image_format", DEFAULT_FORMAT)
     if fmt not in FORMATS:
         raise UsageError(f"image_format={fmt!r} in {ref}: choose one of {', '.join(FORMATS)}")
-    if ref.provider == "openai":
-        if detail == "low":
-            return ImagePolicy(max_long=512, fmt=fmt)
-        return ImagePolicy(max_long=2048, max_short=768, fmt=fmt)
-    if ref.provider == "anthropic":
-        return ImagePolicy(max_long=1568, max_pixels=1_150_000, fmt=fmt)
-    if ref.provider == "gemini":
-        return ImagePolicy(max_long=3072, fmt=fmt)
-    return ImagePolicy(fmt=fmt)
+    keep = _rule(ref).fit(detail)
+    return ImagePolicy(keep.max_long, keep.max_short, keep.max_pixels, fmt=fmt)
+
+
+def _rule(ref: ModelRef) -> ImageRule:
+    spec = find_spec(ref.provider)
+    return AS_SENT if spec is None else spec.image
 
 
 def target_size(size: tuple[int, int], policy: ImagePolicy) -> tuple[int, int]:
@@ -69,17 +70,7 @@ def target_size(size: tuple[int, int], policy: ImagePolicy) -> tuple[int, int]:
 def image_tokens(ref: ModelRef, size: tuple[int, int], detail: Detail = "high") -> int:
     """Estimated input tokens for one image of ``size`` (before resizing) sent to ``ref``."""
     w, h = target_size(size, image_policy(ref, detail))
-    if ref.provider == "anthropic":
-        return math.ceil(w * h / 750)
-    if ref.provider == "gemini":
-        if w <= 384 and h <= 384:
-            return 258
-        return 258 * math.ceil(w / 768) * math.ceil(h / 768)
-    if detail == "low" and ref.provider == "openai":
-        return 85
-    # OpenAI's tile rule, also our estimate for OpenAI-compatible servers.
-    w2, h2 = target_size((w, h), ImagePolicy(max_long=2048, max_short=768))
-    return 85 + 170 * math.ceil(w2 / 512) * math.ceil(h2 / 512)
+    return _rule(ref).tokens(w, h, detail)
 
 
 def prepare_image(

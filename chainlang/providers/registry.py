@@ -20,6 +20,8 @@ its ``@`` names weights, not a base URL.
 ``api`` is lifted into :attr:`ModelRef.api` and also kept in the options so
 ``str(ref)`` round-trips.
 
+What each provider needs (key variables, ``api`` choices, a model, a base URL)
+is its :class:`~chainlang.providers.specs.ProviderSpec`; this module applies it.
 Nothing here reads ``os.environ``: callers pass the environment and a config
 mapping in, which keeps runs reproducible and tests hermetic.
 """
@@ -34,37 +36,13 @@ from typing import Any
 
 from chainlang.errors import UsageError
 from chainlang.providers.base import ModelRef, Provider
+from chainlang.providers.specs import COMPAT_PLACEHOLDER_KEY as COMPAT_PLACEHOLDER_KEY
+from chainlang.providers.specs import SPECS, ProviderSpec
 from chainlang.vision.encode import Encoder
 
-# provider name -> "module:factory"; imported lazily so a missing optional
-# module (or one still being written) only matters when it is used.
-PROVIDERS: dict[str, str] = {
-    "openai": "chainlang.providers.openai:OpenAIProvider",
-    "anthropic": "chainlang.providers.anthropic:AnthropicProvider",
-    "gemini": "chainlang.providers.gemini:GeminiProvider",
-    "openai-compat": "chainlang.providers.openai_compat:OpenAICompatProvider",
-    "oracle": "chainlang.providers.simulated:OracleProvider",
-    "random": "chainlang.providers.simulated:RandomProvider",
-    "specialist": "chainlang.providers.simulated:SpecialistProvider",
-}
-SIMULATED = frozenset({"oracle", "random", "specialist"})
-NEEDS_MODEL = frozenset({"openai", "anthropic", "gemini", "openai-compat", "specialist"})
-API_CHOICES: dict[str, tuple[str, ...]] = {
-    "openai": ("chat", "responses"),
-    "anthropic": ("tools", "native"),
-    "gemini": ("generate",),
-    "openai-compat": ("chat",),
-}
-
-# provider -> (key variables, base-URL variable, default base URL)
-_ENV: dict[str, tuple[tuple[str, ...], str | None, str | None]] = {
-    "openai": (("OPENAI_API_KEY",), "OPENAI_BASE_URL", None),
-    "anthropic": (("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", None),
-    "gemini": (("GEMINI_API_KEY", "GOOGLE_API_KEY"), "GEMINI_BASE_URL", None),
-    "openai-compat": (("OPENAI_COMPAT_API_KEY",), None, None),
-}
-COMPAT_PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK wants one
 DEFAULT_TIMEOUT = 120.0
+# Providers whose ``@...`` is not a base URL (a specialist's names its weights).
+_AT_NAMES_NO_URL = tuple(f"{s.name}:" for s in SPECS.values() if not s.at_is_base_url)
 
 
 def parse_model(spec: str) -> ModelRef:
@@ -78,33 +56,33 @@ def parse_model(spec: str) -> ModelRef:
     if not text:
         raise UsageError("empty model spec")
     base_url = None
-    if "@" in text and not text.startswith("specialist:"):
+    if "@" in text and not text.startswith(_AT_NAMES_NO_URL):
         text, base_url = text.split("@", 1)
         if not base_url.startswith(("http://", "https://")):
             raise UsageError(
                 f"model spec {spec!r}: base URL {base_url!r} must start with http(s)://"
             )
     provider, _, rest = text.partition(":")
-    _check_provider(provider, spec)
+    described = _check_provider(provider, spec)
     segments = rest.split(":") if rest else []
     options = _options(segments, spec)
     model = ":".join(s for s in segments if "=" not in s)
-    _check_model(provider, model, base_url, spec)
+    _check_model(described, model, base_url, spec)
     api = dict(options).get("api")
-    if api is not None and api not in API_CHOICES.get(provider, ()):
-        choices = ", ".join(API_CHOICES.get(provider, ())) or "none"
+    if api is not None and api not in described.apis:
+        choices = ", ".join(described.apis) or "none"
         raise UsageError(f"model spec {spec!r}: api={api} is not one of: {choices}")
     return ModelRef(provider=provider, model=model, base_url=base_url, api=api, options=options)
 
 
-def _check_provider(provider: str, spec: str) -> None:
-    if provider in PROVIDERS:
-        return
-    close = difflib.get_close_matches(provider, list(PROVIDERS), n=1)
+def _check_provider(provider: str, spec: str) -> ProviderSpec:
+    described = SPECS.get(provider)
+    if described is not None:
+        return described
+    close = difflib.get_close_matches(provider, list(SPECS), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise UsageError(
-        f"unknown provider {provider!r} in model spec {spec!r}{hint} "
-        f"(known: {', '.join(PROVIDERS)})"
+        f"unknown provider {provider!r} in model spec {spec!r}{hint} (known: {', '.join(SPECS)})"
     )
 
 
@@ -125,15 +103,16 @@ def _options(segments: list[str], spec: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _check_model(provider: str, model: str, base_url: str | None, spec: str) -> None:
-    if provider in NEEDS_MODEL and not model:
-        raise UsageError(f"model spec {spec!r}: name a model, e.g. {provider}:MODEL")
-    if provider == "openai-compat" and not base_url:
+def _check_model(provider: ProviderSpec, model: str, base_url: str | None, spec: str) -> None:
+    name = provider.name
+    if provider.needs_model and not model:
+        raise UsageError(f"model spec {spec!r}: name a model, e.g. {name}:MODEL")
+    if provider.needs_base_url and not base_url:
         raise UsageError(
-            f"model spec {spec!r}: openai-compat needs @BASE_URL, e.g. @http://127.0.0.1:8000/v1"
+            f"model spec {spec!r}: {name} needs @BASE_URL, e.g. @http://127.0.0.1:8000/v1"
         )
-    if provider in SIMULATED and base_url:
-        raise UsageError(f"model spec {spec!r}: {provider} runs locally and takes no base URL")
+    if provider.simulated and base_url:
+        raise UsageError(f"model spec {spec!r}: {name} runs locally and takes no base URL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +146,14 @@ def resolve_credentials(
     Raises:
         UsageError: a provider that needs a key has none, naming where to put it.
     """
-    if ref.provider in SIMULATED:
+    described = _check_provider(ref.provider, str(ref))
+    if described.simulated:
         return ProviderSettings()
     section = dict((config or {}).get(ref.provider, {}))
-    key_vars, url_var, default_url = _ENV[ref.provider]
+    key_vars, url_var = described.key_vars, described.base_url_var
     key = section.get("api_key") or next((env[v] for v in key_vars if env.get(v)), None)
-    if key is None and ref.provider == "openai-compat":
-        key = COMPAT_PLACEHOLDER_KEY
+    if key is None:
+        key = described.placeholder_key
     if not key:
         raise UsageError(
             f"no API key for {ref}: set {' or '.join(key_vars)} "
@@ -181,7 +161,7 @@ def resolve_credentials(
         )
     base = ref.base_url or section.get("base_url") or (env.get(url_var) if url_var else None)
     timeout = float(section.get("timeout", DEFAULT_TIMEOUT))
-    return ProviderSettings(api_key=key, base_url=base or default_url, timeout=timeout)
+    return ProviderSettings(api_key=key, base_url=base or None, timeout=timeout)
 
 
 def check_credentials(
@@ -214,14 +194,12 @@ def make_provider(
     also get ``encoder`` (pass one to all the providers of a run, so an image
     shown to several models is encoded once).
     """
-    target = PROVIDERS.get(ref.provider)
-    if target is None:
-        _check_provider(ref.provider, str(ref))
-    module_name, _, attr = target.partition(":")
+    described = _check_provider(ref.provider, str(ref))
+    module_name, _, attr = described.factory.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise UsageError(f"provider {ref.provider!r} is not available: {exc}") from exc
-    if ref.provider in SIMULATED:
+    if described.simulated:
         return factory(ref, settings)
     return factory(ref, settings, encoder=encoder)  # each adapter makes one if None

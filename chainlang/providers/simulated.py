@@ -42,7 +42,7 @@ from chainlang.providers.base import (
     Usage,
 )
 from chainlang.providers.capabilities import encode_png
-from chainlang.runtime.cache import canonical, request_key
+from chainlang.providers.keys import canonical, request_key
 
 
 class _Simulated:

@@ -6,12 +6,9 @@ finished run makes no provider calls and a killed run pays only for what it had
 not yet journaled. Failures are journaled (so they are reported) but never served:
 a rerun asks failed questions again.
 
-Key: sha256 of the canonical JSON (sorted keys, no whitespace) of the request:
-salt (e.g. the IR version), provider, model, base URL, API, model options,
-messages with images replaced by their content digests, schema, answer type,
-parameters and sample index. ``sample_index`` keeps K samples of one question
-apart, so the cache never hides sampling variance. For the simulated ``oracle``
-the oracle value is in the key too, since the answer depends on it.
+Key: :func:`chainlang.providers.keys.request_key`, sha256 of the canonical JSON of
+the request's fields (salt, provider, model, messages with images as digests, schema,
+parameters, sample index, and the oracle value for answerers that reply with it).
 
 Durability: WAL mode with ``synchronous=NORMAL``. In WAL mode NORMAL makes each
 commit durable against the process being killed (the WAL write happens before
@@ -33,7 +30,6 @@ records an answer) -- so a killed process never blocks the others for long.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -43,19 +39,17 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from chainlang.errors import RunError
-from chainlang.image import ImageData
-from chainlang.providers.base import ImagePart, ModelRequest, TextPart, Usage
+from chainlang.providers.base import Usage
 
-# Simulated answerers whose answer is the request's ``oracle`` value: it joins the key,
-# so a changed truth or a rewritten specialist prediction is never answered from the journal.
-ORACLE_PROVIDERS = frozenset({"oracle", "specialist"})
+# The request key lives with the providers (the simulated answerers seed from it);
+# re-exported because the journal is where callers have always found it.
+from chainlang.providers.keys import canonical as canonical
+from chainlang.providers.keys import request_fields as request_fields
+from chainlang.providers.keys import request_key as request_key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -95,91 +89,6 @@ _PROCESS = secrets.token_hex(8)
 DEFAULT_CLAIM_LEASE_S = 600.0
 
 ClaimState = Literal["mine", "answered", "taken"]
-
-
-def canonical(value: Any) -> Any:
-    """A JSON-ready form of ``value`` in which equal values encode identically.
-
-    Tuples become lists, numpy scalars and arrays become numbers and lists,
-    images become their digests, enums their values.
-    """
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if np.isfinite(value) else repr(value)
-    if isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [canonical(v) for v in value]
-    if isinstance(value, np.generic):
-        return canonical(value.item())
-    if isinstance(value, np.ndarray):
-        return {"ndarray": canonical(value.tolist()), "dtype": str(value.dtype)}
-    if isinstance(value, ImageData):
-        return {"image": value.digest}
-    if isinstance(value, bytes):
-        return {"bytes": hashlib.sha256(value).hexdigest()}
-    if isinstance(value, Enum):
-        return canonical(value.value)
-    if hasattr(value, "model_dump"):
-        return canonical(value.model_dump(mode="json"))
-    raise RunError(f"cannot build a cache key from a {type(value).__name__} value: {value!r:.80}")
-
-
-def request_fields(request: ModelRequest, salt: str = "") -> dict[str, Any]:
-    """The fields of ``request`` that decide its answer (what the cache key hashes)."""
-    ref = request.model
-    p = request.params
-    fields: dict[str, Any] = {
-        "salt": salt,
-        "provider": ref.provider,
-        "model": ref.model,
-        "base_url": ref.base_url,
-        "api": ref.api,
-        "options": sorted(ref.options),
-        "messages": [
-            {"role": m.role, "parts": [_part(part) for part in m.parts]} for m in request.messages
-        ],
-        "schema": request.schema,
-        "schema_name": request.schema_name,
-        "answer_type": request.answer_type.model_dump(mode="json"),
-        "params": {
-            "temperature": p.temperature,
-            "max_tokens": p.max_tokens,
-            "seed": p.seed,
-            "reasoning_effort": p.reasoning_effort,
-            "extra": sorted(p.extra),
-        },
-        "sample_index": request.sample_index,
-    }
-    if ref.provider in ORACLE_PROVIDERS:
-        fields["oracle"] = request.oracle
-    return fields
-
-
-def _part(part: TextPart | ImagePart) -> dict[str, Any]:
-    if isinstance(part, TextPart):
-        return {"text": part.text}
-    return {"image": part.image.digest, "detail": part.detail}
-
-
-def request_key(request: ModelRequest, salt: str = "") -> str:
-    """sha256 (hex) of the canonical JSON of :func:`request_fields`."""
-    blob = json.dumps(
-        request_fields(request, salt),
-        sort_keys=True,
-        separators=(",", ":"),
-        default=_json_default,
-        allow_nan=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _json_default(value: Any) -> Any:
-    """Encode what ``json`` cannot (numpy, images, bytes, pydantic) via :func:`canonical`."""
-    if isinstance(value, set | frozenset):
-        raise RunError(f"cannot build a cache key from an unordered set: {value!r:.80}")
-    return canonical(value)
 
 
 @dataclass(frozen=True, slots=True)

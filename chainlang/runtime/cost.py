@@ -28,9 +28,8 @@ from typing import Any, NamedTuple
 from chainlang.errors import UsageError
 from chainlang.providers.base import ImagePart, ModelRef, ModelRequest, TextPart, Usage
 from chainlang.providers.capabilities import image_tokens
-from chainlang.providers.registry import SIMULATED
+from chainlang.providers.specs import is_free
 
-FREE_PROVIDERS = SIMULATED  # simulated answerers cost nothing
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
 # Reported input tokens may exceed chars/4 (non-English text, tokenizer differences);
@@ -135,7 +134,7 @@ class PriceTable:
         ``usage.input_tokens`` includes cached and image tokens (as providers report
         them); those parts are charged at their own rates.
         """
-        if ref.provider in FREE_PROVIDERS:
+        if is_free(ref.provider):
             return 0.0
         info = self.lookup(ref)
         if info is None:
@@ -165,7 +164,7 @@ class PriceTable:
         """Estimated input tokens, the output cap, and the worst-case dollars of one call
         (at the batch price when ``batch``; input tokens counted ``margin`` times)."""
         ref = request.model
-        if ref.provider in FREE_PROVIDERS:
+        if is_free(ref.provider):
             return Estimate(0, 0, 0.0)
         info = self.lookup(ref)
         input_tokens, image_part = estimate_input_tokens(request)

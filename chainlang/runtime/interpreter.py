@@ -26,9 +26,8 @@ from chainlang.language import answers, ir
 from chainlang.language.analysis import staticeval
 from chainlang.language.types import LabelT, RecordT
 from chainlang.providers.base import ModelRef, ModelRequest, Params
-from chainlang.providers.registry import SIMULATED
+from chainlang.providers.specs import find_spec
 from chainlang.runtime.batching import ItemBatcher
-from chainlang.runtime.cache import ORACLE_PROVIDERS
 from chainlang.runtime.outcome import Outcome
 from chainlang.runtime.render import (
     choose_variant,
@@ -332,15 +331,16 @@ class Interpreter:
         variant = choose_variant(prompt, self.settings.variants)
         n = len(scopes) if batched else None
         shared, each = await self._arguments(e, scopes, ctxs, batched)
-        provider = self.settings.model.provider
-        expected = await self._oracle(e, prompt, variant, scopes, ctxs, n, provider == "oracle")
+        spec = find_spec(self.settings.model.provider)
+        answers_from = None if spec is None else spec.answers_from
+        expected = await self._oracle(e, prompt, variant, scopes, ctxs, n, answers_from == "truth")
         given = expected  # the answer a simulated answerer replies with
-        if provider == "specialist":
+        if answers_from == "predictions":
             views = [c.answerer_view() for c in ctxs]
             given = await self._oracle(e, prompt, variant, scopes, views, n, True)
         # oracle and specialist reply with the oracle clause's answer, over the truth or
         # over a specialist's prediction standing in for it (the "X + Chain" baselines)
-        simulated = provider in ORACLE_PROVIDERS
+        simulated = answers_from is not None
         if simulated and e.oracle is not None and given is None:
             raise ItemFailed("oracle", "the item has no truth for this ask's oracle", e.origin)
         request = ModelRequest(
@@ -355,7 +355,7 @@ class Interpreter:
             origin=e.origin,
             # simulated answers are drawn per question, whatever the batch (see render)
             questions=question_digests(variant, shared, each)
-            if each is not None and provider in SIMULATED
+            if each is not None and spec is not None and spec.simulated
             else (),
         )
         outcome: Outcome = await self.scheduler.ask(request)

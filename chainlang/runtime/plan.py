@@ -38,8 +38,9 @@ from chainlang.language import answers, ir
 from chainlang.language.analysis.bounds import Bound, show
 from chainlang.providers.base import ModelRequest, Usage
 from chainlang.providers.simulated import random_image
+from chainlang.providers.specs import is_free
 from chainlang.runtime.batching import ItemBatcher
-from chainlang.runtime.cost import FREE_PROVIDERS, PriceTable, estimate_input_tokens
+from chainlang.runtime.cost import PriceTable, estimate_input_tokens
 from chainlang.runtime.execute import item_batched_asks, item_inputs
 from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed, Settings
 from chainlang.runtime.outcome import Outcome
@@ -232,7 +233,7 @@ def _price_notes(
         info = prices.lookup(settings.model)
         share = info.batch_discount if info else 1.0
         notes.append(f"priced for the batch API ({share:.0%} of the synchronous price)")
-    if usd is None and settings.model.provider not in FREE_PROVIDERS:
+    if usd is None and not is_free(settings.model.provider):
         where = "the [prices] section of a --config file"
         notes.append(f"no price known for {settings.model}; give it in {where}")
     return notes
@@ -275,7 +276,7 @@ async def _packed_plan(
         *(sum(getattr(e, f) * k for e, k in weighted) for f in ItemEstimate.__dataclass_fields__)
     )
     usd = worst = None
-    if settings.model.provider in FREE_PROVIDERS:
+    if is_free(settings.model.provider):
         usd = worst = 0.0
     elif weighted:
         usage = Usage(totals.input_tokens, totals.output_tokens, 0, totals.image_tokens)
@@ -421,7 +422,7 @@ def _dollars(
     calls: float,
     batch: bool = False,
 ) -> tuple[float | None, float | None]:
-    if settings.model.provider in FREE_PROVIDERS:
+    if is_free(settings.model.provider):
         return 0.0, 0.0
     if not per_call:
         return None, None

@@ -53,9 +53,10 @@ from chainlang.providers.base import (
 )
 from chainlang.providers.capabilities import encode_png
 from chainlang.providers.common import redact
+from chainlang.providers.specs import free_providers, is_free
 from chainlang.runtime.cache import Entry, Journal, request_key
 from chainlang.runtime.clock import Clock, LoopClock
-from chainlang.runtime.cost import FREE_PROVIDERS, Budget, Estimate, InputMargins, PriceTable
+from chainlang.runtime.cost import Budget, Estimate, InputMargins, PriceTable
 from chainlang.runtime.limits import (
     AdaptiveSettings,
     Limits,
@@ -190,7 +191,7 @@ class Scheduler:
             self._clock,
             base=self._table_limits,
             adaptive=adaptive,
-            local_providers=FREE_PROVIDERS,
+            local_providers=free_providers(),
             unmetered=batch_models,
         )
         self._finished = 0
@@ -289,7 +290,7 @@ class Scheduler:
     def _claims(self, ref: ModelRef) -> bool:
         """Whether asks of ``ref`` claim their key first: paid models with a journal (a
         batch-dispatched question is shared through its batch record instead)."""
-        paid = ref.provider not in FREE_PROVIDERS and ref not in self._batch
+        paid = not is_free(ref.provider) and ref not in self._batch
         return paid and self._cache is not None
 
     async def _ask_fresh(self, request: ModelRequest, key: str) -> Outcome:
@@ -615,7 +616,7 @@ class Scheduler:
         return provider
 
     def _table_limits(self, ref: ModelRef) -> ModelLimits | None:
-        if ref.provider in FREE_PROVIDERS:
+        if is_free(ref.provider):
             return ModelLimits(concurrency=256)
         info = self._prices.lookup(ref)
         if info is None:

@@ -26,6 +26,7 @@ from chainlang.data.manifest import Dataset, load_dataset
 from chainlang.errors import ChainlangError, OperationError, UsageError
 from chainlang.language import ir
 from chainlang.providers.base import ModelRef, Params
+from chainlang.providers.specs import batch_providers, spec_for
 from chainlang.runtime.interpreter import Settings
 
 T = TypeVar("T")
@@ -185,21 +186,22 @@ def make_providers(models: list[ModelRef], options: RunOptions) -> dict[ModelRef
     return made
 
 
-BATCH_PROVIDERS = frozenset({"openai", "anthropic", "gemini"})
+# Kept for chainlang.api, which exports it; the specs say which providers batch.
+BATCH_PROVIDERS = frozenset(batch_providers())
 
 
 def _through_batches(ref: ModelRef, provider: Any, options: RunOptions) -> Any:
     """``provider`` behind a batch dispatcher (simulated answerers stay as they are)."""
-    from chainlang.providers.registry import SIMULATED
     from chainlang.runtime.batchapi import BatchDispatcher
     from chainlang.runtime.batchstore import BatchStore
 
-    if ref.provider in SIMULATED:
+    spec = spec_for(ref.provider)
+    if spec.simulated:
         return provider
-    if ref.provider not in BATCH_PROVIDERS:
+    if not spec.batch:
         raise UsageError(
             f"{ref} has no batch API (batch dispatch works with "
-            f"{', '.join(sorted(BATCH_PROVIDERS))}); use --dispatch sync"
+            f"{', '.join(batch_providers())}); use --dispatch sync"
         )
     assert options.cache is not None  # checked by RunOptions
     return BatchDispatcher(
@@ -360,7 +362,7 @@ async def aplan(
     return await make_plan(
         program, dataset, settings, prices=prices, samples=options.samples,
         sample_items=sample_items, chain_name=str(path) if path else program.name,
-        batch=options.dispatch == "batch" and ref.provider in BATCH_PROVIDERS,
+        batch=options.dispatch == "batch" and spec_for(ref.provider).batch,
         items_per_batch=items_per_batch(program, settings),
     )  # fmt: skip
 

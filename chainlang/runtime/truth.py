@@ -16,6 +16,7 @@ import numpy as np
 
 from chainlang.errors import ChainlangError, DataError, ScoringError, UsageError
 from chainlang.language import answers, ir
+from chainlang.providers.specs import answers_from
 from chainlang.runtime.interpreter import ItemFailed, Settings
 
 TruthLoader = Callable[[str], Any]
@@ -85,7 +86,7 @@ def truth_source_for(
             does not predict every truth kind the chain's oracle clauses read.
     """
     ref = settings.model
-    if ref.provider != "specialist":
+    if answers_from(ref.provider) != "predictions":
         return None
     from chainlang.scoring.specialists import TASKS, SpecialistOptions, Task, get_specialist
 
