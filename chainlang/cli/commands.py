@@ -314,6 +314,7 @@ def _add_score(sub: Sub) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from chainlang.providers.registry import parse_model
+    from chainlang.providers.specs import answers_from
     from chainlang.runtime.runfolder import read_run
     from chainlang.scoring.score import score_run, score_specialist
 
@@ -321,9 +322,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     rho = args.normals_rho
     scores = [score_run(r, dataset=args.data, mask=args.mask, normals_rho=rho) for r in runs]
     # "SPEC (direct)": each specialist's own predictions, scored like the chain's output
-    specialists = [
-        b.strip() for b in args.baselines.split(",") if b.strip().startswith("specialist:")
-    ]
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    specialists = [b for b in baselines if answers_from(b.partition(":")[0]) == "predictions"]
     if specialists:
         dataset = args.data or read_run(args.runs[0])["dataset"]
         for name in specialists:
