@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from chainlang.errors import CompileError, UsageError
 
 T = TypeVar("T")
-Sub = argparse._SubParsersAction  # type: ignore[type-arg]
+Sub = argparse._SubParsersAction
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_FAILED, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_BUDGET = 5  # `run` stopped because --max-cost had no room for the next question
 # Interrupted by signal N exits 128 + N, as shells report it: 130 for SIGINT, 143 for SIGTERM.

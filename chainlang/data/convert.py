@@ -361,7 +361,7 @@ def convert_imagenet_val(
         raise DataError(f"no images under {images}")
     table = _read_val_labels(Path(labels), files)
     classes = _read_lines(class_list) if class_list else None
-    records = []
+    records: list[dict[str, Any]] = []
     for f in files:
         raw = table.get(f.name, table.get(f.stem))
         if raw is None:
@@ -466,8 +466,9 @@ def convert_depth_normals(
     records, missing = [], []
     for img in _images_under(images):
         key = _key(img, images)
-        truth = {name: table.get(key) for name, table in tables.items()}
-        if any(v is None for v in truth.values()):
+        found = {name: table.get(key) for name, table in tables.items()}
+        truth = {name: path for name, path in found.items() if path is not None}
+        if len(truth) < len(found):
             missing.append(key)
             continue
         records.append(

@@ -26,6 +26,7 @@ from chainlang.experiments.grid import (
 from chainlang.experiments.stats import (
     Comparison,
     PerImage,
+    TestName,
     adjust_comparisons,
     compare,
 )
@@ -142,7 +143,7 @@ def compare_cells(
         pb = scores[b].per_image.get(chosen)
         if pa is None or pb is None:
             raise ScoringError(f"cell {a if pa is None else b} has no per-image {chosen!r}")
-        test = "auto" if _one_per_image(pa) and _one_per_image(pb) else "permutation"
+        test: TestName = "auto" if _one_per_image(pa) and _one_per_image(pb) else "permutation"
         raw.append(compare(pa, pb, test=test, n_boot=n_boot, n_perm=n_perm, rng=rng))
     adjusted = adjust_comparisons(raw)
     return [CellComparison(a, b, chosen, c) for (a, b), c in zip(pairs, adjusted, strict=True)]

@@ -365,7 +365,8 @@ class OpenAIProvider:
             for file_id in (batch.output_file_id, batch.error_file_id):
                 if file_id:
                     for line in await self._result_lines(file_id):
-                        found[line.get("custom_id")] = line
+                        if isinstance(line_id := line.get("custom_id"), str):
+                            found[line_id] = line
         return {
             cid: self._line_answer(found[cid])
             if cid in found

@@ -203,9 +203,12 @@ def _int_map(mask: np.ndarray, what: str, shape: tuple[int, ...] | None = None) 
     return arr
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.FreeTypeFont:
     """Pillow's bundled font: no system fonts, so output is the same everywhere."""
-    return ImageFont.load_default(size=size)
+    font = ImageFont.load_default(size=size)
+    if not isinstance(font, ImageFont.FreeTypeFont):  # the bitmap fallback has no sizes
+        raise UsageError("drawing text needs Pillow built with FreeType")
+    return font
 
 
 def to_png(image: Image.Image) -> bytes:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from chainlang.errors import ScoringError
-from chainlang.language import answers
+from chainlang.language.labelsets import normalise
 from chainlang.scoring.bootstrap import BootstrapSpec
 from chainlang.scoring.common import (
     DEFAULT_BOOTSTRAP,
@@ -38,13 +38,13 @@ def exact_match(pred: str, truth: str) -> bool:
 
 def normalise_label(text: str) -> str:
     """Case-fold, treat ``_`` and ``-`` as spaces, collapse and trim whitespace: the
-    same rule that validates label answers (:func:`chainlang.language.answers.normalise`), so a
+    same rule that validates label answers (:func:`chainlang.language.labelsets.normalise`), so a
     label accepted when asked is matched when scored.
 
     >>> normalise_label("  Great_White-Shark \\n")
     'great white shark'
     """
-    return answers.normalise(text)
+    return normalise(text)
 
 
 def label_match(pred: str, truth: str) -> bool:
@@ -88,9 +88,10 @@ def score_classification(
     out: dict[str, MetricValue] = {}
     for name, vals in (("top1", exact), ("top1_normalised", norm)):
         out[name] = _metric(
-            name, np.mean(vals), _ci_mean(vals, bootstrap), len(vals), True, c, vals
+            name, float(np.mean(vals)), _ci_mean(vals, bootstrap), len(vals), True, c, vals
         )
         allv = vals + zeros
         wname = f"{name}_with_failures"
-        out[wname] = _metric(wname, np.mean(allv), _ci_mean(allv, bootstrap), len(allv), True, c)
+        mean = float(np.mean(allv))
+        out[wname] = _metric(wname, mean, _ci_mean(allv, bootstrap), len(allv), True, c)
     return out

@@ -5,6 +5,7 @@ Part of :mod:`chainlang.scoring.metrics`, which re-exports every public name.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -209,14 +210,14 @@ def score_depth(
     out: dict[str, MetricValue] = {}
     tot = np.sum(rows, axis=0)
     for k, name in ((1, "delta1"), (2, "delta2"), (3, "delta3"), (4, "absrel")):
-        ci = _ci_pooled(rows, lambda m, k=k: _depth_rows(m, k), bootstrap)
+        ci = _ci_pooled(rows, functools.partial(_depth_rows, k=k), bootstrap)
         out[name] = _metric(name, tot[k] / tot[0], ci, len(rows), name != "absrel", c)
     out["spearman"] = _metric(
-        "spearman", np.mean(rhos), _ci_mean(rhos, bootstrap), len(rhos), True, c, rhos
+        "spearman", float(np.mean(rhos)), _ci_mean(rhos, bootstrap), len(rhos), True, c, rhos
     )
     if accs:
         out["pairwise_acc"] = _metric(
-            "pairwise_acc", np.mean(accs), _ci_mean(accs, bootstrap), len(accs), True, c
+            "pairwise_acc", float(np.mean(accs)), _ci_mean(accs, bootstrap), len(accs), True, c
         )
     return out
 

@@ -61,7 +61,7 @@ def _coco_pair(preds: Sequence[Sequence[BoxLike]], truths: Sequence[Sequence[Box
     if not labels:
         raise ScoringError("detection: the ground truth holds no boxes")
     cat = {lab: i + 1 for i, lab in enumerate(labels)}
-    anns = []
+    anns: list[dict[str, Any]] = []
     for img, boxes in enumerate(truths, start=1):
         for b in boxes:
             xywh = _xywh(b, f"truth of image {img}")

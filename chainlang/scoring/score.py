@@ -15,7 +15,7 @@ also report each metric with failures counted as misses (``*_with_failures``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -23,10 +23,10 @@ from typing import Any, cast
 import numpy as np
 
 from chainlang.data.manifest import Dataset, load_dataset
+from chainlang.data.runs import read_results, read_run
 from chainlang.errors import DataError, ScoringError
-from chainlang.experiments.stats import PerImage
-from chainlang.runtime.runfolder import read_results, read_run
 from chainlang.scoring import metrics
+from chainlang.scoring.bootstrap import PerImage
 from chainlang.scoring.common import DEFAULT_BOOTSTRAP, _ci_mean
 from chainlang.scoring.metrics import BootstrapSpec, Coverage, MetricValue, Sample
 
@@ -110,8 +110,8 @@ def score_run(
         questions=sum(int(r.get("n_questions", 0)) for r in records),
         questions_failed=sum(int(r.get("n_failed", 0)) for r in records),
     )
-    costs = [r.get("cost_usd") for r in records]
-    cost = None if any(c is None for c in costs) else float(sum(costs))
+    costs = [c for r in records if (c := r.get("cost_usd")) is not None]
+    cost = float(sum(costs)) if len(costs) == len(records) else None
     return RunScore(
         run=str(run_dir),
         chain=str(info.get("chain", "")),
@@ -235,7 +235,7 @@ def _labels(data: Dataset) -> tuple[str, ...] | None:
 
 
 def answer_accuracy(
-    records: list[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
     *,
     bootstrap: BootstrapSpec | None = DEFAULT_BOOTSTRAP,
 ) -> tuple[MetricValue | None, dict[str, float]]:
@@ -298,7 +298,7 @@ def _dataset(info: Mapping[str, Any], given: Any, run_dir: Path) -> Dataset:
     return _open_dataset(path, f"{run_dir}: ")
 
 
-def _output_kind(records: list[Mapping[str, Any]]) -> str:
+def _output_kind(records: Sequence[Mapping[str, Any]]) -> str:
     for r in records:
         if r.get("output"):
             return str(r["output"]["kind"])
@@ -307,7 +307,7 @@ def _output_kind(records: list[Mapping[str, Any]]) -> str:
 
 def _samples(
     run_dir: Path,
-    records: list[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
     data: Dataset,
     output: str,
     unscored: list[str],
@@ -346,7 +346,7 @@ def _prediction(run_dir: Path, record: Mapping[str, Any], output: str) -> Any:
         with np.load(run_dir / out["arrays"]) as z:
             return z["output"]
     if output == "Boxes":
-        return [metrics.ScoredBox(b["label"], *b["box"], b.get("score", 1.0)) for b in out["boxes"]]
+        return [_scored_box(b) for b in out["boxes"]]
     return out.get("value")
 
 
@@ -411,6 +411,13 @@ def _per_image(
 _PER_IMAGE = {"Label": ("top1",), "DepthMap": ("spearman",), "NormalMap": ("spearman_mean",)}
 
 
+def _scored_box(b: Mapping[str, Any]) -> metrics.ScoredBox:
+    x0, y0, x1, y1 = b["box"]
+    return metrics.ScoredBox(b["label"], x0, y0, x1, y1, b.get("score", 1.0))
+
+
 def _group_iou(s: Sample[Any, Any]) -> float:
+    if s.pred is None:  # a failed item overlaps nothing (callers pass only predictions)
+        return 0.0
     ious = [metrics.mask_iou(p, t) for p, t in zip(s.pred, s.truth, strict=False)]
     return float(np.mean(ious)) if ious else 0.0

@@ -21,6 +21,7 @@ timm and transformers are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -130,7 +131,7 @@ def path_digest(path: str | os.PathLike[str]) -> str:
         if p.is_dir():
             h.update(str(f.relative_to(p)).encode() + b"\0")
         with f.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            for block in iter(functools.partial(fh.read, 1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
 

@@ -103,24 +103,24 @@ def select(xs: Sequence[Any], keep: Sequence[bool]) -> list[Any]:
 
 def abs_(x: float) -> float:
     """Absolute value (the static evaluator's rule, so plan and run agree)."""
-    return staticeval.function("abs", x)  # type: ignore[no-any-return]
+    return staticeval.function("abs", x)
 
 
 def min_(a: float, b: float) -> float:
     """The smaller of two numbers (the static evaluator's rule, so plan and run agree)."""
-    return staticeval.function("min", a, b)  # type: ignore[no-any-return]
+    return staticeval.function("min", a, b)
 
 
 def max_(a: float, b: float) -> float:
     """The larger of two numbers (the static evaluator's rule, so plan and run agree)."""
-    return staticeval.function("max", a, b)  # type: ignore[no-any-return]
+    return staticeval.function("max", a, b)
 
 
 def ceil(x: float) -> int:
     """Round up to an integer (the static evaluator's rule, so plan and run agree)."""
-    return staticeval.function("ceil", x)  # type: ignore[no-any-return]
+    return staticeval.function("ceil", x)
 
 
 def floor(x: float) -> int:
     """Round down to an integer (the static evaluator's rule, so plan and run agree)."""
-    return staticeval.function("floor", x)  # type: ignore[no-any-return]
+    return staticeval.function("floor", x)

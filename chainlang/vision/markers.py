@@ -325,7 +325,7 @@ def _text_mask(text: str, px: int) -> np.ndarray:
     """Boolean glyph mask of ``text`` in PIL's bundled font at ``px`` pixels (memoised: pure)."""
     font = ImageFont.load_default(size=px)
     left, top, right, bottom = font.getbbox(text)
-    tile = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    tile = Image.new("L", (max(1, int(right - left)), max(1, int(bottom - top))), 0)
     ImageDraw.Draw(tile).text((-left, -top), text, fill=255, font=font)
     mask = np.asarray(tile) >= 128
     mask.setflags(write=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -33,8 +34,10 @@ def as_point(point: object) -> Point:
     Raises:
         OperationError: ``point`` is not a pair of numbers.
     """
+    # Any: whatever ``point`` holds, a wrong shape or a non-number fails below and is reported
+    pair: Any = point[:2] if isinstance(point, (tuple, list)) else point
     try:
-        x, y = point[:2] if isinstance(point, (tuple, list)) else point  # type: ignore[index,misc]
+        x, y = pair
         return round(float(x)), round(float(y))
     except (TypeError, ValueError) as exc:
         raise OperationError(f"a point must be (x, y) numbers, got {point!r}") from exc

@@ -1,7 +1,6 @@
 """Boxes, the image label and grouping points derived from a rendered scene."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the module defines a function of that name.
 from typing import Any
 
 import numpy as np

@@ -16,7 +16,10 @@ _EPS = 1e-6
 class Surface(Protocol):
     """Anything a ray can hit."""
 
-    texture: Texture
+    @property
+    def texture(self) -> Texture:
+        """What the surface is painted with (read-only: surfaces are frozen)."""
+        ...
 
     def intersect(self, o: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Nearest hit distance > eps per ray (inf for a miss). ``o`` is 3 or N×3, ``d`` N×3."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chainlang.data.synthetic.classes import CLASSES, IGNORE
-from chainlang.data.synthetic.geometry import Plane, Solid
+from chainlang.data.synthetic.geometry import Plane, Solid, Surface
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +30,7 @@ class Camera:
         r = np.cross(f, [0.0, 1.0, 0.0])
         r /= np.linalg.norm(r)
         u = np.cross(r, f)
-        vec = (tuple(map(float, v)) for v in (position, r, u, f))
-        return Camera(*vec, hfov_deg=hfov_deg)
+        return Camera(_vec3(position), _vec3(r), _vec3(u), _vec3(f), hfov_deg=hfov_deg)
 
     def intrinsics(self, width: int, height: int) -> dict[str, float]:
         """fx, fy, cx, cy in pixels (square pixels; pixel centres at integer + 0.5)."""
@@ -48,6 +47,11 @@ class Camera:
         cam /= np.linalg.norm(cam, axis=1, keepdims=True)
         basis = np.stack([self.right, self.up, [-c for c in self.forward]])  # rows: cam axes
         return cam @ basis, cam
+
+
+def _vec3(v: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    x, y, z = (float(c) for c in v)
+    return x, y, z
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,7 @@ class Render:
 
 def _trace(scene: Scene, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-ray nearest distance, index of the surface hit (-1 = none), and objects-only hits."""
-    surfaces = (*scene.objects, *scene.planes)
+    surfaces: tuple[Surface, ...] = (*scene.objects, *scene.planes)
     t_all = np.stack([s.intersect(o, d) for s in surfaces])
     which = t_all.argmin(axis=0)
     t = t_all[which, np.arange(len(d))]
@@ -91,7 +95,7 @@ def render(scene: Scene, width: int, height: int) -> Render:
     n_pix = len(d)
     rgb = np.ones((n_pix, 3))  # nothing-hit pixels stay white (never happens: the wall is infinite)
     normals = np.zeros((n_pix, 3))
-    surfaces = (*scene.objects, *scene.planes)
+    surfaces: tuple[Surface, ...] = (*scene.objects, *scene.planes)
     for k, surf in enumerate(surfaces):
         sel = np.flatnonzero(which == k)
         if sel.size == 0:

@@ -39,9 +39,14 @@ def _texture(rng: np.random.Generator, bright: bool, frequency: tuple[float, flo
         colour_a=a,
         colour_b=b,
         frequency=float(rng.uniform(*frequency)),
-        axis=tuple(float(x) for x in axis / np.linalg.norm(axis)),
+        axis=_unit3(axis),
         seed=int(rng.integers(0, 2**31 - 1)),
     )
+
+
+def _unit3(v: np.ndarray) -> tuple[float, float, float]:
+    x, y, z = (float(c) for c in v / np.linalg.norm(v))
+    return x, y, z
 
 
 def _room(rng: np.random.Generator) -> tuple[tuple[Plane, ...], tuple[int, ...], float, float]:
@@ -204,6 +209,6 @@ def _object_scores(scene: Scene, width: int, height: int) -> np.ndarray:
             continue
         visible = np.count_nonzero(which == k)
         area_score = visible / (_MIN_AREA_FRACTION * width * height)
-        visible_score = visible / max(1, np.count_nonzero(alone)) / _MIN_VISIBLE_FRACTION
+        visible_score = visible / max(1, int(np.count_nonzero(alone))) / _MIN_VISIBLE_FRACTION
         scores[k] = min(area_score, visible_score)
     return scores

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from chainlang.data.manifest import INFO_NAME, MANIFEST_NAME, write_manifest
-from chainlang.data.synthetic.annotate import annotations
+from chainlang.data.synthetic.annotate import annotations as scene_annotations  # vs __future__
 from chainlang.data.synthetic.classes import CLASSES, IGNORE
 from chainlang.data.synthetic.rendering import Render, Scene, render
 from chainlang.data.synthetic.sampling import sample_scene
@@ -85,7 +85,7 @@ def _write_scene(out: Path, seed: int, k: int, width: int, height: int) -> dict[
     np.save(out / "normals" / f"{sid}.npy", r.normals)
     Image.fromarray(r.semantic).save(out / "semantic" / f"{sid}.png")
     Image.fromarray(r.instances.astype(np.uint16)).save(out / "instances" / f"{sid}.png")
-    ann = annotations(scene, r)
+    ann = scene_annotations(scene, r)
     return {
         "id": sid,
         "image": f"images/{sid}.png",

@@ -13,7 +13,7 @@ def example_from_schema(schema: dict[str, Any], rng: random.Random | None = None
     if "enum" in schema:
         values = schema["enum"]
         return rng.choice(values) if rng else values[0]
-    kind = schema.get("type")
+    kind = schema.get("type", "")
     if kind == "object":
         return {k: example_from_schema(v, rng) for k, v in schema.get("properties", {}).items()}
     if kind == "array":

@@ -77,7 +77,7 @@ def _error(status: int, message: str) -> Routed:
 
 def _create(server: FakeProviderServer, req: RecordedRequest) -> Routed:
     body = req.json if isinstance(req.json, dict) else {}
-    requests = body.get("requests")
+    requests = body.get("requests") or []  # missing or empty: refused as not a non-empty list
     problem = _invalid(requests)
     if problem:
         return _error(400, problem)

@@ -42,7 +42,7 @@ async def read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
         if size == 0:
