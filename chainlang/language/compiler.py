@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chainlang.errors import CompileError
-from chainlang.language import ir
+from chainlang.language import codes, ir
 from chainlang.language.checking.checker import Checker, Scope
 from chainlang.language.diagnostics import Diagnostic, Diagnostics, did_you_mean, render_all
 from chainlang.language.lower import lower
@@ -45,7 +45,7 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
         src = SourceFile.read(path)
     except (OSError, UnicodeDecodeError) as exc:
         empty = SourceFile.of(str(path), "")
-        diags.error("E100", empty.whole(), f"cannot read {path}: {exc.__class__.__name__}")
+        diags.add(codes.unreadable_file(empty.whole(), path, exc.__class__.__name__))
         return Result(None, diags.sorted())
     return _check(src, registry)
 
@@ -107,11 +107,7 @@ class _Compilation:
         chains = [i for i in module.items if isinstance(i, n.ChainDecl)]
         if len(chains) != 1:
             where = chains[1].span if len(chains) > 1 else module.span
-            diags.error(
-                "E208",
-                where,
-                f"a file compiled as a chain must hold exactly one `chain`, found {len(chains)}",
-            )
+            diags.add(codes.chain_structure(where, "chain", len(chains)))
             return None
         checked = checker.chain(chains[0])
         if checked is None or diags.has_errors():
@@ -134,20 +130,14 @@ class _Compilation:
         path = base / imp.path
         key = _key(str(path))
         if key in stack:
-            diags.error(
-                "E702",
-                imp.span,
-                "import cycle: " + " -> ".join(Path(k).name for k in (*stack, key)),
-            )
+            diags.add(codes.import_cycle(imp.span, [Path(k).name for k in (*stack, key)]))
             return
         if not path.is_file():
-            diags.error(
-                "E701", imp.span, f"cannot find imported file '{imp.path}' (looked in {base})"
-            )
+            diags.add(codes.import_not_found(imp.span, imp.path, base))
             return
         scope = self._scope_of(path, key, diags, stack)
         if scope is None:
-            diags.error("E704", imp.span, f"'{imp.path}' has errors; fix them first")
+            diags.add(codes.import_has_errors(imp.span, imp.path))
             return
         for name in imp.names:
             self._bring(name, scope, imp, into, diags, base, path.parent)
@@ -161,7 +151,7 @@ class _Compilation:
         try:
             src = SourceFile.read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            inner.error("E100", SourceFile.of(str(path), "").whole(), f"cannot read {path}: {exc}")
+            inner.add(codes.unreadable_file(SourceFile.of(str(path), "").whole(), path, str(exc)))
             diags.extend(inner.sorted())
             self.scopes[key] = None
             return None
@@ -202,12 +192,8 @@ class _Compilation:
             )
         if not found:
             known = [*scope.answers, *scope.prompts, *scope.labelsets]
-            diags.error(
-                "E703",
-                imp.span,
-                f"'{imp.path}' defines no answer, prompt or label set '{name}'",
-                did_you_mean(name, known),
-            )
+            hint = did_you_mean(name, known)
+            diags.add(codes.import_undefined(imp.span, imp.path, name, hint))
 
 
 def _rebase(ls: ir.LabelSet, theirs: Path, ours: Path) -> ir.LabelSet:

@@ -38,13 +38,15 @@ CODES: Mapping[str, str] = {
     "E104": "nesting too deep",
     "E105": "malformed literal",
     "E201": "unknown name",
-    "E202": "duplicate definition",
+    "E202": "name defined twice",
     "E203": "unknown type",
     "E204": "unknown label set",
     "E205": "unknown operation",
     "E206": "unknown prompt",
     "E207": "truth used outside an oracle clause",
     "E208": "chain structure (missing or repeated output/return)",
+    "E209": "a `let` rebinds an input, parameter or label set",
+    "E210": "field defined twice",
     "E301": "argument has the wrong type",
     "E302": "operator applied to the wrong types",
     "E303": "wrong arguments to a call",
@@ -64,7 +66,9 @@ CODES: Mapping[str, str] = {
     "E409": "shared prompt argument depends on the batch item",
     "E410": "per-item hole or slot outside an `each` message",
     "E411": "prompt text file cannot be read",
-    "W401": "two asks of an item are identical by construction (one request, one answer)",
+    "E412": "variant defined twice in a prompt",
+    "E413": "prompt with more than one default variant",
+    "E414": "prompt without a user message",
     "E501": "parameter type not allowed",
     "E502": "unknown parameter in a defaults block",
     "E503": "default is not a literal of the parameter's type",
@@ -74,11 +78,39 @@ CODES: Mapping[str, str] = {
     "E603": "batch size is not a static positive expression",
     "E604": "item batching inside a loop",
     "E605": "loop state update does not match the state",
+    "E606": "`batch items` given twice",
+    "E607": "loop state type cannot be inferred",
     "E701": "imported file not found",
     "E702": "import cycle",
     "E703": "imported name not defined in the file",
     "E704": "imported file has errors",
+    "W201": "a `let` whose value is never used",
+    "W401": "two asks of an item are identical by construction (one request, one answer)",
+    "W402": "a prompt that no `ask` uses",
+    "W601": "a `repeat` whose `until` cannot change between rounds",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A second place a diagnostic points at (e.g. the first of two definitions)."""
+
+    span: Span
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict (inside a diagnostic's ``related`` list)."""
+        return {"message": self.message, **_where(self.span)}
+
+
+def _where(span: Span) -> dict[str, object]:
+    return {
+        "file": span.file,
+        "line": span.line,
+        "col": span.col,
+        "end_line": span.end_line,
+        "end_col": span.end_col,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +123,7 @@ class Diagnostic:
         message: What is wrong and what was expected.
         span: Where it is.
         suggestion: An optional fix ("did you mean 'depth'?").
+        related: Other places that explain it (the first definition of a duplicate).
     """
 
     code: str
@@ -98,6 +131,7 @@ class Diagnostic:
     message: str
     span: Span
     suggestion: str | None = None
+    related: tuple[Related, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict (the ``--json`` output of ``chainlang check``)."""
@@ -105,12 +139,9 @@ class Diagnostic:
             "code": self.code,
             "severity": self.severity.value,
             "message": self.message,
-            "file": self.span.file,
-            "line": self.span.line,
-            "col": self.span.col,
-            "end_line": self.span.end_line,
-            "end_col": self.span.end_col,
+            **_where(self.span),
             "suggestion": self.suggestion,
+            "related": [r.to_json() for r in self.related],
         }
 
 
@@ -119,6 +150,12 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
+
+    def add(self, diag: Diagnostic) -> None:
+        """Add a diagnostic built by a constructor of :mod:`chainlang.language.codes`."""
+        if diag.code not in CODES:  # an internal bug, not a user mistake
+            raise KeyError(f"unregistered diagnostic code {diag.code}")
+        self._items.append(diag)
 
     def error(self, code: str, span: Span, message: str, suggestion: str | None = None) -> None:
         """Add an error; ``code`` must be a key of :data:`CODES`."""
@@ -167,17 +204,27 @@ def render(diag: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
     """Render one diagnostic as stable plain text with a caret run under the span."""
     span = diag.span
     head = f"{span.file}:{span.line}:{span.col}: {diag.severity.value}[{diag.code}]: {diag.message}"
+    excerpt = _excerpt(span, sources)
+    out = [head, *excerpt]
+    if diag.suggestion:  # indented under the gutter when there is an excerpt
+        out.append(f"{'     ' if excerpt else '  '}= help: {diag.suggestion}")
+    for r in diag.related:
+        s = r.span
+        out.append(f"     = note: {r.message}: {s.file}:{s.line}:{s.col}")
+        out.extend(_excerpt(s, sources))
+    return "\n".join(out)
+
+
+def _excerpt(span: Span, sources: Mapping[str, SourceFile]) -> list[str]:
+    """The span's source line with a caret run under it (nothing if the file is unknown)."""
     src = sources.get(span.file)
     if src is None:
-        return head + (f"\n  = help: {diag.suggestion}" if diag.suggestion else "")
+        return []
     line = src.line_text(span.line)
     width = span.end_col - span.col if span.end_line == span.line else len(line) - span.col + 1
     gutter = f"{span.line:>4} | "
     caret = " " * (len(gutter) + span.col - 1) + "^" * max(1, width)
-    out = [head, gutter + line.expandtabs(1), caret.rstrip()]
-    if diag.suggestion:
-        out.append(f"     = help: {diag.suggestion}")
-    return "\n".join(out)
+    return [gutter + line.expandtabs(1), caret.rstrip()]
 
 
 def render_all(diags: Iterable[Diagnostic], sources: Mapping[str, SourceFile]) -> str:

@@ -38,11 +38,12 @@ def _prompt_literal(size: int) -> str:
 def _let_literal(size: int) -> str:
     body = "a\\n{b}}{{" * (size // 9)  # escapes and brace pairs too
     head = "chain t {\n  input image: Image\n  output Label\n"
-    return f'{head}  let s = "{body}"\n  return "cat"\n}}\n'
+    return f'{head}  let _s = "{body}"\n  return "cat"\n}}\n'
 
 
 def _lets(count: int) -> str:
-    body = "".join(f"  let v{i} = {i} + 1\n" for i in range(count))
+    # `_` names: kept on purpose, so the chain checks clean (no unused-let warning)
+    body = "".join(f"  let _v{i} = {i} + 1\n" for i in range(count))
     return f'chain t {{\n  input image: Image\n  output Label\n{body}  return "cat"\n}}\n'
 
 

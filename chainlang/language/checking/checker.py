@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chainlang.language import ir
+from chainlang.language import codes, ir
 from chainlang.language.analysis import staticeval
 from chainlang.language.analysis.staticeval import BSym, Static, names
 from chainlang.language.checking.exprs import ExprChecks
 from chainlang.language.checking.helpers import Binding, _literal
+from chainlang.language.checking.lints import lints
 from chainlang.language.checking.prompts import PromptChecks
 from chainlang.language.checking.repeats import repeated_asks
 from chainlang.language.checking.values import ValueChecks
@@ -95,6 +96,9 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         self.batch_items: ir.Expr | None = None
         self.loop_depth = 0
         self.broken: set[str] = set()  # prompts with errors: later uses stay quiet
+        # Where each declared name was first defined, for "defined twice" notes.
+        self.first_spans: dict[tuple[str, str], Span] = {}
+        self.own_prompts: dict[str, Span] = {}  # declared in this file (not imported)
 
     # ---- declarations ----
     def declare(self, items: tuple[n.ModuleItem | n.ChainItem, ...]) -> None:
@@ -108,8 +112,9 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
                 self._prompt(item)
 
     def _dup(self, name: str, table: Mapping[str, object], span: Span, what: str) -> bool:
+        first = self.first_spans.setdefault((what, name), span)
         if name in table:
-            self.diags.error("E202", span, f"{what} '{name}' is defined twice")
+            self.diags.add(codes.duplicate_name(span, what, name, first if first != span else None))
             return True
         return False
 
@@ -119,7 +124,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         try:
             labels = load(str(declared_path(d.path, self.base_dir)))
         except LabelSetError as exc:
-            self.diags.error("E204", d.span, f"label set '{d.name}': {exc}")
+            self.diags.add(codes.unknown_labelset(d.span, d.name, None, str(exc)))
             return
         self.scope.labelsets[d.name] = ir.LabelSet(
             name=d.name, source=d.path, size=len(labels), origin=d.span.origin()
@@ -140,17 +145,14 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if isinstance(t, RecordT):
             t = RecordT(name=d.name, fields=t.fields)
         if t != ERR and not is_answer_type(t):
-            self.diags.error(
-                "E407",
-                d.type.span,
-                f"answer '{d.name}' has type {t.show()}, which has no JSON form",
-            )
+            self.diags.add(codes.no_json_form(d.type.span, t.show(), d.name))
             t = ERR
         self.scope.answers[d.name] = t
 
     def _prompt(self, d: n.PromptDecl) -> None:
         if self._dup(d.name, self.scope.prompts, d.span, "prompt"):
             return
+        self.own_prompts[d.name] = d.span
         prompt = self.prompt_decl(d)
         if prompt is not None:
             self.scope.prompts[d.name] = prompt
@@ -165,12 +167,8 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if isinstance(t, n.LabelType):
             if self.labelset(t.labelset) is None:
                 known = [*self.scope.labelsets, *BUILTIN]
-                self.diags.error(
-                    "E204",
-                    t.span,
-                    f"unknown label set '{t.labelset}'",
-                    did_you_mean(t.labelset, known),
-                )
+                hint = did_you_mean(t.labelset, known)
+                self.diags.add(codes.unknown_labelset(t.span, t.labelset, hint))
                 return ERR
             return LabelT(labelset=t.labelset)
         if isinstance(t, n.ListType):
@@ -190,14 +188,15 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if t.name in self.scope.answers:
             return self.scope.answers[t.name]
         known = [*BUILTIN_NAMES, *self.scope.answers]
-        self.diags.error("E203", t.span, f"unknown type '{t.name}'", did_you_mean(t.name, known))
+        self.diags.add(codes.unknown_type(t.span, t.name, did_you_mean(t.name, known)))
         return ERR
 
     def _record_type(self, t: n.RecordType) -> Type:
         fields, bad = [], False
-        for f in t.fields:
-            if any(x.name == f.name for x in fields):
-                self.diags.error("E202", f.span, f"field '{f.name}' is defined twice")
+        for i, f in enumerate(t.fields):
+            first = next((x for x in t.fields[:i] if x.name == f.name), None)
+            if first is not None:
+                self.diags.add(codes.duplicate_field(f.span, "field", f.name, first.span))
                 continue
             ft = self.type_of(f.type)
             bad = bad or ft == ERR
@@ -238,15 +237,18 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
                 elif not any(d.name == item.name for d in truth):
                     truth.append(decl)
                 else:
-                    self.diags.error("E202", item.span, f"truth '{item.name}' is defined twice")
+                    first = next(
+                        d.span
+                        for d in c.items
+                        if isinstance(d, n.TruthDecl) and d.name == item.name
+                    )
+                    self.diags.add(codes.duplicate_name(item.span, "truth", item.name, first))
         fields = tuple(FieldT(name=d.name, type=d.type) for d in truth)
         self.truth_type = RecordT(name="truth", fields=fields)
         outputs = [o for o in c.items if isinstance(o, n.OutputDecl)]
         if len(outputs) != 1:
             where = outputs[1].span if len(outputs) > 1 else c.span
-            self.diags.error(
-                "E208", where, f"a chain needs exactly one `output`, found {len(outputs)}"
-            )
+            self.diags.add(codes.chain_structure(where, "output", len(outputs)))
         return inputs, truth, outputs
 
     def _output(
@@ -258,20 +260,14 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         name = o.type.name if isinstance(o.type, n.NamedType) else None
         if name not in OUTPUTS:
             choices = ", ".join(sorted(OUTPUTS))
-            self.diags.error(
-                "E203",
-                o.type.span,
-                f"the output must be one of {choices}",
-                did_you_mean(name or "", OUTPUTS),
-            )
+            hint = did_you_mean(name or "", OUTPUTS)
+            self.diags.add(codes.unknown_type(o.type.span, name, hint, choices))
             return None
         t = named_type(name)
         assert t is not None
         if result is not None and not assignable(result.type, t):
             ret = next(i for i in c.items if isinstance(i, n.Return))
-            self.diags.error(
-                "E305", ret.span, f"the chain returns {result.type.show()} but its output is {name}"
-            )
+            self.diags.add(codes.wrong_output(ret.span, result.type.show(), name))
         return t
 
     def _params(self, c: n.ChainDecl) -> list[ir.Param]:
@@ -279,12 +275,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         for p in (i for i in c.items if isinstance(i, n.ParamDecl)):
             t = self.type_of(p.type)
             if t != ERR and t.kind not in _PARAM_KINDS:
-                self.diags.error(
-                    "E501",
-                    p.type.span,
-                    f"parameter '{p.name}' has type {t.show()}; parameters are "
-                    "Int, Float, Bool, Text or a choice of strings",
-                )
+                self.diags.add(codes.bad_param_type(p.type.span, p.name, t.show()))
                 t = ERR
             default = None
             if p.default is not None:
@@ -308,36 +299,30 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         """The value of a literal expression of type ``t`` (E503 otherwise)."""
         value, vt = _literal(e)
         if vt is None:
-            self.diags.error("E503", e.span, f"{what} must be a literal, not an expression")
+            self.diags.add(codes.not_a_literal(e.span, what))
             return None
         if not assignable(vt, t):
-            self.diags.error("E503", e.span, f"{what} must be {t.show()}, got {vt.show()}")
+            self.diags.add(codes.not_a_literal(e.span, what, t.show(), vt.show()))
             return None
         if isinstance(t, FloatT) and isinstance(value, int):
             try:
                 return float(value)
             except OverflowError:  # an integer literal beyond any Float
-                self.diags.error("E105", e.span, "this number is too large to represent")
+                self.diags.add(codes.malformed_literal(e.span))
                 return None
         return value
 
     def _defaults(self, d: n.DefaultsDecl, params: list[ir.Param]) -> ir.ModelDefaults:
         if not d.pattern.strip() or any(ch.isspace() for ch in d.pattern):
-            self.diags.error(
-                "E504", d.span, f"'{d.pattern}' is not a model glob such as \"gpt-4o*\""
-            )
+            self.diags.add(codes.bad_glob(d.span, d.pattern))
         by_name = {p.name: p for p in params}
         values: list[tuple[str, ir.Scalar]] = []
         variants: list[tuple[str, str]] = []
         for s in d.settings:
             if isinstance(s, n.ParamSetting):
                 if s.name not in by_name:
-                    self.diags.error(
-                        "E502",
-                        s.span,
-                        f"'{s.name}' is not a parameter of this chain",
-                        did_you_mean(s.name, by_name),
-                    )
+                    hint = did_you_mean(s.name, by_name)
+                    self.diags.add(codes.unknown_param(s.span, s.name, hint))
                     continue
                 values.append((s.name, self.literal(s.value, by_name[s.name].type, f"'{s.name}'")))
             else:
@@ -355,27 +340,19 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if prompt is None and s.prompt in self.broken:
             return
         if prompt is None:
-            self.diags.error(
-                "E206",
-                s.span,
-                f"unknown prompt '{s.prompt}'",
-                did_you_mean(s.prompt, self.scope.prompts),
-            )
+            hint = did_you_mean(s.prompt, self.scope.prompts)
+            self.diags.add(codes.unknown_prompt(s.span, s.prompt, hint))
         elif all(v.name != s.variant for v in prompt.variants):
             names = [v.name for v in prompt.variants]
-            self.diags.error(
-                "E406",
-                s.span,
-                f"prompt '{s.prompt}' has no variant '{s.variant}' (it has {', '.join(names)})",
-                did_you_mean(s.variant, names),
-            )
+            hint = did_you_mean(s.variant, names)
+            self.diags.add(codes.unknown_variant(s.span, s.prompt, s.variant, names, hint))
 
     def _batch_decl(self, c: n.ChainDecl) -> ir.Expr | None:
         decls = [i for i in c.items if isinstance(i, n.BatchDecl)]
         if not decls:
             return None
         if len(decls) > 1:
-            self.diags.error("E202", decls[1].span, "`batch items` is given twice")
+            self.diags.add(codes.batch_items_twice(decls[1].span, decls[0].span))
         return self.batch_size(decls[0].size, params_only=True)
 
     def batch_size(self, e: n.Expr, *, params_only: bool = False) -> ir.Expr:
@@ -392,8 +369,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
             or not found.exact
             or (params_only and names(found.formula) - params)
         ):
-            where = "parameters and literals" if params_only else "parameters and data sizes"
-            self.diags.error("E603", e.span, f"a batch size must be an Int computed from {where}")
+            self.diags.add(codes.bad_batch_size(e.span, params_only=params_only))
         return size
 
     # ---- the chain body ----
@@ -403,7 +379,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         returns = [s for s in stmts if isinstance(s, n.Return)]
         if len(returns) != 1 or stmts[-1] is not returns[0]:
             where = returns[-1].span if returns else c.span
-            self.diags.error("E208", where, "a chain needs exactly one `return`, as its last step")
+            self.diags.add(codes.chain_structure(where, "return"))
         result = None
         for s in stmts:
             if isinstance(s, n.Let):
@@ -412,14 +388,17 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
                 result = self.value(s.value)
         if not self.diags.has_errors():  # a lint for chains that compile
             for span, message in repeated_asks(stmts):
-                self.diags.warning("W401", span, message)
+                self.diags.add(codes.identical_asks(span, message))
+            for diag in lints(c, self.own_prompts):
+                self.diags.add(diag)
         return lets, result
 
     def let(self, s: n.Let, item_local: bool = False) -> ir.Let:
         """Check a let and bind its name in the current environment."""
         value = self.value(s.value)
         if s.name in self.env and self.env[s.name].scope in {"input", "param", "labelset"}:
-            self.diags.error("E202", s.span, f"'{s.name}' is already a {self.env[s.name].scope}")
+            first = self.first_spans.get(("name", s.name))
+            self.diags.add(codes.let_rebinds(s.span, s.name, self.env[s.name].scope, first))
         local = item_local or self.depends_on_local(s.value)
         scope = self.static_scope()
         self.env[s.name] = Binding(

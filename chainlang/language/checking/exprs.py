@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from chainlang.language import ir
+from chainlang.language import codes, ir
 from chainlang.language.analysis import staticeval
 from chainlang.language.analysis.staticeval import Scope, Static
 from chainlang.language.checking.helpers import (
@@ -73,8 +73,9 @@ class ExprChecks:
             return self._comprehension(e)
         fields = [ir.Arg(name=f.name, value=self.expr(f.value)) for f in e.fields]
         for i, f in enumerate(e.fields):
-            if any(x.name == f.name for x in e.fields[:i]):
-                self.diags.error("E202", f.span, f"field '{f.name}' is given twice")
+            first = next((x for x in e.fields[:i] if x.name == f.name), None)
+            if first is not None:
+                self.diags.add(codes.duplicate_field(f.span, "field", f.name, first.span))
         t = RecordT(fields=tuple(FieldT(name=f.name, type=f.value.type) for f in fields))
         return ir.RecordOf(fields=tuple(fields), type=t, origin=o)
 
@@ -82,17 +83,13 @@ class ExprChecks:
         o = e.span.origin()
         if e.name == "truth":
             if not self.in_oracle:
-                self.diags.error(
-                    "E207", e.span, "`truth` is only available inside `oracle { ... }`"
-                )
+                self.diags.add(codes.truth_outside_oracle(e.span))
                 return ir.Ref(name="truth", scope="truth", type=ERR, origin=o)
             return ir.Ref(name="truth", scope="truth", type=self.truth_type or ERR, origin=o)
         b = self.env.get(e.name)
         if b is None:
             cands = [*self.env, *(["truth"] if self.in_oracle else [])]
-            self.diags.error(
-                "E201", e.span, f"unknown name '{e.name}'", did_you_mean(e.name, cands)
-            )
+            self.diags.add(codes.unknown_name(e.span, e.name, did_you_mean(e.name, cands)))
             return ir.Ref(name=e.name, scope="let", type=ERR, origin=o)
         return ir.Ref(name=e.name, scope=b.scope, type=b.type, origin=o)  # type: ignore[arg-type]
 
@@ -119,7 +116,8 @@ class ExprChecks:
             fields = _OPAQUE_FIELDS.get(t.name, {})
         if e.name in fields:
             return fields[e.name]
-        self.diags.error("E401", e.span, _no_field(t, e.name, fields), did_you_mean(e.name, fields))
+        hint = did_you_mean(e.name, fields)
+        self.diags.add(codes.unknown_field(e.span, _no_field(t, e.name, fields), hint))
         return ERR
 
     def _binary(self, e: n.Binary) -> ir.Expr:
@@ -144,7 +142,8 @@ class ExprChecks:
                 return BoolT(), False
             if isinstance(a, ListT) and join(a.item, b) is not None:
                 return ListT(item=BoolT()), True  # `votes.near == "red"` compares each element
-        self.diags.error("E302", e.span, f"'{e.op}' cannot combine {a.show()} and {b.show()}")
+        message = f"'{e.op}' cannot combine {a.show()} and {b.show()}"
+        self.diags.add(codes.bad_operands(e.span, message))
         return ERR, False
 
     def _compares_labels(self, e: n.Binary, a: Type, b: Type) -> bool:
@@ -159,17 +158,17 @@ class ExprChecks:
         for value in b.values:
             if normalise(value) not in names:
                 message, hint = not_a_label(value, a.labelset, names)
-                self.diags.error("E302", e.span, message, hint)
+                self.diags.add(codes.bad_operands(e.span, message, hint))
         return True
 
     def _unary(self, e: n.Unary) -> ir.Expr:
         v = self.expr(e.operand)
         t = v.type
         if e.op == "not" and t != ERR and not assignable(t, BoolT()):
-            self.diags.error("E302", e.span, f"`not` needs a Bool, got {t.show()}")
+            self.diags.add(codes.bad_operands(e.span, f"`not` needs a Bool, got {t.show()}"))
             t = ERR
         elif e.op == "-" and t not in (ERR, IntT(), FloatT()):
-            self.diags.error("E302", e.span, f"'-' needs a number, got {t.show()}")
+            self.diags.add(codes.bad_operands(e.span, f"'-' needs a number, got {t.show()}"))
             t = ERR
         return ir.UnOp(op=e.op, operand=v, type=t, origin=e.span.origin())  # type: ignore[arg-type]
 
@@ -178,9 +177,7 @@ class ExprChecks:
         a, b = self.expr(e.then), self.expr(e.otherwise)
         t = join(a.type, b.type)
         if t is None:
-            self.diags.error(
-                "E307", e.span, f"the branches give {a.type.show()} and {b.type.show()}"
-            )
+            self.diags.add(codes.incompatible_branches(e.span, a.type.show(), b.type.show()))
             t = ERR
         return ir.Cond(cond=cond, then=a, otherwise=b, type=t, origin=e.span.origin())
 
@@ -190,9 +187,8 @@ class ExprChecks:
         for x, node in zip(items, e.items, strict=True):
             t2 = join(t, x.type) if t is not None else None  # type: ignore[arg-type]
             if t2 is None and t is not None:
-                self.diags.error(
-                    "E307", node.span, f"list elements mix {t.show()} and {x.type.show()}"
-                )
+                shown = t.show(), x.type.show()
+                self.diags.add(codes.incompatible_branches(node.span, *shown, elements=True))
             t = t2
         lt = ERR if t is None or t == ERR else ListT(item=t)
         return ir.ListOf(items=tuple(items), type=lt, origin=e.span.origin())
@@ -219,12 +215,8 @@ class ExprChecks:
         pos = [self.expr(a) for a in e.args]
         kws = [(k, self.expr(k.value)) for k in e.kwargs]
         if op is None:
-            self.diags.error(
-                "E205",
-                e.span,
-                f"unknown operation '{e.op}'",
-                did_you_mean(e.op, self.registry.names()),
-            )
+            hint = did_you_mean(e.op, self.registry.names())
+            self.diags.add(codes.unknown_operation(e.span, e.op, hint))
             return ir.Call(op=e.op, impl="", args=(), type=ERR, origin=e.span.origin())
         bound = self._bind_args(e, op, pos, kws)
         if bound is None:
@@ -239,25 +231,19 @@ class ExprChecks:
         out: dict[str, tuple[ir.Expr, Span]] = {}
         ok = True
         if len(pos) > len(op.params):
-            self.diags.error(
-                "E303",
-                e.span,
-                f"'{op.name}' takes at most {len(op.params)} arguments, got {len(pos)}",
-            )
+            message = f"'{op.name}' takes at most {len(op.params)} arguments, got {len(pos)}"
+            self.diags.add(codes.wrong_arguments(e.span, message))
             return None
         for p, v, node in zip(op.params, pos, e.args, strict=False):
             out[p.name] = (v, node.span)
         for k, v in kws:
             if op.param(k.name) is None:
-                self.diags.error(
-                    "E303",
-                    k.span,
-                    f"'{op.name}' has no parameter '{k.name}'",
-                    did_you_mean(k.name, [p.name for p in op.params]),
-                )
+                hint = did_you_mean(k.name, [p.name for p in op.params])
+                message = f"'{op.name}' has no parameter '{k.name}'"
+                self.diags.add(codes.wrong_arguments(k.span, message, hint))
                 ok = False
             elif k.name in out:
-                self.diags.error("E303", k.span, f"'{k.name}' is given twice")
+                self.diags.add(codes.wrong_arguments(k.span, f"'{k.name}' is given twice"))
                 ok = False
             else:
                 out[k.name] = (v, k.span)
@@ -269,7 +255,8 @@ class ExprChecks:
                 t = p.types[0]
                 ordered[p.name] = (ir.Lit(value=p.default, type=t), e.span)
             else:
-                self.diags.error("E303", e.span, f"'{op.name}' needs argument '{p.name}'")
+                message = f"'{op.name}' needs argument '{p.name}'"
+                self.diags.add(codes.wrong_arguments(e.span, message))
                 ok = False
         return ordered if ok else None
 
@@ -290,7 +277,7 @@ class ExprChecks:
             # decided per argument, whatever happened to the earlier ones.
             if self._expect(v.type, _subst(p.types[0], env), span, what):
                 shown = " or ".join(t.show() for t in p.types)
-                self.diags.error("E301", span, f"{what} must be {shown}, got {v.type.show()}")
+                self.diags.add(codes.wrong_argument_type(span, what, shown, v.type.show()))
         return _subst(op.result, env) if ok else ERR
 
     # ---- static values and dependencies ----

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from chainlang.language import ir
+from chainlang.language import codes, ir
 from chainlang.language.checking.helpers import (
     _flags,
     _merge,
@@ -43,9 +43,7 @@ class PromptChecks:
             params[p.name] = ir.PromptParam(name=p.name, type=self.type_of(p.type), each=p.each)
         answer = self.type_of(d.answer)
         if answer != ERR and not is_answer_type(answer):
-            self.diags.error(
-                "E407", d.answer.span, f"the answer type {answer.show()} has no JSON form"
-            )
+            self.diags.add(codes.no_json_form(d.answer.span, answer.show()))
             answer = ERR
         base = [self._message(m, params) for m in d.items if isinstance(m, n.Message)]
         variants = self._variants(d, params, base)
@@ -75,11 +73,13 @@ class PromptChecks:
         decls = [v for v in d.items if isinstance(v, n.Variant)]
         out: list[ir.Variant] = []
         ok = True
-        if sum("default" in v.flags for v in decls) > 1:
-            self.diags.error("E202", d.span, f"prompt '{d.name}' has more than one default variant")
-        for v in decls:
-            if any(o.name == v.name for o in out):
-                self.diags.error("E202", v.span, f"variant '{v.name}' is defined twice")
+        defaults = [v.span for v in decls if "default" in v.flags]
+        if len(defaults) > 1:
+            self.diags.add(codes.several_defaults(d.span, d.name, defaults))
+        for i, v in enumerate(decls):
+            first = next((x for x in decls[:i] if x.name == v.name), None)
+            if first is not None:
+                self.diags.add(codes.duplicate_variant(v.span, v.name, first.span))
                 continue
             msgs = [self._message(m, params) for m in v.messages]
             ok = ok and None not in msgs
@@ -98,7 +98,7 @@ class PromptChecks:
                 )
             )  # type: ignore[arg-type]
         if ok and None not in base and not any(m.role != "system" for v in out for m in v.messages):
-            self.diags.error("E404", d.span, f"prompt '{d.name}' has no user message")
+            self.diags.add(codes.no_user_message(d.span, d.name))
             ok = False
         return out if ok else None
 
@@ -128,19 +128,11 @@ class PromptChecks:
         p = params.get(part.param)
         if p is None or not assignable(p.type, OptionalT(item=ImageT())) or p.type == ANY:
             images = [q.name for q in params.values() if isinstance(q.type, ImageT)]
-            self.diags.error(
-                "E403",
-                part.span,
-                f"image slot '{part.param}' is not an Image parameter of the prompt",
-                did_you_mean(part.param, images),
-            )
+            hint = did_you_mean(part.param, images)
+            self.diags.add(codes.image_slot(part.span, part.param, hint=hint))
             return False
         if p.each and not m.each:
-            self.diags.error(
-                "E410",
-                part.span,
-                f"'{part.param}' is an `each` parameter; use it in an `each` message",
-            )
+            self.diags.add(codes.per_item_outside_each(part.span, part.param, hole=False))
             return False
         return True
 
@@ -148,11 +140,8 @@ class PromptChecks:
         try:
             return (self.base_dir / part.path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.diags.error(
-                "E411",
-                part.span,
-                f"cannot read prompt text '{part.path}': {exc.__class__.__name__}",
-            )
+            reason = exc.__class__.__name__
+            self.diags.add(codes.unreadable_prompt_text(part.span, part.path, reason))
             return None
 
     def _holes(
@@ -191,21 +180,12 @@ class PromptChecks:
         p = params.get(name)
         if p is None:
             cands = [*params, "count", *(["key"] if m.each else [])]
-            self.diags.error(
-                "E402",
-                span,
-                f"hole {{{name}}} is not a parameter of the prompt",
-                did_you_mean(name, cands),
-            )
+            self.diags.add(codes.unknown_hole(span, name, did_you_mean(name, cands)))
             return False
         if isinstance(p.type, ImageT):
-            self.diags.error(
-                "E403", span, f"'{name}' is an image; show it with [{name}], not {{{name}}}"
-            )
+            self.diags.add(codes.image_slot(span, name, as_hole=True))
             return False
         if (p.each and not m.each) or name == "key":
-            self.diags.error(
-                "E410", span, f"hole {{{name}}} is per item; use it in an `each` message"
-            )
+            self.diags.add(codes.per_item_outside_each(span, name, hole=True))
             return False
         return True

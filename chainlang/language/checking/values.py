@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainlang.language import ir
+from chainlang.language import codes, ir
 from chainlang.language.checking.helpers import (
     Binding,
     _asks_in,
@@ -71,11 +71,7 @@ class ValueChecks:
         item = self._element(source.type, f.source.span, "a `for` loop")
         batch = self.batch_size(f.batch) if f.batch is not None else None
         if f.batch is not None and (not isinstance(f.body.value, n.Ask) or _asks_in(f.body.lets)):
-            self.diags.error(
-                "E602",
-                f.body.span,
-                "a batched `for` body must end in one `ask` and contain no other ask",
-            )
+            self.diags.add(codes.batched_body(f.body.span))
         saved = dict(self.env)
         self.env[f.var] = Binding(item, "var", item_local=f.batch is not None)
         self.loop_depth += 1
@@ -93,7 +89,7 @@ class ValueChecks:
             return ERR
         if isinstance(t, ListT):
             return t.item
-        self.diags.error("E306", span, f"{what} needs a list, got {t.show()}")
+        self.diags.add(codes.not_a_list(span, what, t.show()))
         return ERR
 
     def repeat(self, r: n.Repeat) -> ir.Expr:
@@ -107,12 +103,7 @@ class ValueChecks:
             if bound.type != ERR and (
                 not assignable(bound.type, IntT()) or self.static(bound) is None
             ):
-                self.diags.error(
-                    "E601",
-                    r.bound.span,
-                    "`up to` needs an Int computed from "
-                    "parameters and data sizes (e.g. n_iters, ceil(count(regions) / 8))",
-                )
+                self.diags.add(codes.unbounded_repeat(r.bound.span))
             until = self._bool(r.until, "`until`")
             lets = [self.let(x) for x in r.lets]
             nxt = self._next(r, state)
@@ -131,21 +122,17 @@ class ValueChecks:
 
     def _state(self, r: n.Repeat) -> list[ir.StateField]:
         out: list[ir.StateField] = []
-        for s in r.state:
+        for i, s in enumerate(r.state):
             init = self.expr(s.init)
             t = self.type_of(s.type) if s.type is not None else init.type
             if s.type is not None:
                 self._expect(init.type, t, s.init.span, f"the start value of '{s.name}'")
             elif contains_any(t):
-                self.diags.error(
-                    "E605",
-                    s.span,
-                    f"cannot tell the type of '{s.name}' from its "
-                    f"start value; write it, e.g. `{s.name}: [Region] = []`",
-                )
+                self.diags.add(codes.state_type_unknown(s.span, s.name))
                 t = ERR
-            if any(o.name == s.name for o in out):
-                self.diags.error("E202", s.span, f"state field '{s.name}' is defined twice")
+            first = next((x for x in r.state[:i] if x.name == s.name), None)
+            if first is not None:
+                self.diags.add(codes.duplicate_field(s.span, "state field", s.name, first.span))
                 continue
             out.append(ir.StateField(name=s.name, type=t, init=init, origin=s.span.origin()))
         return out
@@ -155,16 +142,12 @@ class ValueChecks:
         given = {f.name: f for f in r.next.fields}
         for s in state:
             if s.name not in given:
-                self.diags.error("E605", r.next.span, f"`next` must give a value for '{s.name}'")
+                self.diags.add(codes.bad_next(r.next.span, s.name, missing=True))
         for name, f in given.items():
             s = next((x for x in state if x.name == name), None)
             if s is None:
-                self.diags.error(
-                    "E605",
-                    f.span,
-                    f"'{name}' is not a state field of this loop",
-                    did_you_mean(name, [x.name for x in state]),
-                )
+                hint = did_you_mean(name, [x.name for x in state])
+                self.diags.add(codes.bad_next(f.span, name, missing=False, hint=hint))
             elif isinstance(nxt, ir.RecordOf):
                 got = next(a.value.type for a in nxt.fields if a.name == name)
                 self._expect(got, s.type, f.value.span, f"the next value of '{name}'")
@@ -175,11 +158,8 @@ class ValueChecks:
         then, other = self.block(b.then), self.block(b.otherwise)
         t = join(then.result.type, other.result.type)
         if t is None:
-            self.diags.error(
-                "E307",
-                b.span,
-                f"the branches give {then.result.type.show()} and {other.result.type.show()}",
-            )
+            shown = then.result.type.show(), other.result.type.show()
+            self.diags.add(codes.incompatible_branches(b.span, *shown))
             t = ERR
         return ir.Branch(cond=cond, then=then, otherwise=other, type=t, origin=b.span.origin())
 
@@ -190,12 +170,8 @@ class ValueChecks:
         args = [(k, self.expr(k.value)) for k in a.args]
         if prompt is None:
             if a.prompt not in self.broken:
-                self.diags.error(
-                    "E206",
-                    a.span,
-                    f"unknown prompt '{a.prompt}'",
-                    did_you_mean(a.prompt, self.scope.prompts),
-                )
+                hint = did_you_mean(a.prompt, self.scope.prompts)
+                self.diags.add(codes.unknown_prompt(a.span, a.prompt, hint))
             return _err(a)
         self._ask_args(a, prompt, args, batch_var)
         element = prompt.element
@@ -205,7 +181,7 @@ class ValueChecks:
         batch_items = None
         if self.batch_items is not None:
             if self.loop_depth:
-                self.diags.error("E604", a.span, "with `batch items`, asks must be outside loops")
+                self.diags.add(codes.ask_in_loop_with_batch_items(a.span))
             batch_items = self.batch_items
         t = OptionalT(item=element) if a.skip else element
         return ir.Ask(
@@ -232,28 +208,20 @@ class ValueChecks:
         for k, v in args:
             p = params.get(k.name)
             if p is None:
-                self.diags.error(
-                    "E405",
-                    k.span,
-                    f"prompt '{prompt.name}' has no parameter '{k.name}'",
-                    did_you_mean(k.name, params),
-                )
+                hint = did_you_mean(k.name, params)
+                self.diags.add(codes.unknown_prompt_argument(k.span, prompt.name, k.name, hint))
                 continue
             if k.name in seen:
-                self.diags.error("E303", k.span, f"'{k.name}' is given twice")
+                self.diags.add(codes.wrong_arguments(k.span, f"'{k.name}' is given twice"))
             seen.add(k.name)
             self._expect(v.type, p.type, k.value.span, f"argument '{k.name}'")
             shared_bad = batch_var is not None and self.depends_on_local(k.value)
             if not p.each and shared_bad:
-                self.diags.error(
-                    "E409",
-                    k.span,
-                    f"'{k.name}' is shared by every item of a batch "
-                    f"but depends on '{batch_var}'; make it an `each` parameter",
-                )
+                assert batch_var is not None  # shared_bad implies it
+                self.diags.add(codes.shared_depends_on_item(k.span, k.name, batch_var))
         for name in params:
             if name not in seen:
-                self.diags.error("E404", a.span, f"the ask does not give prompt parameter '{name}'")
+                self.diags.add(codes.missing_prompt_argument(a.span, name))
 
     def _clause(self, c: n.ClauseBody, answer: Type, oracle: bool) -> ir.Block:
         saved, saved_oracle = dict(self.env), self.in_oracle
@@ -277,7 +245,7 @@ class ValueChecks:
             names = self.label_names(labelset)
             if names is not None and normalise(lit.value) not in names:
                 message, hint = not_a_label(lit.value, labelset, names)
-                self.diags.error("E408", lit.span, message, hint)
+                self.diags.add(codes.clause_mismatch(lit.span, message, hint))
 
     def label_names(self, labelset: str) -> dict[str, str] | None:
         """The labels of a declared or built-in set by normalised form (memoised)."""
@@ -294,24 +262,21 @@ class ValueChecks:
             return v
         fields = [ir.Arg(name=f.name, value=self.expr(f.value)) for f in c.fields]
         if not isinstance(answer, RecordT):
-            self.diags.error(
-                "E408",
-                c.span,
-                f"{what} gives fields but the answer is {answer.show()}; write the value itself",
+            message = (
+                f"{what} gives fields but the answer is {answer.show()}; write the value itself"
             )
+            self.diags.add(codes.clause_mismatch(c.span, message))
             return ir.RecordOf(fields=tuple(fields), type=ERR)
         given = {f.name for f in fields}
         for f in c.fields:
             if answer.field(f.name) is None:
-                self.diags.error(
-                    "E408",
-                    f.span,
-                    f"the answer has no field '{f.name}'",
-                    did_you_mean(f.name, [x.name for x in answer.fields]),
-                )
+                hint = did_you_mean(f.name, [x.name for x in answer.fields])
+                message = f"the answer has no field '{f.name}'"
+                self.diags.add(codes.clause_mismatch(f.span, message, hint))
         for af in answer.fields:
             if af.name not in given and af.name != "reasoning":
-                self.diags.error("E408", c.span, f"{what} must give field '{af.name}'")
+                message = f"{what} must give field '{af.name}'"
+                self.diags.add(codes.clause_mismatch(c.span, message))
         for f, node in zip(fields, c.fields, strict=True):
             af = answer.field(f.name)
             if af is not None:
@@ -325,26 +290,22 @@ class ValueChecks:
             return  # literals that name labels of the set (each literal is checked above)
         if _names_labels(got, want):
             return  # a literal that is not a label: `_clause_labels` names it precisely
-        self.diags.error("E408", span, f"{what} must be {want.show()}, got {got.show()}")
+        message = f"{what} must be {want.show()}, got {got.show()}"
+        self.diags.add(codes.clause_mismatch(span, message))
 
     def _expect(self, got: Type, want: Type, span: Span, what: str) -> bool:
         if got == ERR or want == ERR or assignable(got, want):
             return True
         if isinstance(got, OptionalT) and assignable(got.item, want):
-            self.diags.error(
-                "E308",
-                span,
-                f"{what} may be missing ({_shown(got)}) but {want.show()} is required",
-                "use present(...) or an `else` value",
-            )
+            self.diags.add(codes.maybe_missing(span, what, _shown(got), want.show()))
         else:
-            self.diags.error("E301", span, f"{what} must be {want.show()}, got {got.show()}")
+            self.diags.add(codes.wrong_argument_type(span, what, want.show(), got.show()))
         return False
 
     def _bool(self, e: n.Expr, what: str) -> ir.Expr:
         v = self.expr(e)
         if v.type != ERR and not assignable(v.type, BoolT()):
-            self.diags.error("E304", e.span, f"{what} needs a Bool condition, got {v.type.show()}")
+            self.diags.add(codes.not_bool(e.span, what, v.type.show()))
         return v
 
 

@@ -22,6 +22,7 @@ from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import VisitError
 from lark.tree import Meta
 
+from chainlang.language import codes
 from chainlang.language.diagnostics import Diagnostics
 from chainlang.language.source import SourceFile, Span
 from chainlang.language.syntax import nodes as n
@@ -135,7 +136,7 @@ class _Builder(Transformer[Token, Any]):
         try:
             return unquote(str(tok))
         except ValueError:
-            self.diags.error("E105", self._tok(tok), "this string has a malformed escape")
+            self.diags.add(codes.malformed_literal(self._tok(tok), escape=True))
             self.failed = True
             return ""
 
@@ -367,7 +368,7 @@ class _Builder(Transformer[Token, Any]):
         return n.FloatLit(value, span=self._span(meta))
 
     def _bad_number(self, tok: Token) -> None:
-        self.diags.error("E105", self._tok(tok), "this number is too large to represent")
+        self.diags.add(codes.malformed_literal(self._tok(tok)))
         self.failed = True
 
     def string_lit(self, meta: Meta, c: list[Any]) -> n.StrLit:
@@ -390,11 +391,12 @@ class _Builder(Transformer[Token, Any]):
         for late in args[first_kw:]:
             if not isinstance(late, n.KwArg):
                 # Accepting it would let `fmt` silently reorder what the author wrote.
-                self.diags.error(
-                    "E303",
-                    late.span,
-                    "a positional argument after a named one",
-                    "put positional arguments first, or name this one too",
+                self.diags.add(
+                    codes.wrong_arguments(
+                        late.span,
+                        "a positional argument after a named one",
+                        "put positional arguments first, or name this one too",
+                    )
                 )
         return n.Call(str(c[0]), pos, kws, span=self._span(meta))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from chainlang.language import codes
 from chainlang.language.diagnostics import Diagnostics
 from chainlang.language.source import SourceFile
 from chainlang.language.syntax import nodes
@@ -92,12 +93,7 @@ def parse(src: SourceFile, diags: Diagnostics) -> nodes.Module | None:
     if tree is None:
         return None
     if _too_deep(tree):
-        diags.error(
-            "E104",
-            src.whole(),
-            f"the program nests more than {MAX_DEPTH} levels deep",
-            "split deep expressions into `let` steps",
-        )
+        diags.add(codes.nesting_too_deep(src.whole(), MAX_DEPTH))
         return None
     from chainlang.language.syntax.builder import (
         build,  # builder imports lark too; keep it local to parsing
@@ -118,22 +114,20 @@ def _report(exc: UnexpectedInput, src: SourceFile, diags: Diagnostics) -> None:
     pos = getattr(exc, "pos_in_stream", None) or 0
     if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
         span = src.span(len(src.text), len(src.text))
-        diags.error("E103", span, f"the file ends early; expected {_expected(exc.expected)}")
+        diags.add(codes.unexpected_eof(span, _expected(exc.expected)))
     elif isinstance(exc, UnexpectedToken):
         tok = exc.token
         start = tok.start_pos if tok.start_pos is not None else pos
         span = src.span(start, start + max(1, len(str(tok))))
-        msg = f"unexpected {_shown(tok)}; expected {_expected(exc.expected)}"
-        diags.error("E101", span, msg, _hint(exc, src.text[:start]))
+        expected = _expected(exc.expected)
+        diags.add(codes.unexpected_token(span, _shown(tok), expected, _hint(exc, src.text[:start])))
     elif isinstance(exc, UnexpectedCharacters):
         span = src.span(exc.pos_in_stream, exc.pos_in_stream + 1)
         ch = src.text[exc.pos_in_stream : exc.pos_in_stream + 1]
-        hint = "close the string with '\"'" if ch == '"' else None
-        msg = f"unexpected character {ch!r}; expected {_expected(exc.allowed or set())}"
-        diags.error("E102", span, msg, hint)
+        diags.add(codes.unexpected_character(span, ch, _expected(exc.allowed or set())))
     elif isinstance(exc, UnexpectedEOF):
         span = src.span(len(src.text), len(src.text))
-        diags.error("E103", span, f"the file ends early; expected {_expected(exc.expected)}")
+        diags.add(codes.unexpected_eof(span, _expected(exc.expected)))
 
 
 def _hint(exc: UnexpectedToken, before: str) -> str | None:
