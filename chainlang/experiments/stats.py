@@ -7,8 +7,10 @@ wastes that pairing and, worse, treating questions inside one image as
 independent overstates the evidence. Everything here therefore resamples or
 permutes whole images.
 
-The unit of data is :class:`PerImage`: one row per image (or per image and
-sample, when a cell was run ``K`` times) holding either
+The unit of data is :class:`~chainlang.scoring.bootstrap.PerImage` (defined in
+scoring, which builds it for every metric of a run; re-exported here): one row
+per image (or per image and sample, when a cell was run ``K`` times) holding
+either
 
 * the image's value of a per-image-mean metric (accuracy of one answer, the
   image's δ1, ...): the cell's metric is the mean over images; or
@@ -19,7 +21,8 @@ sample, when a cell was run ``K`` times) holding either
 :func:`compare` aligns two cells on their common images, averages repeats
 within each image (the image stays the cluster), and returns the difference
 B − A with a paired-bootstrap interval and a paired test (sign-flip
-permutation, or McNemar for right/wrong outcomes). :func:`adjust_bh` corrects
+permutation, or McNemar for right/wrong outcomes); the resamples come from the
+one image bootstrap, :mod:`chainlang.scoring.bootstrap`. :func:`adjust_bh` corrects
 the p-values of a whole sweep. Sizing a run before any money is spent (the
 ``mde_*`` / ``n_*`` functions) lives in :mod:`chainlang.experiments.power` and
 is re-exported here.
@@ -28,7 +31,7 @@ is re-exported here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -37,94 +40,16 @@ from scipy import stats as sps
 
 from chainlang.errors import UsageError
 from chainlang.experiments.power import mde_mcnemar, mde_paired, n_mcnemar, n_paired
+from chainlang.scoring.bootstrap import (
+    Metric,
+    PerImage,
+    chunk_bounds,
+    evaluate_metric,
+    pick_counts,
+    resample_indices,
+)
 
-Metric = Callable[[np.ndarray], float]
 TestName = Literal["auto", "permutation", "mcnemar"]
-
-# Rows of resample/permutation matrices handled at once: bounds memory to a few
-# tens of MB however many images a run has.
-_CHUNK_CELLS = 4_000_000
-
-
-@dataclass(frozen=True, eq=False)
-class PerImage:
-    """One cell's per-image contributions to one metric.
-
-    Attributes:
-        ids: the image id of each row. An id may appear several times (repeated
-            samples of the same image); repeats are averaged before comparing.
-        stats: one row per id. 1-D (the image's value) when ``metric`` is None;
-            otherwise ``(n, *shape)`` sufficient statistics that add up across
-            images.
-        metric: None for a per-image-mean metric. Otherwise a function from the
-            statistics *summed over images* (shape ``stats.shape[1:]``) to the
-            metric value.
-        batched: when True, ``metric`` accepts a stack ``(k, *shape)`` and
-            returns ``k`` values, which makes resampling much faster.
-
-    Raises:
-        UsageError: lengths disagree, statistics are not finite numbers, or a
-            per-image-mean cell has more than one value per row.
-
-    >>> cell = PerImage(("a", "b", "b"), np.array([1.0, 0.0, 1.0]))
-    >>> cell.collapsed().ids, cell.value()
-    (('a', 'b'), 0.75)
-    """
-
-    ids: tuple[str, ...]
-    stats: np.ndarray
-    metric: Metric | None = None
-    batched: bool = False
-
-    def __post_init__(self) -> None:
-        ids = tuple(self.ids)
-        try:
-            stats = np.array(self.stats, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"PerImage stats must be numbers: {exc}") from exc
-        if stats.ndim == 0 or stats.shape[0] != len(ids):
-            raise UsageError(
-                f"PerImage has {len(ids)} ids but stats of shape {stats.shape}; "
-                "expected one row per id"
-            )
-        if not all(isinstance(i, str) for i in ids):
-            raise UsageError("PerImage ids must be strings (image ids)")
-        if not np.all(np.isfinite(stats)):
-            bad = ids[int(np.argwhere(~np.isfinite(stats))[0][0])]
-            raise UsageError(f"PerImage stats are not finite for image {bad!r}")
-        if self.metric is None and stats.ndim != 1:
-            raise UsageError(
-                f"stats of shape {stats.shape} need a metric that turns summed "
-                "statistics into a value; give one, or pass one value per image"
-            )
-        stats.setflags(write=False)
-        object.__setattr__(self, "ids", ids)
-        object.__setattr__(self, "stats", stats)
-
-    @property
-    def n_images(self) -> int:
-        """Number of distinct images."""
-        return len(set(self.ids))
-
-    def collapsed(self) -> PerImage:
-        """Average repeated rows of each image; ids come back sorted and unique."""
-        unique, inverse = np.unique(np.asarray(self.ids, dtype=object), return_inverse=True)
-        if len(unique) == len(self.ids) and list(unique) == list(self.ids):
-            return self
-        flat = self.stats.reshape(len(self.ids), -1)
-        sums = np.zeros((len(unique), flat.shape[1]))
-        np.add.at(sums, inverse, flat)
-        counts = np.bincount(inverse, minlength=len(unique))[:, None]
-        stats = (sums / counts).reshape((len(unique), *self.stats.shape[1:]))
-        return PerImage(tuple(str(u) for u in unique), stats, self.metric, self.batched)
-
-    def value(self) -> float:
-        """The cell's metric over all its images (repeats averaged first)."""
-        cell = self.collapsed()
-        n = len(cell.ids)
-        if n == 0:
-            raise UsageError("PerImage has no images")
-        return float(_evaluate(cell.metric, cell.batched, cell.stats.sum(axis=0)[None], n)[0])
 
 
 @dataclass(frozen=True)
@@ -195,29 +120,7 @@ class _Paired:
 
     def evaluate(self, sums: np.ndarray) -> np.ndarray:
         """Metric of each row of ``sums`` ((k, d) sums over ``n`` images)."""
-        return _evaluate(self.metric, self.batched, sums.reshape((-1, *self.shape)), self.n)
-
-
-def _evaluate(metric: Metric | None, batched: bool, sums: np.ndarray, n: int) -> np.ndarray:
-    """Apply a cell's metric to a stack of summed statistics."""
-    if metric is None:
-        values = sums.reshape(len(sums)) / n
-    else:
-        # A 0/0 inside the metric becomes NaN and is reported below, by name,
-        # instead of surfacing as a bare numpy warning.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if batched:
-                values = np.asarray(metric(sums), dtype=np.float64).reshape(-1)
-            else:
-                values = np.fromiter((metric(s) for s in sums), np.float64, count=len(sums))
-        if values.shape != (len(sums),):
-            raise UsageError(f"the metric returned {values.shape[0]} values for {len(sums)} inputs")
-    if not np.all(np.isfinite(values)):
-        raise UsageError(
-            "the metric returned a non-finite value for some set of images; "
-            "make it defined for any non-empty resample (e.g. skip absent classes)"
-        )
-    return values
+        return evaluate_metric(self.metric, self.batched, sums.reshape((-1, *self.shape)), self.n)
 
 
 def _pair(a: PerImage, b: PerImage) -> _Paired:
@@ -242,23 +145,15 @@ def _pair(a: PerImage, b: PerImage) -> _Paired:
     return _Paired(tuple(common), rows_a, rows_b, shape, a.metric, a.batched, dropped)
 
 
-def _chunks(total: int, n: int) -> list[tuple[int, int]]:
-    """Split ``total`` rows of width ``n`` into memory-bounded slices."""
-    step = max(1, _CHUNK_CELLS // max(n, 1))
-    return [(s, min(s + step, total)) for s in range(0, total, step)]
-
-
 def _bootstrap_diffs(p: _Paired, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Differences B − A over ``n_boot`` resamples of whole images."""
     out = np.empty(n_boot)
-    for start, stop in _chunks(n_boot, p.n):
-        k = stop - start
-        picks = rng.integers(0, p.n, size=(k, p.n))
-        # Multiplicity of each image in each resample: the same picks for A and B
-        # is what makes the bootstrap paired.
-        offsets = picks + p.n * np.arange(k)[:, None]
-        counts = np.bincount(offsets.ravel(), minlength=k * p.n).reshape(k, p.n)
-        out[start:stop] = p.evaluate(counts @ p.b) - p.evaluate(counts @ p.a)
+    start = 0
+    for picks in resample_indices(p.n, n_boot, rng):
+        # The same resampled images for A and B is what makes the bootstrap paired.
+        counts = pick_counts(picks, p.n)
+        out[start : start + len(picks)] = p.evaluate(counts @ p.b) - p.evaluate(counts @ p.a)
+        start += len(picks)
     return out
 
 
@@ -279,7 +174,7 @@ def _permutation_p(p: _Paired, n_perm: int, rng: np.random.Generator) -> tuple[f
     flips, exact = _flip_patterns(p.n, n_perm, rng)
     delta = p.b - p.a
     hits = 0
-    for start, stop in _chunks(len(flips), p.n):
+    for start, stop in chunk_bounds(len(flips), p.n):
         moved = flips[start:stop] @ delta  # what swapping the flipped images moves A → B
         diffs = p.evaluate(sum_b - moved) - p.evaluate(sum_a + moved)
         hits += int(np.sum(np.abs(diffs) >= threshold))

@@ -27,9 +27,10 @@ sum, so they add up to 1. With ``R = 1`` sampling cannot be told apart from the
 interaction, and with ``V = 1`` there is no variant effect: those components are
 reported as NaN and the shares add up to 1 over the rest.
 
-Intervals come from resampling images with replacement. They capture the
-uncertainty due to the image set, not that due to having drawn only V
-variants, which with few variants is the larger one for ``variants``.
+Intervals come from resampling images with replacement (the one image
+bootstrap, :mod:`chainlang.scoring.bootstrap`). They capture the uncertainty
+due to the image set, not that due to having drawn only V variants, which with
+few variants is the larger one for ``variants``.
 """
 
 from __future__ import annotations
@@ -40,12 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from chainlang.errors import UsageError
-from chainlang.scoring.bootstrap import percentile_interval
+from chainlang.scoring.bootstrap import percentile_interval, resample_indices
 
 COMPONENTS = ("images", "variants", "interaction", "sampling")
-
-# Resampled arrays handled per step, in values; bounds bootstrap memory.
-_CHUNK_VALUES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -271,13 +269,9 @@ def _decompose_cells(
 
 def _bootstrap_components(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Components of ``n_boot`` tables whose images are resampled with replacement."""
-    n_i = y.shape[0]
-    step = max(1, _CHUNK_VALUES // y.size)
-    parts = []
-    for start in range(0, n_boot, step):
-        picks = rng.integers(0, n_i, size=(min(step, n_boot - start), n_i))
-        parts.append(components(y[picks]))
-    return np.concatenate(parts, axis=0)
+    # A resample of I images holds all y.size values: chunk by that, not by I.
+    blocks = resample_indices(y.shape[0], n_boot, rng, width=y.size)
+    return np.concatenate([components(y[picks]) for picks in blocks], axis=0)
 
 
 def _check_table(y: np.ndarray, n_boot: int, level: float) -> None:

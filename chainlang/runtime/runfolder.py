@@ -36,7 +36,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -44,12 +44,17 @@ from typing import IO, Any
 
 import numpy as np
 
+# The readers live below scoring and reporting; these names stay importable from here.
+from chainlang.data.runs import RESULTS_FILE as RESULTS_FILE
+from chainlang.data.runs import RUN_FILE as RUN_FILE
+from chainlang.data.runs import iter_results as iter_results
+from chainlang.data.runs import read_results as read_results
+from chainlang.data.runs import read_run as read_run
+from chainlang.data.runs import record_key as _key
 from chainlang.errors import RunError
 from chainlang.image import ImageData, decode_image
 from chainlang.providers.capabilities import encode_png
 
-RUN_FILE = "run.json"
-RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 OUTPUTS_DIR = "outputs"
 IMAGES_DIR = "images"
@@ -197,67 +202,6 @@ class RunFolder:
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Replace ``summary.json``."""
         _write_json_atomic(self.path / SUMMARY_FILE, dict(summary))
-
-
-def read_run(path: Path) -> dict[str, Any]:
-    """Read a run folder's ``run.json``.
-
-    Raises:
-        RunError: ``path`` is not a run folder.
-    """
-    run_file = Path(path) / RUN_FILE
-    if not run_file.exists():
-        raise RunError(f"{path} is not a run folder (no {RUN_FILE})")
-    try:
-        doc = json.loads(run_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunError(f"{run_file} cannot be read ({exc})") from None
-    if not isinstance(doc, dict):
-        raise RunError(f"{run_file} does not describe a run (not a JSON object)")
-    return doc
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """All (item, sample) records of a run; the latest record of each wins.
-
-    Holds every record in memory: fine for inspecting one run, but whole-run
-    totals should stream through :func:`iter_results` instead.
-    """
-    return list(iter_results(path))
-
-
-def iter_results(path: Path) -> Iterator[dict[str, Any]]:
-    """Stream the latest record of each (item, sample), in the order they were written.
-
-    A resumed run appends a new record for a key that failed before, so a later
-    line supersedes an earlier one. Two passes over the file keep only one line
-    number per key in memory, never the records themselves: the first pass finds
-    each key's last line, the second yields exactly those lines. A last line cut
-    short by a kill is ignored (it is rewritten on resume).
-    """
-    file = Path(path) / RESULTS_FILE
-    if not file.exists():
-        return
-    last_line = {_key(record): n for n, record in _numbered_records(file)}
-    for n, record in _numbered_records(file):
-        if last_line.get(_key(record)) == n:
-            yield record
-
-
-def _numbered_records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for every complete JSON line of ``results.jsonl``."""
-    with open(file, encoding="utf-8") as f:
-        for n, line in enumerate(f):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            yield n, record
-
-
-def _key(record: Mapping[str, Any]) -> str:
-    """Records are per (item, sample); older records without a key are sample 0."""
-    return str(record.get("key") or f"{record['id']}#0")
 
 
 def read_image(run_dir: Path, name: str) -> ImageData:
