@@ -115,7 +115,7 @@ def _allowed(src: str, dst: str) -> bool:
 
 def import_edges() -> list[tuple[str, str, int]]:
     """(importing module, imported module, line) for every chainlang import in the package."""
-    edges = []
+    edges: list[tuple[str, str, int]] = []
     for module, path in sorted(MODULES.items()):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
