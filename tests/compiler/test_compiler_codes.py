@@ -62,3 +62,17 @@ def test_a_duplicate_points_at_the_first_definition() -> None:
     [diag] = json.loads(to_json(result.diagnostics))
     assert (diag["code"], diag["line"]) == ("E202", 5)
     assert [(r["line"], r["col"]) for r in diag["related"]] == [(4, 3)]
+
+
+def test_a_duplicate_prompt_parameter_points_into_its_own_prompt() -> None:
+    text = """chain t {
+  input image: Image
+  output DepthMap
+  prompt a(view: Image) -> "yes" | "no" { user [view high] "Is it?" }
+  prompt b(obj: Text, view: Image, view: Image) -> "yes" | "no" { user [view high] "{obj}?" }
+  return paint(superpixels(image), [])
+}
+"""
+    result = check_source(text, "dup.chain")
+    [diag] = [d for d in result.diagnostics if d.code == "E202"]
+    assert [(r.span.line, r.span.col) for r in diag.related] == [(5, 23)]

@@ -14,7 +14,7 @@ While checking, every expression is also translated to its typed IR node
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from chainlang.language import codes, ir
@@ -25,6 +25,7 @@ from chainlang.language.checking.helpers import Binding, _literal
 from chainlang.language.checking.lints import lints
 from chainlang.language.checking.prompts import PromptChecks
 from chainlang.language.checking.repeats import repeated_asks
+from chainlang.language.checking.state import CheckState, Scope
 from chainlang.language.checking.values import ValueChecks
 from chainlang.language.diagnostics import Diagnostics, did_you_mean
 from chainlang.language.labelsets import BUILTIN, LabelSetError, declared_path, load
@@ -58,15 +59,6 @@ def builtin_labelset(name: str) -> ir.LabelSet:
 
 
 @dataclass
-class Scope:
-    """Declarations visible in a module: label sets, answers and prompts."""
-
-    labelsets: dict[str, ir.LabelSet] = field(default_factory=dict)
-    answers: dict[str, Type] = field(default_factory=dict)
-    prompts: dict[str, ir.Prompt] = field(default_factory=dict)
-
-
-@dataclass
 class Checked:
     """What the checker learnt about one chain, ready for :func:`chainlang.language.lower.lower`."""
 
@@ -83,22 +75,13 @@ class Checked:
 
 
 class Checker(PromptChecks, ValueChecks, ExprChecks):
-    """Checks one module. Create one per compilation (it holds the diagnostics bag)."""
+    """Checks one module. Create one per compilation (it holds the diagnostics bag).
+
+    Its state (:class:`~.state.CheckState`) is declared once and shared by the passes.
+    """
 
     def __init__(self, diags: Diagnostics, registry: Registry, base_dir: Path) -> None:
-        self.diags = diags
-        self.registry = registry
-        self.base_dir = base_dir
-        self.scope = Scope()
-        self.env: dict[str, Binding] = {}
-        self.truth_type: RecordT | None = None
-        self.in_oracle = False
-        self.batch_items: ir.Expr | None = None
-        self.loop_depth = 0
-        self.broken: set[str] = set()  # prompts with errors: later uses stay quiet
-        # Where each declared name was first defined, for "defined twice" notes.
-        self.first_spans: dict[tuple[str, str], Span] = {}
-        self.own_prompts: dict[str, Span] = {}  # declared in this file (not imported)
+        CheckState.__init__(self, diags, registry, base_dir)
 
     # ---- declarations ----
     def declare(self, items: tuple[n.ModuleItem | n.ChainItem, ...]) -> None:

@@ -17,6 +17,7 @@ from chainlang.language.checking.helpers import (
     unify,
 )
 from chainlang.language.checking.labels import not_a_label
+from chainlang.language.checking.state import CheckState
 from chainlang.language.diagnostics import did_you_mean
 from chainlang.language.labelsets import normalise
 from chainlang.language.source import Span
@@ -46,8 +47,8 @@ _ARITH = {"+", "-", "*", "/", "%"}
 _ORDER = {"<", "<=", ">", ">="}
 
 
-class ExprChecks:
-    """Expressions → typed IR (a mixin of :class:`Checker`)."""
+class ExprChecks(CheckState):
+    """Expressions → typed IR (a pass of :class:`Checker`)."""
 
     def expr(self, e: n.Expr) -> ir.Expr:
         """Check an expression and return its typed IR."""
@@ -196,13 +197,9 @@ class ExprChecks:
     def _comprehension(self, e: n.Comprehension) -> ir.Expr:
         source = self.expr(e.source)
         item = self._element(source.type, e.source.span, "a comprehension")
-        saved = dict(self.env)
-        self.env[e.var] = Binding(item, "var")
-        try:
+        with self.scoped({e.var: Binding(item, "var")}):
             cond = self._bool(e.cond, "the filter") if e.cond is not None else None
             result = self.expr(e.result)
-        finally:
-            self.env = saved
         t = ERR if result.type == ERR else ListT(item=result.type)
         return ir.Comprehension(
             var=e.var, source=source, cond=cond, result=result, type=t, origin=e.span.origin()

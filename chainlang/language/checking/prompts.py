@@ -9,6 +9,7 @@ from chainlang.language.checking.helpers import (
     _flags,
     _merge,
 )
+from chainlang.language.checking.state import CheckState
 from chainlang.language.diagnostics import did_you_mean
 from chainlang.language.source import Span
 from chainlang.language.syntax import nodes as n
@@ -31,14 +32,16 @@ _BRACE = re.compile(r"\{\{|\}\}|\{")
 _HOLE = re.compile(r"\{(\w+)\}")
 
 
-class PromptChecks:
-    """Prompt declarations → IR prompts (a mixin of :class:`Checker`)."""
+class PromptChecks(CheckState):
+    """Prompt declarations → IR prompts (a pass of :class:`Checker`)."""
 
     def prompt_decl(self, d: n.PromptDecl) -> ir.Prompt | None:
         """Check a prompt: parameter and answer types, holes, image slots, variants."""
         params: dict[str, ir.PromptParam] = {}
-        for p in d.params:
-            if self._dup(p.name, params, p.span, "prompt parameter"):
+        for i, p in enumerate(d.params):
+            first = next((x for x in d.params[:i] if x.name == p.name), None)
+            if first is not None:
+                self.diags.add(codes.duplicate_name(p.span, "prompt parameter", p.name, first.span))
                 continue
             params[p.name] = ir.PromptParam(name=p.name, type=self.type_of(p.type), each=p.each)
         answer = self.type_of(d.answer)

@@ -15,6 +15,7 @@ from chainlang.language.checking.labels import (
     literal_sites,
     not_a_label,
 )
+from chainlang.language.checking.state import CheckState
 from chainlang.language.diagnostics import did_you_mean
 from chainlang.language.labelsets import normalise
 from chainlang.language.source import Span
@@ -38,8 +39,8 @@ from chainlang.language.types import (
 ERR = ERROR_TYPE
 
 
-class ValueChecks:
-    """Blocks, loops and asks → IR (a mixin of :class:`Checker`)."""
+class ValueChecks(CheckState):
+    """Blocks, loops and asks → IR (a pass of :class:`Checker`)."""
 
     def value(self, v: n.Value) -> ir.Expr:
         """Check a value (an expression, or an ask / for / repeat / if-block)."""
@@ -55,16 +56,13 @@ class ValueChecks:
 
     def block(self, b: n.Block, batch_var: str | None = None) -> ir.Block:
         """Check a block in a child environment (its names do not leak)."""
-        saved = dict(self.env)
-        try:
+        with self.scoped():
             lets = [self.let(x) for x in b.lets]
             if batch_var is not None and isinstance(b.value, n.Ask):
                 result = self.ask(b.value, batch_var)
             else:
                 result = self.value(b.value)
-            return ir.Block(lets=tuple(lets), result=result, origin=b.span.origin())
-        finally:
-            self.env = saved
+        return ir.Block(lets=tuple(lets), result=result, origin=b.span.origin())
 
     def for_value(self, f: n.For) -> ir.Expr:
         source = self.expr(f.source)
@@ -72,13 +70,9 @@ class ValueChecks:
         batch = self.batch_size(f.batch) if f.batch is not None else None
         if f.batch is not None and (not isinstance(f.body.value, n.Ask) or _asks_in(f.body.lets)):
             self.diags.add(codes.batched_body(f.body.span))
-        saved = dict(self.env)
-        self.env[f.var] = Binding(item, "var", item_local=f.batch is not None)
-        self.loop_depth += 1
-        try:
+        var = {f.var: Binding(item, "var", item_local=f.batch is not None)}
+        with self.scoped(var, loop=True):
             body = self.block(f.body, f.var if f.batch is not None else None)
-        finally:
-            self.env, self.loop_depth = saved, self.loop_depth - 1
         t = ERR if body.result.type == ERR else ListT(item=body.result.type)
         return ir.ForEach(
             var=f.var, source=source, batch=batch, body=body, type=t, origin=f.span.origin()
@@ -94,11 +88,7 @@ class ValueChecks:
 
     def repeat(self, r: n.Repeat) -> ir.Expr:
         state = self._state(r)
-        saved = dict(self.env)
-        for s in state:
-            self.env[s.name] = Binding(s.type, "state")
-        self.loop_depth += 1
-        try:
+        with self.scoped({s.name: Binding(s.type, "state") for s in state}, loop=True):
             bound = self.expr(r.bound)
             if bound.type != ERR and (
                 not assignable(bound.type, IntT()) or self.static(bound) is None
@@ -107,8 +97,6 @@ class ValueChecks:
             until = self._bool(r.until, "`until`")
             lets = [self.let(x) for x in r.lets]
             nxt = self._next(r, state)
-        finally:
-            self.env, self.loop_depth = saved, self.loop_depth - 1
         t = RecordT(fields=tuple(FieldT(name=s.name, type=s.type) for s in state))
         return ir.Loop(
             state=tuple(state),
@@ -224,13 +212,9 @@ class ValueChecks:
                 self.diags.add(codes.missing_prompt_argument(a.span, name))
 
     def _clause(self, c: n.ClauseBody, answer: Type, oracle: bool) -> ir.Block:
-        saved, saved_oracle = dict(self.env), self.in_oracle
-        self.in_oracle = oracle
-        try:
+        with self.scoped(oracle=oracle):
             lets = [self.let(x) for x in c.lets]
             value = self._clause_value(c, answer, "the oracle" if oracle else "the fallback")
-        finally:
-            self.env, self.in_oracle = saved, saved_oracle
         self._clause_labels(c, answer)
         return ir.Block(lets=tuple(lets), result=value, origin=c.span.origin())
 
