@@ -19,6 +19,8 @@ scheduler) and reported in coverage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class ChainlangError(Exception):
     """Base class of every error chainlang raises on purpose."""
@@ -29,6 +31,8 @@ class CompileError(ChainlangError):
 
     def __init__(self, diagnostics: object, message: str | None = None) -> None:
         self.diagnostics = diagnostics
+        # file name -> its SourceFile, set by the compiler so the diagnostics can be shown
+        self.sources: Mapping[str, object] = {}
         super().__init__(message or "the chain has errors")
 
 

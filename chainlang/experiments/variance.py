@@ -234,7 +234,7 @@ def _group(rows: Iterable[Mapping[str, object]], value: str) -> dict[str, _Cells
                 f"variant {key[1]!r}, repeat {key[2]!r}"
             )
         try:
-            cells[key] = float(row[value])  # type: ignore[arg-type]
+            cells[key] = float(row[value])  # type: ignore[arg-type]  # a non-number is reported
         except (TypeError, ValueError) as exc:
             raise UsageError(f"row {n}: {value} is not a number: {row[value]!r}") from exc
     return tables

@@ -89,7 +89,7 @@ def compile_file(path: str | Path, registry: Registry | None = None) -> ir.Progr
 def _raise_or_program(result: Result) -> ir.Program:
     if result.program is None:
         err = CompileError(result.diagnostics, result.render())
-        err.sources = result.sources  # type: ignore[attr-defined]
+        err.sources = result.sources
         raise err
     return result.program
 

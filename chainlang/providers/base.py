@@ -263,3 +263,7 @@ class BatchProvider(Protocol):
     ) -> dict[str, ModelResponse | ProviderError]:
         """Each line's answer, or its failure, by custom id (``custom_ids`` in submit order)."""
         ...
+
+    async def aclose(self) -> None:
+        """Release the SDK client (the dispatcher closes its provider when it closes)."""
+        ...

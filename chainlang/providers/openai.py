@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -45,8 +45,8 @@ REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 IMAGE_SIZE = "1024x1024"
 
 # Batch API endpoints by ``api``: one batch has one endpoint, so all its lines share it.
-CHAT_ENDPOINT = "/v1/chat/completions"
-RESPONSES_ENDPOINT = "/v1/responses"
+CHAT_ENDPOINT: Final = "/v1/chat/completions"
+RESPONSES_ENDPOINT: Final = "/v1/responses"
 # Every status a Batch can report (openai/types/batch.py), as a BatchState status.
 BATCH_STATUS: dict[str, Literal["running", "ended", "failed"]] = {
     "validating": "running",
@@ -316,7 +316,7 @@ class OpenAIProvider:
         }
         return BatchLine(custom_id, payload, len(_jsonl(payload)))
 
-    def _batch_endpoint(self) -> str:
+    def _batch_endpoint(self) -> Literal["/v1/responses", "/v1/chat/completions"]:
         return RESPONSES_ENDPOINT if self.ref.api == "responses" else CHAT_ENDPOINT
 
     def _sync_body(self, request: ModelRequest) -> dict[str, Any]:
@@ -333,7 +333,7 @@ class OpenAIProvider:
             )
             batch = await self.client.batches.create(
                 input_file_id=upload.id,
-                endpoint=self._batch_endpoint(),  # type: ignore[arg-type]
+                endpoint=self._batch_endpoint(),
                 completion_window="24h",
             )
         return batch.id

@@ -125,7 +125,7 @@ class BatchDispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.provider.aclose()  # type: ignore[attr-defined]
+        await self.provider.aclose()
         self._store.close()
 
     # ------------------------------------------------------------------ collecting

@@ -184,7 +184,7 @@ def score_detection(
     failed_truths: list[Sequence[BoxLike]] = []
     for s in samples:
         if cov.see(s):
-            preds.append(s.pred)  # type: ignore[arg-type]
+            preds.append(s.pred)  # type: ignore[arg-type]  # see() is True only with a pred
             truths.append(s.truth)
         else:
             failed_truths.append(s.truth)

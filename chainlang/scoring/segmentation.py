@@ -153,7 +153,7 @@ def score_segmentation(
     for s in samples:
         if cov.see(s):
             try:
-                every.add_stats(ok.add(s.pred, s.truth))  # type: ignore[arg-type]
+                every.add_stats(ok.add(s.pred, s.truth))  # type: ignore[arg-type]  # see(): a pred
             except ScoringError as e:
                 raise ScoringError(f"item {s.item_id}: {e}") from None
         else:
@@ -240,7 +240,7 @@ def score_grouping(
         if not cov.see(s):
             all_rows.append(np.array([0.0, n_true]))
             continue
-        preds = list(s.pred)  # type: ignore[arg-type]
+        preds = list(s.pred)  # type: ignore[arg-type]  # see() is True only with a pred
         if len(preds) != n_true:
             raise ScoringError(f"item {s.item_id}: {len(preds)} masks for {n_true} points")
         try:

@@ -127,20 +127,19 @@ def _lets(lets: tuple[ir.Let, ...], scope: Scope) -> Static:
 
 
 def _calls(e: ir.Expr, scope: Scope) -> Static:
-    kind = e.kind
-    if kind == "ask":
-        if e.batch_items is not None:  # type: ignore[union-attr]
-            size = value_of(e.batch_items, scope)  # type: ignore[union-attr]
+    if e.kind == "ask":
+        if e.batch_items is not None:
+            size = value_of(e.batch_items, scope)
             if size is None or not size.exact:
                 return Static(lit(1), exact=False)  # a share of one request at most
             return Static(op("/", lit(1), size.formula))
         return Static(lit(1))
-    if kind == "for":
-        return _for_calls(e, scope)  # type: ignore[arg-type]
-    if kind == "loop":
-        return _loop_calls(e, scope)  # type: ignore[arg-type]
-    if kind == "branch":
-        return _branch_calls(e, scope)  # type: ignore[arg-type]
+    if e.kind == "for":
+        return _for_calls(e, scope)
+    if e.kind == "loop":
+        return _loop_calls(e, scope)
+    if e.kind == "branch":
+        return _branch_calls(e, scope)
     return _NONE
 
 

@@ -183,9 +183,8 @@ class _Builder(Transformer[Token, Any]):
         return n.AnswerDecl(str(c[0]), c[1], True, span=self._span(meta))
 
     def type(self, meta: Meta, c: list[Any]) -> n.TypeNode:
-        if c[1] is None:
-            return c[0]  # type: ignore[no-any-return]
-        return n.OptionalType(c[0], span=self._span(meta))
+        inner: n.TypeNode = c[0]
+        return inner if c[1] is None else n.OptionalType(inner, span=self._span(meta))
 
     def named_type(self, meta: Meta, c: list[Any]) -> n.NamedType:
         return n.NamedType(str(c[0]), span=self._span(meta))
@@ -301,10 +300,12 @@ class _Builder(Transformer[Token, Any]):
         return n.KwArg(str(c[0]), c[1], span=self._span(meta))
 
     def oracle_clause(self, meta: Meta, c: list[Any]) -> n.ClauseBody:
-        return c[0]  # type: ignore[no-any-return]
+        body: n.ClauseBody = c[0]
+        return body
 
     def else_clause(self, meta: Meta, c: list[Any]) -> n.ClauseBody:
-        return c[0]  # type: ignore[no-any-return]
+        body: n.ClauseBody = c[0]
+        return body
 
     def else_skip(self, meta: Meta, c: list[Any]) -> str:
         return "skip"
