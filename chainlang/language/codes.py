@@ -472,9 +472,11 @@ def unused_let(span: Span, name: str) -> Diagnostic:
 
 
 @_constructs("W401")
-def identical_asks(span: Span, message: str) -> Diagnostic:
+def identical_asks(span: Span, message: str, first: Span | None) -> Diagnostic:
     """Two asks of an item that build the same request (``message`` says which and why)."""
-    return _warning("W401", span, message)
+    return Diagnostic(
+        "W401", Severity.WARNING, message, span, None, _first(first, "asked first here")
+    )
 
 
 @_constructs("W402")

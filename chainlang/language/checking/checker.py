@@ -370,8 +370,8 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
             else:
                 result = self.value(s.value)
         if not self.diags.has_errors():  # a lint for chains that compile
-            for span, message in repeated_asks(stmts):
-                self.diags.add(codes.identical_asks(span, message))
+            for span, message, first in repeated_asks(stmts):
+                self.diags.add(codes.identical_asks(span, message, first))
             for diag in lints(c, self.own_prompts):
                 self.diags.add(diag)
         return lets, result

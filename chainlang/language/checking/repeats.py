@@ -33,8 +33,12 @@ class _Seen:
     span: Span
 
 
-def repeated_asks(stmts: Sequence[n.Let | n.Return]) -> Iterator[tuple[Span, str]]:
-    """(span, message) for each ask that repeats an earlier one or every loop round."""
+#: Where an ask is, what the warning says, and the earlier ask it repeats (if one).
+Repeat = tuple[Span, str, Span | None]
+
+
+def repeated_asks(stmts: Sequence[n.Let | n.Return]) -> Iterator[Repeat]:
+    """(span, message, first) for each ask that repeats an earlier one or every loop round."""
     values = [s.value for s in stmts]
     yield from _scope(values, [], frozenset())
 
@@ -46,7 +50,7 @@ def _signature(a: n.Ask) -> tuple[object, ...]:
 
 def _scope(
     values: Sequence[n.Value], outer: list[_Seen], varying: frozenset[str]
-) -> Iterator[tuple[Span, str]]:
+) -> Iterator[Repeat]:
     """Walk one scope's values in order; ``varying`` names change between loop rounds."""
     seen = list(outer)
     for v in values:
@@ -64,7 +68,7 @@ def _scope(
                 yield from _scope([*(x.value for x in b.lets), b.value], seen, inner)
 
 
-def _ask(a: n.Ask, seen: list[_Seen]) -> Iterator[tuple[Span, str]]:
+def _ask(a: n.Ask, seen: list[_Seen]) -> Iterator[Repeat]:
     sig = _signature(a)
     first = next((s for s in seen if s.signature == sig), None)
     if first is not None:
@@ -72,6 +76,7 @@ def _ask(a: n.Ask, seen: list[_Seen]) -> Iterator[tuple[Span, str]]:
             a.span,
             f"this ask repeats the one at line {first.span.line} (prompt '{a.prompt}', "
             f"same arguments): {HINT}",
+            first.span,
         )
     seen.append(_Seen(sig, a.span))
 
@@ -82,7 +87,7 @@ def _loop(
     seen: list[_Seen],
     varying: frozenset[str],
     round_name: str,
-) -> Iterator[tuple[Span, str]]:
+) -> Iterator[Repeat]:
     body = [*(x.value for x in lets), *([value] if value is not None else [])]
     for v in body:
         if isinstance(v, n.Ask) and not (_mentions(v.args) & varying):
@@ -90,5 +95,6 @@ def _loop(
                 v.span,
                 f"this ask's arguments are the same in every {round_name} "
                 f"(prompt '{v.prompt}'): {HINT}",
+                None,
             )
     yield from _scope(body, seen, varying)
