@@ -35,6 +35,7 @@ from chainlang.language.labelsets import normalise  # the one spelling rule, sha
 from chainlang.language.types import (
     BoolT,
     EnumT,
+    FieldT,
     FloatT,
     ImageT,
     IntT,
@@ -167,7 +168,7 @@ def _schema(t: Type, ctx: _Context) -> dict[str, Any]:
     raise UsageError(f"{t.show()} cannot be an answer type (it has no JSON form)")
 
 
-def _ordered_fields(t: RecordT) -> list:
+def _ordered_fields(t: RecordT) -> list[FieldT]:
     # Models that write their reasoning before the answer answer better, and
     # structured-output decoders emit properties in schema order.
     return sorted(t.fields, key=lambda f: f.name != REASONING_FIELD)
@@ -191,8 +192,7 @@ def instructions_for(t: Type, *, labels: LabelLoader = load_labels) -> str:
     if isinstance(t, ImageT):
         raise UsageError("an image answer has no JSON form to describe")
     ctx = _Context(labels)
-    wrapped = not isinstance(t, RecordT | KeyedT)
-    shape = KeyedT(item=t, keys=(WRAP_KEY,)) if wrapped else t
+    shape = t if isinstance(t, RecordT | KeyedT) else KeyedT(item=t, keys=(WRAP_KEY,))
     example = _example(shape, ctx)
     lines = ["Reply with a single JSON object and nothing else. Its fields:"]
     lines += _describe_fields(shape, ctx, indent="")
@@ -423,7 +423,9 @@ def _check_word(vocab: _Vocab, v: Any, path: str, what: str) -> str:
     raise _fail(path, f"{_show(v)} is not {what}{hint}")
 
 
-def _check_object(path: str, v: Any, fields: list[tuple[str, Type]], ctx: _Context) -> dict:
+def _check_object(
+    path: str, v: Any, fields: list[tuple[str, Type]], ctx: _Context
+) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise _fail(path, f"expected an object, got {_show(v)}")
     names = [n for n, _ in fields]
@@ -513,13 +515,13 @@ def _other(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
     raise UsageError(f"cannot draw another {t.show()} answer")
 
 
-def _is_ordering(item: Type, v: list) -> bool:
+def _is_ordering(item: Type, v: list[Any]) -> bool:
     """An order of every choice (``depth_order: ["red", "blue"]``): changing one element
     would repeat a choice, which chains read as the same order, so flips reorder it."""
     return isinstance(item, EnumT) and len(v) > 1 and sorted(v) == sorted(item.values)
 
 
-def _reordered(v: list, rng: np.random.Generator) -> list:
+def _reordered(v: list[Any], rng: np.random.Generator) -> list[Any]:
     out = list(v)
     while out == v:  # terminates: the elements are distinct, so another order exists
         out = [v[int(i)] for i in rng.permutation(len(v))]
@@ -527,8 +529,8 @@ def _reordered(v: list, rng: np.random.Generator) -> list:
 
 
 def _other_in_object(
-    v: dict, fields: list[tuple[str, Type]], rng: np.random.Generator, ctx: _Context
-) -> dict:
+    v: dict[str, Any], fields: list[tuple[str, Type]], rng: np.random.Generator, ctx: _Context
+) -> dict[str, Any]:
     order = list(rng.permutation(len(fields)))
     for i in order:
         name, ft = fields[int(i)]

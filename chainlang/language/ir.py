@@ -38,14 +38,14 @@ Evaluation rules (the contract for the interpreter; docs/language.md
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chainlang.language.analysis.bounds import Bound
 from chainlang.language.types import Type
 
-IR_VERSION = 1
+IR_VERSION: Final = 1
 
 Scalar = bool | int | float | str | None
 

@@ -9,6 +9,7 @@ leave this module and ``builder``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -122,8 +123,8 @@ def _report(exc: UnexpectedInput, src: SourceFile, diags: Diagnostics) -> None:
         expected = _expected(exc.expected)
         diags.add(codes.unexpected_token(span, _shown(tok), expected, _hint(exc, src.text[:start])))
     elif isinstance(exc, UnexpectedCharacters):
-        span = src.span(exc.pos_in_stream, exc.pos_in_stream + 1)
-        ch = src.text[exc.pos_in_stream : exc.pos_in_stream + 1]
+        span = src.span(pos, pos + 1)
+        ch = src.text[pos : pos + 1]
         diags.add(codes.unexpected_character(span, ch, _expected(exc.allowed or set())))
     elif isinstance(exc, UnexpectedEOF):
         span = src.span(len(src.text), len(src.text))
@@ -147,7 +148,7 @@ def _shown(tok: Token) -> str:
     return repr(text[:40])
 
 
-def _expected(names: set[str] | frozenset[str] | list[str]) -> str:
+def _expected(names: Iterable[str]) -> str:
     shown = sorted({_terminal(n) for n in names})
     if not shown:
         return "something else"
