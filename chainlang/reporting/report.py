@@ -201,8 +201,8 @@ def _section(title: str, body: Callable[[], str]) -> str:
 
 def _results(src: _Source, scores: Mapping[str, CellScore], errors: Mapping[str, str]) -> str:
     names: list[str] = []
-    for s in scores.values():
-        for m in (*s.order, *s.metrics):
+    for score in scores.values():
+        for m in (*score.order, *score.metrics):
             if m not in names:
                 names.append(m)
     head = ["cell", "model", "choices", *names, "items scored", "questions failed"]

@@ -369,6 +369,7 @@ def _scheduler(cache: _RecordedAnswers) -> Any:
     from chainlang.runtime.scheduler import Scheduler
 
     # The salt must be the one the run's scheduler used (see api.make_scheduler).
+    # arg-type: _Refuse and _RecordedAnswers stand in for a Provider and a Journal (duck typed)
     return Scheduler(providers=_Refuse, cache=cache, salt=f"ir{ir.IR_VERSION}")  # type: ignore[arg-type]
 
 
@@ -410,7 +411,7 @@ def _steps(
     positions: dict[str, list[int]] = {}
     for i, q in enumerate(recorded):
         positions.setdefault(q["key"], []).append(i)
-    steps = []
+    steps: list[TraceStep] = []
     for request, outcome in seen:
         free = positions.get(outcome.request_key)
         index = free.pop(0) if free else len(recorded) + len(steps)
