@@ -15,7 +15,8 @@ from pathlib import Path
 
 from chainlang.errors import CompileError
 from chainlang.language import codes, ir
-from chainlang.language.checking.checker import Checker, Scope
+from chainlang.language.checking.checker import Checker
+from chainlang.language.checking.state import Scope
 from chainlang.language.diagnostics import Diagnostic, Diagnostics, did_you_mean, render_all
 from chainlang.language.lower import lower
 from chainlang.language.source import SourceFile

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from chainlang.language.types import (
     ANY_TYPE,
     BoolT,
@@ -75,6 +77,6 @@ def type_var(name: str) -> OpaqueT:
     return OpaqueT(name=f"'{name}")
 
 
-def is_type_var(t: Type) -> bool:
+def is_type_var(t: Type) -> TypeGuard[OpaqueT]:
     """True for a signature type variable."""
     return isinstance(t, OpaqueT) and t.name.startswith("'")

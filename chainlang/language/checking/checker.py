@@ -207,7 +207,8 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         )
 
     def _io(self, c: n.ChainDecl) -> tuple[list[ir.Decl], list[ir.Decl], list[n.OutputDecl]]:
-        inputs, truth = [], []
+        inputs: list[ir.Decl] = []
+        truth: list[ir.Decl] = []
         for item in c.items:
             if isinstance(item, n.InputDecl | n.TruthDecl):
                 t = self.type_of(item.type)

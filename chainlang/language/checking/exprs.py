@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainlang.language import codes, ir
 from chainlang.language.analysis import staticeval
@@ -49,6 +49,12 @@ _ORDER = {"<", "<=", ">", ">="}
 
 class ExprChecks(CheckState):
     """Expressions → typed IR (a pass of :class:`Checker`)."""
+
+    if TYPE_CHECKING:
+        # Provided by :class:`ValueChecks`, which :class:`Checker` mixes in with this pass.
+        def _bool(self, e: n.Expr, what: str) -> ir.Expr: ...
+        def _element(self, t: Type, span: Span, what: str) -> Type: ...
+        def _expect(self, got: Type, want: Type, span: Span, what: str) -> bool: ...
 
     def expr(self, e: n.Expr) -> ir.Expr:
         """Check an expression and return its typed IR."""
@@ -186,7 +192,7 @@ class ExprChecks(CheckState):
         items = [self.expr(x) for x in e.items]
         t: Type | None = ANY
         for x, node in zip(items, e.items, strict=True):
-            t2 = join(t, x.type) if t is not None else None  # type: ignore[arg-type]
+            t2 = join(t, x.type) if t is not None else None
             if t2 is None and t is not None:
                 shown = t.show(), x.type.show()
                 self.diags.add(codes.incompatible_branches(node.span, *shown, elements=True))
@@ -291,6 +297,7 @@ class ExprChecks(CheckState):
         return Scope(
             values=_EnvFacts(self.env, "value"),  # type: ignore[arg-type]  # read-only view
             sizes=_EnvFacts(self.env, "size"),  # type: ignore[arg-type]
+            ops=self.registry,  # a call's static facts are declared on its operation
         )
 
     def depends_on_local(self, e: n.Value) -> bool:

@@ -81,7 +81,7 @@ def _mentions(e: object) -> set[str]:
 def unify(pattern: Type, actual: Type, env: dict[str, Type]) -> bool:
     """Match ``actual`` against a signature type, binding its type variables in ``env``."""
     if is_type_var(pattern):
-        name = pattern.name  # type: ignore[union-attr]
+        name = pattern.name
         if name in env:
             joined = join(env[name], actual)
             if joined is None:
@@ -102,7 +102,7 @@ def unify(pattern: Type, actual: Type, env: dict[str, Type]) -> bool:
 
 def _subst(t: Type, env: dict[str, Type]) -> Type:
     if is_type_var(t):
-        return env.get(t.name, ANY)  # type: ignore[union-attr]
+        return env.get(t.name, ANY)
     if isinstance(t, ListT):
         return ListT(item=_subst(t.item, env))
     if isinstance(t, OptionalT):

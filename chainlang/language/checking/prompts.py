@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from chainlang.language import codes, ir
 from chainlang.language.checking.helpers import (
@@ -21,6 +22,7 @@ from chainlang.language.types import (
     OptionalT,
     RecordT,
     TextT,
+    Type,
     assignable,
     is_answer_type,
 )
@@ -34,6 +36,10 @@ _HOLE = re.compile(r"\{(\w+)\}")
 
 class PromptChecks(CheckState):
     """Prompt declarations → IR prompts (a pass of :class:`Checker`)."""
+
+    if TYPE_CHECKING:
+        # Provided by :class:`Checker`, which mixes this pass in.
+        def type_of(self, t: n.TypeNode) -> Type: ...
 
     def prompt_decl(self, d: n.PromptDecl) -> ir.Prompt | None:
         """Check a prompt: parameter and answer types, holes, image slots, variants."""
@@ -93,13 +99,13 @@ class PromptChecks(CheckState):
                     messages=_merge([m for m in base if m], [m for m in msgs if m]),
                     origin=v.span.origin(),
                 )
-            )  # type: ignore[arg-type]
+            )
         if not decls:
             out.append(
                 ir.Variant(
                     name="base", messages=tuple(m for m in base if m), origin=d.span.origin()
                 )
-            )  # type: ignore[arg-type]
+            )
         if ok and None not in base and not any(m.role != "system" for v in out for m in v.messages):
             self.diags.add(codes.no_user_message(d.span, d.name))
             ok = False
@@ -111,10 +117,10 @@ class PromptChecks(CheckState):
         for part in m.parts:
             if isinstance(part, n.ImagePart):
                 ok = self._slot(part, m, params) and ok
+                # arg-type: the grammar's DETAIL admits only high/low/auto (pydantic checks too)
                 detail = part.detail or "high"
-                parts.append(
-                    ir.ImageSlot(param=part.param, detail=detail, origin=part.span.origin())
-                )  # type: ignore[arg-type]
+                slot = ir.ImageSlot(param=part.param, detail=detail, origin=part.span.origin())  # type: ignore[arg-type]
+                parts.append(slot)
                 continue
             text = part.text if isinstance(part, n.TextPart) else self._read_text(part)
             if text is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 from chainlang.language import codes, ir
 from chainlang.language.checking.helpers import (
     Binding,
@@ -36,11 +38,26 @@ from chainlang.language.types import (
     join,
 )
 
+if TYPE_CHECKING:
+    from chainlang.language.analysis.staticeval import Static
+
 ERR = ERROR_TYPE
+OnFailure = Literal["fail", "value", "skip"]  # what an ask does when it fails (ir.Ask)
 
 
 class ValueChecks(CheckState):
     """Blocks, loops and asks → IR (a pass of :class:`Checker`)."""
+
+    if TYPE_CHECKING:
+        # Provided by the passes this one is mixed with in :class:`Checker`; declared
+        # here so each pass is checked against the others' signatures.
+        def expr(self, e: n.Expr) -> ir.Expr: ...
+        def static(self, e: ir.Expr) -> Static | None: ...
+        def depends_on_local(self, e: n.Value) -> bool: ...
+        def let(self, s: n.Let, item_local: bool = False) -> ir.Let: ...
+        def batch_size(self, e: n.Expr, *, params_only: bool = False) -> ir.Expr: ...
+        def type_of(self, t: n.TypeNode) -> Type: ...
+        def labelset(self, name: str) -> ir.LabelSet | None: ...
 
     def value(self, v: n.Value) -> ir.Expr:
         """Check a value (an expression, or an ask / for / repeat / if-block)."""
@@ -128,9 +145,9 @@ class ValueChecks(CheckState):
     def _next(self, r: n.Repeat, state: list[ir.StateField]) -> ir.Expr:
         nxt = self.expr(r.next)
         given = {f.name: f for f in r.next.fields}
-        for s in state:
-            if s.name not in given:
-                self.diags.add(codes.bad_next(r.next.span, s.name, missing=True))
+        for kept in state:
+            if kept.name not in given:
+                self.diags.add(codes.bad_next(r.next.span, kept.name, missing=True))
         for name, f in given.items():
             s = next((x for x in state if x.name == name), None)
             if s is None:
@@ -165,7 +182,7 @@ class ValueChecks(CheckState):
         element = prompt.element
         oracle = self._clause(a.oracle, element, True) if a.oracle is not None else None
         fallback = self._clause(a.fallback, element, False) if a.fallback is not None else None
-        on_failure = "skip" if a.skip else "value" if fallback is not None else "fail"
+        on_failure: OnFailure = "skip" if a.skip else "value" if fallback is not None else "fail"
         batch_items = None
         if self.batch_items is not None:
             if self.loop_depth:
@@ -182,7 +199,7 @@ class ValueChecks(CheckState):
             fallback=fallback,
             type=t,
             origin=a.span.origin(),
-        )  # type: ignore[arg-type]
+        )
 
     def _ask_args(
         self,
@@ -252,14 +269,14 @@ class ValueChecks(CheckState):
             self.diags.add(codes.clause_mismatch(c.span, message))
             return ir.RecordOf(fields=tuple(fields), type=ERR)
         given = {f.name for f in fields}
-        for f in c.fields:
-            if answer.field(f.name) is None:
-                hint = did_you_mean(f.name, [x.name for x in answer.fields])
-                message = f"the answer has no field '{f.name}'"
-                self.diags.add(codes.clause_mismatch(f.span, message, hint))
-        for af in answer.fields:
-            if af.name not in given and af.name != "reasoning":
-                message = f"{what} must give field '{af.name}'"
+        for written in c.fields:
+            if answer.field(written.name) is None:
+                hint = did_you_mean(written.name, [x.name for x in answer.fields])
+                message = f"the answer has no field '{written.name}'"
+                self.diags.add(codes.clause_mismatch(written.span, message, hint))
+        for wanted in answer.fields:
+            if wanted.name not in given and wanted.name != "reasoning":
+                message = f"{what} must give field '{wanted.name}'"
                 self.diags.add(codes.clause_mismatch(c.span, message))
         for f, node in zip(fields, c.fields, strict=True):
             af = answer.field(f.name)
