@@ -113,7 +113,7 @@ class _Compilation:
         checked = checker.chain(chains[0])
         if checked is None or diags.has_errors():
             return None
-        return lower(checked, src.name)
+        return lower(checked, src.name, self.registry)
 
     def _checker(
         self, module: n.Module, src: SourceFile, diags: Diagnostics, stack: tuple[str, ...]

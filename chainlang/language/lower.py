@@ -14,12 +14,17 @@ from chainlang.language.analysis.bounds import bound_program
 from chainlang.language.checking.checker import Checked, builtin_labelset
 from chainlang.language.labelsets import BUILTIN
 from chainlang.language.params import Resolved, resolve_params
+from chainlang.stdlib import Registry
 
 __all__ = ["Resolved", "lower", "resolve_params"]
 
 
-def lower(checked: Checked, source: str) -> ir.Program:
-    """Assemble the IR program of a checked chain (with its call bound)."""
+def lower(checked: Checked, source: str, registry: Registry | None = None) -> ir.Program:
+    """Assemble the IR program of a checked chain (with its call bound).
+
+    ``registry`` holds the operations the chain was checked against: their declared
+    facts (result sizes, parts) measure the calls (None: the default registry).
+    """
     c = checked.chain
     labelsets = dict(checked.scope.labelsets)
     for name in BUILTIN:
@@ -41,4 +46,4 @@ def lower(checked: Checked, source: str) -> ir.Program:
         result=checked.result,
         origin=c.span.origin(),
     )
-    return program.model_copy(update={"bounds": bound_program(program)})
+    return program.model_copy(update={"bounds": bound_program(program, registry)})

@@ -37,6 +37,7 @@ from chainlang.runtime.render import (
     render,
     request_type,
 )
+from chainlang.stdlib import Operation, default_registry
 
 MAX_BODIES_IN_FLIGHT = 32  # per for-loop: bounds the marked images alive at once
 
@@ -192,8 +193,9 @@ class Interpreter:
     async def _eval_call(self, e: ir.Call, env: dict[str, Any], ctx: ItemContext) -> Any:
         kwargs = {a.name: await self.eval(a.value, env, ctx) for a in e.args}
         fn = self._op(e)
-        if e.op in LABELLED_OPS and "label_set" not in kwargs:
-            kwargs["label_set"] = self._label_set(e)
+        labels = _labels_needed(e, fn)
+        if labels is not None and "label_set" not in kwargs:
+            kwargs["label_set"] = self._label_set(e, labels)
         try:
             return fn(**kwargs)
         except OperationError as err:
@@ -465,14 +467,16 @@ class Interpreter:
             o.failure_kind or "failed", o.failure_message or "the question failed", e.origin
         )
 
-    def _label_set(self, e: ir.Call) -> tuple[str, ...]:
+    def _label_set(self, e: ir.Call, source: str) -> tuple[str, ...]:
         """Labels for ops that turn class indices into names or back.
 
-        ``semantic_from_labels`` paints the labels of its ``labels`` argument's
-        set; ``majority`` names truth classes, which index into the dataset's set.
+        ``source`` is the operation's declared ``labels`` fact: ``"argument"`` (e.g.
+        ``semantic_from_labels`` paints the labels of its argument's set) or
+        ``"dataset"`` (``majority`` names truth classes, which index into the
+        dataset's set).
         """
         name = _labelset_in([a.value.type for a in e.args] + [e.type])
-        if e.op == "majority" or name is None:
+        if source == "dataset" or name is None:
             name = self.settings.dataset_labels or name
         if name is None:
             raise OperationError(f"{e.op} needs a label set and none is known", e.origin)
@@ -486,7 +490,18 @@ class Interpreter:
         return fn
 
 
-LABELLED_OPS = frozenset({"semantic_from_labels", "majority"})
+def _labels_needed(e: ir.Call, fn: Callable[..., Any]) -> str | None:
+    """The label set an operation declares it needs (``labels=``), or None.
+
+    A third party's ``@operation`` function carries its declaration; a built-in
+    one is found in the default registry under the same implementation.
+    """
+    declared = getattr(fn, "__chainlang_operation__", None)
+    if not isinstance(declared, Operation):
+        declared = default_registry().get(e.op)
+    if declared is None or declared.impl != e.impl:
+        return None
+    return declared.labels
 
 
 def _labelset_in(types: list[Any]) -> str | None:

@@ -11,20 +11,26 @@ Users add operations in two ways, neither of which touches global state:
   :meth:`Registry.with_operations` (or to ``compile_file(operations=...)``);
 * expose such functions from a package under the ``chainlang.operations``
   entry-point group; :func:`default_registry` loads them.
+
+What the static evaluator may know about an operation's result (its length,
+its number of parts, its value, the label set it needs) is declared with the
+signature (``@operation(..., size="len(xs)")``; :mod:`chainlang.stdlib.facts`)
+and nowhere else.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from chainlang.errors import UsageError
 from chainlang.language.types import Type
-from chainlang.stdlib.signatures import CORE, CORE_IMPL, VISION, VISION_IMPL
+from chainlang.stdlib.facts import Formula, LabelSource, check_labels, parse_formula
+from chainlang.stdlib.signatures import CORE, CORE_IMPL, VISION, VISION_IMPL, Sig
 from chainlang.stdlib.sigparse import OpParam, SignatureError, parse_signature
 
 __all__ = [
@@ -53,6 +59,10 @@ class Operation:
         result: The result type (may mention the type variables of the params).
         impl: ``"package.module:function"``, imported on first use.
         doc: One line shown by ``chainlang check --explain`` and the docs.
+        size: Formula for the length of a list result (the call bounds read it).
+        count: Formula for the parts of the result (``count(arg)`` in formulas).
+        value: Formula for the value when the arguments are static.
+        labels: Which label set the implementation receives as ``label_set``.
     """
 
     name: str
@@ -60,7 +70,16 @@ class Operation:
     result: Type
     impl: str
     doc: str = ""
+    size: Formula | None = None
+    count: Formula | None = None
+    value: Formula | None = None
+    labels: LabelSource | None = None
     _fn: list[Callable[..., Any]] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def static(self) -> bool:
+        """True if the value is known before the chain runs when its arguments are."""
+        return self.value is not None
 
     def param(self, name: str) -> OpParam | None:
         """The parameter called ``name``, or None."""
@@ -111,12 +130,27 @@ class Registry:
         return Registry([*self._ops.values(), *extra])
 
 
-def operation(signature: str, doc: str = "") -> Callable[[F], F]:
+def operation(
+    signature: str,
+    doc: str = "",
+    *,
+    size: str | None = None,
+    count: str | None = None,
+    value: str | None = None,
+    labels: str | None = None,
+) -> Callable[[F], F]:
     """Declare a Python function as a chain operation.
 
     Args:
         signature: ``"name(param: Type = default, ...) -> Type"``.
         doc: A one-line description.
+        size: The length of its list result, a formula over the parameters
+            (``"len(xs)"``, ``"rows * cols"``, ``"at_most(n)"``); the call
+            bounds of a ``for`` over the result use it.
+        count: How many parts its result has (``count(arg)`` in formulas).
+        value: Its value when the arguments are static (``"min(a, b)"``).
+        labels: ``"argument"`` or ``"dataset"``: which label set it receives
+            as the keyword ``label_set``.
 
     Returns:
         A decorator that records the signature on the function (it does not
@@ -129,13 +163,14 @@ def operation(signature: str, doc: str = "") -> Callable[[F], F]:
         >>> Registry().with_operations([brighter]).get("brighter").result.show()
         'Image'
     """
+    facts = Sig(signature, size, count, value, labels)
     name, params, result = parse_signature(signature)
+    declared = _with_facts(Operation(name, params, result, ""), facts)
 
     def wrap(fn: F) -> F:
         impl = f"{fn.__module__}:{fn.__qualname__}"
-        op = Operation(name, params, result, impl, doc or (fn.__doc__ or "").strip())
-        op._fn.append(fn)
-        fn.__chainlang_operation__ = op  # type: ignore[attr-defined]
+        op = replace(declared, impl=impl, doc=doc or (fn.__doc__ or "").strip(), _fn=[fn])
+        fn.__chainlang_operation__ = op  # type: ignore[attr-defined]  # a marker on the function
         return fn
 
     return wrap
@@ -148,16 +183,33 @@ def _operation_of(fn: Callable[..., Any]) -> Operation:
     return op
 
 
+def _with_facts(op: Operation, declared: Sig) -> Operation:
+    """``op`` with the facts of ``declared``, each formula parsed and checked."""
+    names = tuple(p.name for p in op.params)
+    what = f"operation '{op.name}'"
+
+    def formula(text: str | None, fact: str) -> Formula | None:
+        return None if text is None else parse_formula(text, names, f"{what}, {fact}=")
+
+    return replace(
+        op,
+        size=formula(declared.size, "size"),
+        count=formula(declared.count, "count"),
+        value=formula(declared.value, "value"),
+        labels=check_labels(declared.labels, what),
+    )
+
+
+def _builtin(declared: str | Sig, module: str) -> Operation:
+    declared = declared if isinstance(declared, Sig) else Sig(declared)
+    name, params, result = parse_signature(declared.signature)
+    impl = f"{module}:{_CORE_NAMES.get(name, name) if module == CORE_IMPL else name}"
+    return _with_facts(Operation(name, params, result, impl), declared)
+
+
 def builtin_operations() -> list[Operation]:
     """The operations of docs/stdlib.md plus the core helpers."""
-    ops = []
-    for sig in VISION:
-        name, params, result = parse_signature(sig)
-        ops.append(Operation(name, params, result, f"{VISION_IMPL}:{name}"))
-    for sig in CORE:
-        name, params, result = parse_signature(sig)
-        ops.append(Operation(name, params, result, f"{CORE_IMPL}:{_CORE_NAMES.get(name, name)}"))
-    return ops
+    return [_builtin(s, VISION_IMPL) for s in VISION] + [_builtin(s, CORE_IMPL) for s in CORE]
 
 
 @cache

@@ -6,25 +6,78 @@ types and single capital letters (``T``) for type variables. Vision
 operations are implemented in :mod:`chainlang.vision.ops` under the same
 name; the small list and number helpers at the end live in
 :mod:`chainlang.stdlib.core`.
+
+An operation whose result the static evaluator can measure declares that fact
+here, beside its signature, with :func:`sig` (``size=``, ``count=``,
+``value=``, ``labels=``; see :mod:`chainlang.stdlib.facts`). No other module
+keeps a table of operation names: the call bounds, the checker and the
+interpreter read these facts from the registry.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 VISION_IMPL = "chainlang.vision.ops"
 CORE_IMPL = "chainlang.stdlib.core"
 
+
+@dataclass(frozen=True, slots=True)
+class Sig:
+    """A signature with the static facts declared for it (formulas unparsed)."""
+
+    signature: str
+    size: str | None = None
+    count: str | None = None
+    value: str | None = None
+    labels: str | None = None
+
+
+def sig(
+    signature: str,
+    *,
+    size: str | None = None,
+    count: str | None = None,
+    value: str | None = None,
+    labels: str | None = None,
+) -> Sig:
+    """A built-in signature with its facts (the same keywords as ``@operation``)."""
+    return Sig(signature, size, count, value, labels)
+
+
 #: Operations implemented by ``chainlang.vision.ops.<name>`` (see docs/stdlib.md).
-VISION: tuple[str, ...] = (
-    "superpixels(image: Image, n: Int = 100, sigma: Float = 5.0, compactness: Float = 10.0)"
-    " -> Regions",
-    "count(regions: Regions) -> Int",
-    "regions_of(regions: Regions) -> [Region]",
-    "adjacency(regions: Regions, connectivity: Int = 4) -> Graph",
-    "neighbours(graph: Graph, region: Region) -> [Region]",
-    "frontier(graph: Graph, accepted: [Region], seen: [Region]) -> [Region]",
+VISION: tuple[str | Sig, ...] = (
+    sig(
+        "superpixels(image: Image, n: Int = 100, sigma: Float = 5.0, compactness: Float = 10.0)"
+        " -> Regions",
+        count='symbol("K", "number of superpixels actually produced", n)',
+    ),
+    sig(
+        "count(regions: Regions) -> Int",
+        value="count(regions)",
+    ),
+    sig(
+        "regions_of(regions: Regions) -> [Region]",
+        size="count(regions)",
+    ),
+    sig(
+        "adjacency(regions: Regions, connectivity: Int = 4) -> Graph",
+        count="count(regions)",
+    ),
+    sig(
+        "neighbours(graph: Graph, region: Region) -> [Region]",
+        size="at_most(count(graph))",
+    ),
+    sig(
+        "frontier(graph: Graph, accepted: [Region], seen: [Region]) -> [Region]",
+        size="at_most(count(graph))",
+    ),
     "region_at(regions: Regions, point: Point) -> Region",
-    'sample_pairs(regions: Regions, n: Int = 200, seed: Int = 25, scheme: Text = "reference")'
-    " -> [Pair]",
+    sig(
+        'sample_pairs(regions: Regions, n: Int = 200, seed: Int = 25, scheme: Text = "reference")'
+        " -> [Pair]",
+        size=('max(n, ceil(count(regions) / 2)) if scheme == "reference" else at_most(n)'),
+    ),
     'mark(image: Image, regions: [Region], colours: [Text], shape: Text = "curve",'
     " margin: Int? = none) -> Image",
     'mark_mask(image: Image, mask: Mask, colour: Text, shape: Text = "curve",'
@@ -35,17 +88,32 @@ VISION: tuple[str, ...] = (
     "mask_bbox(mask: Mask) -> Box",
     "center_crop(image: Image, size: Int = 224) -> Image",
     "full_box(image: Image) -> Box",
-    "quadrants(image: Image) -> [Box]",
-    "grid(box: Box, border: Float = 0.25) -> Grid",
-    "grid_uniform(box: Box, rows: Int, cols: Int) -> Grid",
-    "cells(grid: Grid) -> [Cell]",
+    sig(
+        "quadrants(image: Image) -> [Box]",
+        size="5",
+    ),
+    sig(
+        "grid(box: Box, border: Float = 0.25) -> Grid",
+        count="9",
+    ),
+    sig(
+        "grid_uniform(box: Box, rows: Int, cols: Int) -> Grid",
+        count="rows * cols",
+    ),
+    sig(
+        "cells(grid: Grid) -> [Cell]",
+        size="count(grid)",
+    ),
     "degenerate(grid: Grid) -> Bool",
     "hull(grid: Grid, chosen: [Bool]) -> Box",
     "touches_all_borders(grid: Grid, chosen: [Bool]) -> Bool",
     "union(regions: [Region]) -> Mask",
     "region_mean(map: DepthMap | NormalMap, region: Region, channel: Int? = none) -> Float",
     "region_std(map: DepthMap | NormalMap, region: Region, channel: Int? = none) -> Float",
-    "majority(mask: SemanticMask, region: Region) -> Label",
+    sig(
+        "majority(mask: SemanticMask, region: Region) -> Label",
+        labels="dataset",
+    ),
     "box_overlaps(boxes: Boxes, label: Label, box: Box) -> Bool",
     "labels_in(boxes: Boxes, box: Box) -> [Label]",
     "instance_overlap(instances: InstanceMask, point: Point, region: Region) -> Float",
@@ -55,7 +123,10 @@ VISION: tuple[str, ...] = (
     "paint(regions: Regions, values: [Float]) -> DepthMap",
     "depth_from_order(regions: Regions, nearness: [Float]) -> DepthMap",
     "normals_from_order(regions: Regions, right: [Float], up: [Float], out: [Float]) -> NormalMap",
-    "semantic_from_labels(regions: Regions, labels: [Label?]) -> SemanticMask",
+    sig(
+        "semantic_from_labels(regions: Regions, labels: [Label?]) -> SemanticMask",
+        labels="argument",
+    ),
     "instances_from_masks(masks: [Mask]) -> InstanceMask",
     "boxes_from(labels: [Label], boxes: [Box]) -> Boxes",
     "pad_square(image: Image, size: Int = 1024) -> Image",
@@ -72,28 +143,76 @@ VISION: tuple[str, ...] = (
     "render_normals(map: NormalMap) -> Image",
     "paint_instance(image: Image, instances: InstanceMask, point: Point) -> Image",
     # Added for the reference's remaining chain forms (Set-of-Mark segmentation, depth_order):
-    "shuffle(xs: [T], seed: Int = 0) -> [T]",
-    "unshuffle(xs: [T], seed: Int = 0) -> [T]",
-    "first_each(lists: [[T]?]) -> [T?]",
+    sig(
+        "shuffle(xs: [T], seed: Int = 0) -> [T]",
+        size="len(xs)",
+    ),
+    sig(
+        "unshuffle(xs: [T], seed: Int = 0) -> [T]",
+        size="len(xs)",
+    ),
+    sig(
+        "first_each(lists: [[T]?]) -> [T?]",
+        size="len(lists)",
+    ),
 )
 
 #: Generic list and number helpers implemented in ``chainlang.stdlib.core``.
-CORE: tuple[str, ...] = (
-    "len(xs: [T]) -> Int",
-    "take(xs: [T], n: Int) -> [T]",
-    "drop(xs: [T], n: Int) -> [T]",
-    "last(xs: [T], n: Int) -> [T]",
+CORE: tuple[str | Sig, ...] = (
+    sig(
+        "len(xs: [T]) -> Int",
+        value="len(xs)",
+    ),
+    sig(
+        "take(xs: [T], n: Int) -> [T]",
+        size="prefix(xs, n)",
+    ),
+    sig(
+        "drop(xs: [T], n: Int) -> [T]",
+        size="at_most(len(xs))",
+    ),
+    sig(
+        "last(xs: [T], n: Int) -> [T]",
+        size="prefix(xs, n)",
+    ),
     "first(xs: [T]) -> T",
     "at(xs: [T], index: Int) -> T",
-    "chunk(xs: [T], size: Int) -> [[T]]",
+    sig(
+        "chunk(xs: [T], size: Int) -> [[T]]",
+        size="ceil(len(xs) / size)",
+    ),
     "flatten(xss: [[T]]) -> [T]",
-    "unique(xs: [T]) -> [T]",
+    sig(
+        "unique(xs: [T]) -> [T]",
+        size="at_most(len(xs))",
+    ),
     "contains(xs: [T], x: T) -> Bool",
-    "present(xs: [T?]) -> [T]",
-    "select(xs: [T], keep: [Bool]) -> [T]",
-    "abs(x: T) -> T",
-    "min(a: T, b: T) -> T",
-    "max(a: T, b: T) -> T",
-    "ceil(x: Float) -> Int",
-    "floor(x: Float) -> Int",
+    sig(
+        "present(xs: [T?]) -> [T]",
+        size="at_most(len(xs))",
+    ),
+    sig(
+        "select(xs: [T], keep: [Bool]) -> [T]",
+        size="at_most(len(xs))",
+    ),
+    sig(
+        "abs(x: T) -> T",
+        value="abs(x)",
+    ),
+    sig(
+        "min(a: T, b: T) -> T",
+        value="min(a, b)",
+    ),
+    sig(
+        "max(a: T, b: T) -> T",
+        value="max(a, b)",
+    ),
+    sig(
+        "ceil(x: Float) -> Int",
+        value="ceil(x)",
+    ),
+    sig(
+        "floor(x: Float) -> Int",
+        value="floor(x)",
+    ),
 )

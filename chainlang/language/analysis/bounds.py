@@ -40,6 +40,7 @@ from chainlang.language.analysis.staticeval import (
 
 if TYPE_CHECKING:
     from chainlang.language import ir
+    from chainlang.stdlib import Registry
 
 __all__ = [
     "BExpr",
@@ -94,9 +95,13 @@ class Bound(_B):
 _NONE = Static(lit(0))
 
 
-def bound_program(program: ir.Program) -> Bound:
-    """The calls per item of a program (exact formula, or an upper bound)."""
-    scope = Scope()
+def bound_program(program: ir.Program, registry: Registry | None = None) -> Bound:
+    """The calls per item of a program (exact formula, or an upper bound).
+
+    ``registry``: the operations whose declared facts measure the calls (None: the
+    default registry).
+    """
+    scope = Scope(ops=registry)
     for p in program.params:
         scope.bind(p.name, Static(BSym(name=p.name)))
     for d in program.inputs:

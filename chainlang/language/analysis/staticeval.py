@@ -19,7 +19,10 @@ Three things live here, and every part of chainlang that needs them uses these:
   keep them upper bounds (``+``, ``max``, ``ceil``, ...). The checker uses
   these to decide what a loop bound or a batch size may be, the call bounds
   (:mod:`chainlang.language.analysis.bounds`) to build their formulas, and ``batch items`` is
-  evaluated with them once the parameters are known.
+  evaluated with them once the parameters are known. What a call contributes
+  (its value, the length of its result, its parts) is declared on its operation
+  (``size=``, ``count=``, ``value=``; :mod:`chainlang.stdlib.facts`) and read
+  from the registry in :attr:`Scope.ops`: no operation is named here.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chainlang.errors import OperationError, UsageError
+from chainlang.stdlib import Operation, Registry, default_registry
+from chainlang.stdlib.facts import Formula, FormulaNode
 
 if TYPE_CHECKING:
     from chainlang.language import ir
@@ -203,10 +208,12 @@ def op(name: str, *args: BExpr) -> BExpr:
     """
     if all(isinstance(a, BLit) for a in args):
         try:
+            # arg-type: ``name`` is a plain str here; pydantic checks it against the Literal
             return lit(evaluate(BOp(op=name, args=args), {}))  # type: ignore[arg-type]
         except OperationError:
             pass  # kept as written: evaluating it raises the same error at run time
     simple = _simplify(name, args)
+    # arg-type: as above, pydantic validates the operator name
     return simple if simple is not None else BOp(op=name, args=args)  # type: ignore[arg-type]
 
 
@@ -325,10 +332,12 @@ class Symbol(_B):
 
 @dataclass
 class Scope:
-    """Static facts of the names in scope: values, list lengths, and the symbols met.
+    """Static facts of the names in scope: values, list lengths, parts, and the symbols met.
 
     ``child()`` opens a nested scope (a block, a loop body); :meth:`hide`
-    shadows a name that has no static value there (a loop variable).
+    shadows a name that has no static value there (a loop variable). ``ops`` is
+    the registry whose operations declare what is static about their calls
+    (None: the default registry).
     """
 
     values: dict[str, Static | None] = field(default_factory=dict)
@@ -337,10 +346,17 @@ class Scope:
     parent: Scope | None = None
     # symbols of lengths known only while the chain runs (answers, loop state)
     runtime: set[str] = field(default_factory=set)
+    # parts of a value (superpixels of a map, cells of a grid): an operation's count fact
+    counts: dict[str, Static | None] = field(default_factory=dict)
+    ops: Registry | None = None
 
     def child(self) -> Scope:
         """A nested scope sharing this scope's symbols."""
-        return Scope(symbols=self.symbols, parent=self, runtime=self.runtime)
+        return Scope(symbols=self.symbols, parent=self, runtime=self.runtime, ops=self.ops)
+
+    def operation(self, name: str) -> Operation | None:
+        """The operation a call names, with its declared facts."""
+        return (self.ops if self.ops is not None else default_registry()).get(name)
 
     def value(self, name: str) -> Static | None:
         """The static value of ``name``, or None."""
@@ -350,21 +366,32 @@ class Scope:
         """The length of list-valued ``name``, or None."""
         return self._find(name, "sizes")
 
+    def count(self, name: str) -> Static | None:
+        """The number of parts of ``name`` (a superpixel map, a grid), or None."""
+        return self._find(name, "counts")
+
     def _find(self, name: str, table: str) -> Static | None:
         scope: Scope | None = self
         while scope is not None:
-            own = getattr(scope, table)
+            own = {"values": scope.values, "sizes": scope.sizes, "counts": scope.counts}[table]
             if name in own:
-                return own[name]  # type: ignore[no-any-return]
-            if name in scope.values or name in scope.sizes:
+                return own[name]
+            if name in scope.values or name in scope.sizes or name in scope.counts:
                 return None  # bound here without this kind of fact: it shadows outer ones
             scope = scope.parent
         return None
 
-    def bind(self, name: str, value: Static | None = None, size: Static | None = None) -> None:
-        """Bind ``name`` here (None: no static value / unknown length)."""
+    def bind(
+        self,
+        name: str,
+        value: Static | None = None,
+        size: Static | None = None,
+        count: Static | None = None,
+    ) -> None:
+        """Bind ``name`` here (None: no static value / unknown length / unknown parts)."""
         self.values[name] = value
         self.sizes[name] = size
+        self.counts[name] = count
 
     def hide(self, name: str) -> None:
         """Bind ``name`` here with nothing known (a loop variable or state field)."""
@@ -425,25 +452,24 @@ def value_of(e: ir.Expr, scope: Scope) -> Static | None:
     None means the value depends on something known only while the chain runs
     (an answer, a loop variable or state, an image).
     """
-    kind = e.kind
-    if kind == "lit":
-        return Static(lit(e.value))  # type: ignore[union-attr]
-    if kind == "ref":
-        return scope.value(e.name) if e.scope != "truth" else None  # type: ignore[union-attr]
-    if kind == "binary":
-        if e.lift:  # type: ignore[union-attr]
+    if e.kind == "lit":
+        return Static(lit(e.value))
+    if e.kind == "ref":
+        return scope.value(e.name) if e.scope != "truth" else None
+    if e.kind == "binary":
+        if e.lift:
             return None
-        a, b = value_of(e.left, scope), value_of(e.right, scope)  # type: ignore[union-attr]
-        return None if a is None or b is None else _combine(e.op, [a, b])  # type: ignore[union-attr]
-    if kind == "unary":
-        a = value_of(e.operand, scope)  # type: ignore[union-attr]
+        a, b = value_of(e.left, scope), value_of(e.right, scope)
+        return None if a is None or b is None else _combine(e.op, [a, b])
+    if e.kind == "unary":
+        a = value_of(e.operand, scope)
         if a is None or not a.exact:
             return None
-        return Static(op("neg" if e.op == "-" else "not", a.formula))  # type: ignore[union-attr]
-    if kind == "if":
-        return _if_value(e, scope)  # type: ignore[arg-type]
-    if kind == "call":
-        return _call_value(e, scope)  # type: ignore[arg-type]
+        return Static(op("neg" if e.op == "-" else "not", a.formula))
+    if e.kind == "if":
+        return _if_value(e, scope)
+    if e.kind == "call":
+        return _call_value(e, scope)
     return None
 
 
@@ -453,36 +479,6 @@ def _if_value(e: ir.Cond, scope: Scope) -> Static | None:
     if cond is None or a is None or b is None or not cond.exact:
         return None
     return Static(op("if", cond.formula, a.formula, b.formula), a.exact and b.exact)
-
-
-def _call_value(e: ir.Call, scope: Scope) -> Static | None:
-    if e.op == "count":
-        return superpixel_count(_arg(e, "regions"), scope)
-    if e.op == "len":
-        return size_of(_arg(e, "xs"), scope)
-    if e.op in FUNCTIONS:
-        parts = [value_of(a.value, scope) for a in e.args]
-        if any(p is None for p in parts):
-            return None
-        if e.op == "abs" and not parts[0].exact:  # type: ignore[union-attr]
-            return None
-        return _combine(e.op, parts)  # type: ignore[arg-type]
-    return None
-
-
-def superpixel_count(regions: ir.Expr, scope: Scope) -> Static:
-    """``K``, the superpixels actually produced, estimated by the requested ``n``
-    (``regions`` is a superpixel map or its adjacency graph)."""
-    estimate = None
-    if regions.kind == "call" and regions.op == "superpixels":  # type: ignore[union-attr]
-        n = value_of(_arg(regions, "n"), scope)  # type: ignore[arg-type]
-        estimate = n.formula if n is not None and n.exact else None
-    elif regions.kind == "call" and regions.op == "adjacency":  # type: ignore[union-attr]
-        return superpixel_count(_arg(regions, "regions"), scope)  # type: ignore[arg-type]
-    elif regions.kind == "ref":
-        known = scope.value(f"K:{regions.name}")  # type: ignore[union-attr]
-        estimate = known.formula if known is not None else None
-    return scope.symbol("K", "number of superpixels actually produced", estimate)
 
 
 def size_of(e: ir.Expr, scope: Scope, name: str | None = None) -> Static | None:
@@ -509,66 +505,142 @@ def _symbol_doc(name: str | None) -> str:
 
 
 def _size(e: ir.Expr, scope: Scope) -> Static | None:
-    kind = e.kind
-    if kind == "list":
-        return Static(lit(len(e.items)))  # type: ignore[union-attr]
-    if kind == "ref":
-        return scope.size(e.name)  # type: ignore[union-attr]
-    if kind in {"for", "comprehension"}:
-        src = size_of(e.source, scope)  # type: ignore[union-attr]
-        if src is not None and kind == "comprehension" and e.cond is not None:  # type: ignore[union-attr]
+    if e.kind == "list":
+        return Static(lit(len(e.items)))
+    if e.kind == "ref":
+        return scope.size(e.name)
+    if e.kind == "for" or e.kind == "comprehension":
+        src = size_of(e.source, scope)
+        if src is not None and e.kind == "comprehension" and e.cond is not None:
             return Static(src.formula, exact=False)  # a filter keeps at most every element
         return src
-    if kind == "call":
-        return _call_size(e, scope)  # type: ignore[arg-type]
-    if kind == "if":
-        a, b = size_of(e.then, scope), size_of(e.otherwise, scope)  # type: ignore[union-attr]
+    if e.kind == "call":
+        return _call_size(e, scope)
+    if e.kind == "if":
+        a, b = size_of(e.then, scope), size_of(e.otherwise, scope)
         if a is None or b is None:
             return None
-        cond = value_of(e.cond, scope)  # type: ignore[union-attr]
+        cond = value_of(e.cond, scope)
         if cond is not None and cond.exact:
             return Static(op("if", cond.formula, a.formula, b.formula), a.exact and b.exact)
         return Static(op("max", a.formula, b.formula), exact=False)  # the larger branch
-    if kind == "binary" and e.op == "+":  # type: ignore[union-attr]
-        a, b = size_of(e.left, scope), size_of(e.right, scope)  # type: ignore[union-attr]
+    if e.kind == "binary" and e.op == "+":
+        a, b = size_of(e.left, scope), size_of(e.right, scope)
         return None if a is None or b is None else _combine("+", [a, b])
-    if kind == "field":
-        return size_of(e.obj, scope) if e.lift else None  # type: ignore[union-attr]
+    if e.kind == "field":
+        return size_of(e.obj, scope) if e.lift else None
     return None
 
 
-# Operations whose result is at most as long as their list argument.
-_NO_LONGER = {"unique": "xs", "present": "xs", "select": "xs", "drop": "xs"}
-_AS_LONG = {"shuffle": "xs", "unshuffle": "xs", "first_each": "lists"}
+# ---------------------------------------------------------------- operation facts
+#
+# What is static about a call is declared on its operation (``size=``, ``count=``,
+# ``value=``; chainlang.stdlib.facts) and computed here: no operation is named below.
+
+
+def _declared(e: ir.Call, fact: str, scope: Scope) -> Formula | None:
+    found = scope.operation(e.op)
+    formula: Formula | None = None if found is None else getattr(found, fact)
+    return formula
+
+
+def _call_value(e: ir.Call, scope: Scope) -> Static | None:
+    formula = _declared(e, "value", scope)
+    return None if formula is None else _formula(formula.tree, e, scope)
 
 
 def _call_size(e: ir.Call, scope: Scope) -> Static | None:
-    if e.op == "regions_of":
-        return superpixel_count(_arg(e, "regions"), scope)
-    if e.op in {"neighbours", "frontier"}:  # regions of the graph's map, at most K
-        return Static(superpixel_count(_arg(e, "graph"), scope).formula, exact=False)
-    if e.op == "sample_pairs":
-        return _pairs_size(e, scope)
-    if e.op == "quadrants":
-        return Static(lit(5))
-    if e.op == "cells":
-        return _cells_size(_arg(e, "grid"), scope)
-    if e.op in _AS_LONG:
-        return size_of(_arg(e, _AS_LONG[e.op]), scope)
-    if e.op in _NO_LONGER:
-        inner = size_of(_arg(e, _NO_LONGER[e.op]), scope)
-        return None if inner is None else Static(inner.formula, exact=False)
-    if e.op in {"take", "last"}:
-        return _take_size(e, scope)
-    if e.op == "chunk":
-        inner, n = size_of(_arg(e, "xs"), scope), value_of(_arg(e, "size"), scope)
-        if inner is not None and n is not None and n.exact:
-            return _combine("ceil", [_combine("/", [inner, n]) or Static(lit(0))])
+    formula = _declared(e, "size", scope)
+    return None if formula is None else _formula(formula.tree, e, scope)
+
+
+def _known_count(e: ir.Expr, scope: Scope) -> Static | None:
+    if e.kind == "call":
+        formula = _declared(e, "count", scope)
+        return None if formula is None else _formula(formula.tree, e, scope)
+    if e.kind == "ref":
+        return scope.count(e.name)
     return None
 
 
-def _take_size(e: ir.Call, scope: Scope) -> Static | None:
-    inner, n = _size(_arg(e, "xs"), scope), value_of(_arg(e, "n"), scope)
+def count_of(e: ir.Expr, scope: Scope) -> Static:
+    """How many parts ``e`` has (regions of a superpixel map, cells of a grid): its
+    operation's ``count`` fact, or a symbol only the run knows."""
+    found = _known_count(e, scope)
+    if found is not None:
+        return found
+    what = describe(e)
+    return scope.symbol(f"count({what})", f"number of parts of {what} (no estimate)")
+
+
+def _formula(f: FormulaNode, call: ir.Call, scope: Scope) -> Static | None:
+    """A declared formula at one call: parameter names stand for the call's arguments."""
+    kind = f[0]
+    if kind == "lit":
+        value = f[1]
+        assert isinstance(value, int | float | str)  # facts.parse_formula keeps only these
+        return Static(lit(value))
+    if kind == "arg":
+        return value_of(_arg(call, str(f[1])), scope)
+    if kind == "bin":
+        a, b = _formula(_node(f, 2), call, scope), _formula(_node(f, 3), call, scope)
+        return None if a is None or b is None else _combine(str(f[1]), [a, b])
+    if kind == "if":
+        return _formula_if(f, call, scope)
+    return _formula_call(str(f[1]), tuple(_node(f, i) for i in range(2, len(f))), call, scope)
+
+
+def _node(f: FormulaNode, i: int) -> FormulaNode:
+    """The ``i``-th element of ``f``, itself a formula."""
+    node = f[i]
+    assert isinstance(node, tuple)  # facts.parse_formula builds nested tuples
+    return node
+
+
+def _formula_if(f: FormulaNode, call: ir.Call, scope: Scope) -> Static | None:
+    cond = _formula(_node(f, 1), call, scope)
+    if cond is not None and cond.exact and isinstance(cond.formula, BLit):
+        return _formula(_node(f, 2 if cond.formula.value else 3), call, scope)
+    a, b = _formula(_node(f, 2), call, scope), _formula(_node(f, 3), call, scope)
+    if a is None or b is None:
+        return None
+    return Static(_larger(a.formula, b.formula), exact=False)  # either branch, at most
+
+
+def _larger(a: BExpr, b: BExpr) -> BExpr:
+    """``max(a, b)``, leaving out an operand the other already takes the maximum with."""
+    if a == b or (isinstance(a, BOp) and a.op == "max" and b in a.args):
+        return a
+    if isinstance(b, BOp) and b.op == "max" and a in b.args:
+        return b
+    return op("max", a, b)
+
+
+def _formula_call(
+    name: str, args: tuple[FormulaNode, ...], call: ir.Call, scope: Scope
+) -> Static | None:
+    if name in {"len", "count", "prefix"}:
+        arg = _arg(call, str(args[0][1]))
+        if name == "len":
+            return size_of(arg, scope)
+        if name == "count":
+            return count_of(arg, scope)
+        return _prefix(arg, _formula(args[1], call, scope), scope)
+    if name == "symbol":
+        found = _formula(args[2], call, scope)
+        estimate = found.formula if found is not None and found.exact else None
+        return scope.symbol(str(args[0][1]), str(args[1][1]), estimate)
+    parts = [p for a in args if (p := _formula(a, call, scope)) is not None]
+    if len(parts) < len(args):
+        return None
+    if name == "at_most":
+        return Static(parts[0].formula, exact=False)
+    return _combine(name, parts)
+
+
+def _prefix(xs: ir.Expr, n: Static | None, scope: Scope) -> Static | None:
+    """The length of the first (or last) ``n`` elements of ``xs``."""
+    inner = _size(xs, scope)
     if n is None:
         return None if inner is None else Static(inner.formula, exact=False)
     if inner is None and nonnegative(n.formula, scope):
@@ -577,46 +649,6 @@ def _take_size(e: ir.Call, scope: Scope) -> Static | None:
     if wanted is None or inner is None:
         return wanted
     return _combine("min", [inner, wanted])
-
-
-def _cells_size(grid: ir.Expr, scope: Scope) -> Static | None:
-    if grid.kind == "ref":
-        return scope.value(f"cells:{grid.name}")  # type: ignore[union-attr]
-    return cells_of(grid, scope)
-
-
-def cells_of(grid: ir.Expr, scope: Scope) -> Static | None:
-    """Cells of a grid built by ``grid`` (3 x 3) or ``grid_uniform`` (rows x cols)."""
-    if grid.kind != "call":
-        return None
-    if grid.op == "grid":  # type: ignore[union-attr]
-        return Static(lit(9))
-    if grid.op == "grid_uniform":  # type: ignore[union-attr]
-        rows = value_of(_arg(grid, "rows"), scope)  # type: ignore[arg-type]
-        cols = value_of(_arg(grid, "cols"), scope)  # type: ignore[arg-type]
-        if rows is not None and cols is not None and rows.exact and cols.exact:
-            return Static(op("*", rows.formula, cols.formula))
-    return None
-
-
-def _pairs_size(e: ir.Call, scope: Scope) -> Static | None:
-    """Pairs sampled: the reference scheme pairs every region at least once.
-
-    Its passes each pair all K regions (ceil(K/2) pairs) and are truncated to
-    ``n`` only when more than one pass was needed, so it yields
-    max(n, ceil(K/2)) pairs; the other schemes yield at most ``n``.
-    """
-    n = value_of(_arg(e, "n"), scope)
-    scheme = _arg(e, "scheme")
-    if n is None:
-        return None
-    if scheme.kind == "lit" and scheme.value != "reference":  # type: ignore[union-attr]
-        return Static(n.formula, exact=False)
-    k = superpixel_count(_arg(e, "regions"), scope)
-    half = Static(op("ceil", op("/", k.formula, lit(2))))
-    if scheme.kind == "lit":
-        return _combine("max", [n, half])
-    return Static(op("max", n.formula, half.formula), exact=False)
 
 
 def nonnegative(e: BExpr, scope: Scope) -> bool:
@@ -637,28 +669,22 @@ def nonnegative(e: BExpr, scope: Scope) -> bool:
 
 def bind_let(scope: Scope, name: str, value: ir.Expr) -> None:
     """Record what is static about ``let name = value`` in ``scope``."""
-    scope.bind(name, value_of(value, scope), size_of(value, scope, name))
-    if value.kind == "call" and value.op in {"superpixels", "adjacency"}:  # type: ignore[union-attr]
-        k = superpixel_count(value, scope).formula
-        estimate = scope.symbols["K"].estimate if k == BSym(name="K") else None
-        if estimate is not None:
-            scope.values[f"K:{name}"] = Static(estimate)
-    cells = cells_of(value, scope)
-    if cells is not None:
-        scope.values[f"cells:{name}"] = cells
+    scope.bind(
+        name, value_of(value, scope), size_of(value, scope, name), _known_count(value, scope)
+    )
 
 
 def describe(e: ir.Expr) -> str:
     """A short text of an expression, to name the symbol of its length."""
+    if e.kind == "ref":
+        return e.name
+    if e.kind == "field":
+        return f"{describe(e.obj)}.{e.name}"
+    if e.kind == "call":
+        return f"{e.op}({', '.join(describe(a.value) for a in e.args)})"
+    if e.kind == "lit":
+        return show(lit(e.value))
     kind = e.kind
-    if kind == "ref":
-        return e.name  # type: ignore[union-attr]
-    if kind == "field":
-        return f"{describe(e.obj)}.{e.name}"  # type: ignore[union-attr]
-    if kind == "call":
-        return f"{e.op}({', '.join(describe(a.value) for a in e.args)})"  # type: ignore[union-attr]
-    if kind == "lit":
-        return show(lit(e.value))  # type: ignore[union-attr]
     return f"<{kind} at {e.origin}>" if getattr(e, "origin", "") else f"<{kind}>"
 
 

@@ -297,6 +297,7 @@ class ExprChecks(CheckState):
         return Scope(
             values=_EnvFacts(self.env, "value"),  # type: ignore[arg-type]  # read-only view
             sizes=_EnvFacts(self.env, "size"),  # type: ignore[arg-type]
+            ops=self.registry,  # a call's static facts are declared on its operation
         )
 
     def depends_on_local(self, e: n.Value) -> bool:
