@@ -86,7 +86,7 @@ def prepare_image(
         (encoded bytes, MIME type, (width, height) sent).
     """
     policy = image_policy(ref, detail)
-    fmt = EncodePolicy(format=policy.fmt)  # type: ignore[arg-type]
+    fmt = EncodePolicy(format=policy.fmt)  # type: ignore[arg-type]  # checked in FORMATS
     limits = {"max_long": policy.max_long, "max_short": policy.max_short}
     limits["max_pixels"] = policy.max_pixels
     if encoder is None:

@@ -375,9 +375,10 @@ def _task_metrics(
         return metrics.score_segmentation(samples, num_classes=classes, bootstrap=spec)
     if output == "InstanceMask":
         return metrics.score_grouping(samples, bootstrap=spec)
-    # arg-type: ``mask`` is the caller's str; the dense scorers refuse modes they do not know
     if output == "DepthMap":
+        # arg-type: ``mask`` is the caller's str; the dense scorers refuse modes they do not know
         return metrics.score_depth(samples, mask=mask, bootstrap=spec)  # type: ignore[arg-type]
+    # arg-type: as above
     return metrics.score_normals(samples, mask=mask, bootstrap=spec, rho=normals_rho)  # type: ignore[arg-type]
 
 

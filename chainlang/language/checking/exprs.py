@@ -55,13 +55,14 @@ class ExprChecks(CheckState):
         def _bool(self, e: n.Expr, what: str) -> ir.Expr: ...
         def _element(self, t: Type, span: Span, what: str) -> Type: ...
         def _expect(self, got: Type, want: Type, span: Span, what: str) -> bool: ...
+        def label_names(self, labelset: str) -> dict[str, str] | None: ...
 
     def expr(self, e: n.Expr) -> ir.Expr:
         """Check an expression and return its typed IR."""
         o = e.span.origin()
         if isinstance(e, n.IntLit | n.FloatLit | n.BoolLit | n.StrLit | n.NoneLit):
             value, t = _literal(e)
-            return ir.Lit(value=value, type=t, origin=o)  # type: ignore[arg-type]
+            return ir.Lit(value=value, type=t, origin=o)  # type: ignore[arg-type]  # a literal's value
         if isinstance(e, n.Name):
             return self._name(e)
         if isinstance(e, n.Field):
@@ -98,6 +99,7 @@ class ExprChecks(CheckState):
             cands = [*self.env, *(["truth"] if self.in_oracle else [])]
             self.diags.add(codes.unknown_name(e.span, e.name, did_you_mean(e.name, cands)))
             return ir.Ref(name=e.name, scope="let", type=ERR, origin=o)
+        # arg-type: a binding's scope is one of ir.Ref's scopes (pydantic checks too)
         return ir.Ref(name=e.name, scope=b.scope, type=b.type, origin=o)  # type: ignore[arg-type]
 
     def _field(self, e: n.Field) -> ir.Expr:
@@ -130,6 +132,7 @@ class ExprChecks(CheckState):
     def _binary(self, e: n.Binary) -> ir.Expr:
         left, right = self.expr(e.left), self.expr(e.right)
         t, lift = self._binary_type(e, left.type, right.type)
+        # arg-type: the grammar admits only ir.BinOp's operators (pydantic checks too)
         return ir.BinOp(op=e.op, left=left, right=right, lift=lift, type=t, origin=e.span.origin())  # type: ignore[arg-type]
 
     def _binary_type(self, e: n.Binary, a: Type, b: Type) -> tuple[Type, bool]:
@@ -140,8 +143,8 @@ class ExprChecks(CheckState):
             return BoolT(), False
         if e.op in _ARITH and a in num and b in num:
             return (FloatT() if e.op == "/" or FloatT() in (a, b) else IntT()), False
-        if e.op == "+" and isinstance(a, ListT) and isinstance(b, ListT) and join(a, b):
-            return join(a, b), False  # type: ignore[return-value]
+        if e.op == "+" and isinstance(a, ListT) and isinstance(b, ListT) and (joined := join(a, b)):
+            return joined, False
         if e.op in _ORDER and a in num and b in num:
             return BoolT(), False
         if e.op in {"==", "!="}:
@@ -159,7 +162,7 @@ class ExprChecks(CheckState):
             a, b = b, a
         if not (isinstance(a, LabelT) and isinstance(b, EnumT)):
             return False
-        names = self.label_names(a.labelset)  # type: ignore[attr-defined]
+        names = self.label_names(a.labelset)
         if names is None:
             return False
         for value in b.values:
@@ -177,6 +180,7 @@ class ExprChecks(CheckState):
         elif e.op == "-" and t not in (ERR, IntT(), FloatT()):
             self.diags.add(codes.bad_operands(e.span, f"'-' needs a number, got {t.show()}"))
             t = ERR
+        # arg-type: the grammar admits only ir.UnOp's operators (pydantic checks too)
         return ir.UnOp(op=e.op, operand=v, type=t, origin=e.span.origin())  # type: ignore[arg-type]
 
     def _if(self, e: n.IfExpr) -> ir.Expr:
@@ -296,7 +300,7 @@ class ExprChecks(CheckState):
         """
         return Scope(
             values=_EnvFacts(self.env, "value"),  # type: ignore[arg-type]  # read-only view
-            sizes=_EnvFacts(self.env, "size"),  # type: ignore[arg-type]
+            sizes=_EnvFacts(self.env, "size"),  # type: ignore[arg-type]  # read-only view
             ops=self.registry,  # a call's static facts are declared on its operation
         )
 
@@ -322,7 +326,8 @@ class _EnvFacts(Mapping[str, "Static | None"]):
         self._fact = fact
 
     def __getitem__(self, name: str) -> Static | None:
-        return getattr(self._env[name], self._fact)  # type: ignore[no-any-return]
+        fact: Static | None = getattr(self._env[name], self._fact)
+        return fact
 
     def __contains__(self, name: object) -> bool:
         return name in self._env

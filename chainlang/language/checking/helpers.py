@@ -125,7 +125,7 @@ _OPAQUE_FIELDS: dict[str, dict[str, Type]] = {
 def _literal(e: n.Expr) -> tuple[ir.Scalar, Type | None]:
     if isinstance(e, n.Unary) and e.op == "-" and isinstance(e.operand, n.IntLit | n.FloatLit):
         value, t = _literal(e.operand)
-        return -value, t  # type: ignore[operator]
+        return -value, t  # type: ignore[operator]  # an Int/Float literal: a number
     if isinstance(e, n.IntLit):
         return e.value, IntT()
     if isinstance(e, n.FloatLit):

@@ -117,8 +117,8 @@ class PromptChecks(CheckState):
         for part in m.parts:
             if isinstance(part, n.ImagePart):
                 ok = self._slot(part, m, params) and ok
-                # arg-type: the grammar's DETAIL admits only high/low/auto (pydantic checks too)
                 detail = part.detail or "high"
+                # arg-type: the grammar's DETAIL admits only high/low/auto (pydantic checks too)
                 slot = ir.ImageSlot(param=part.param, detail=detail, origin=part.span.origin())  # type: ignore[arg-type]
                 parts.append(slot)
                 continue
@@ -131,6 +131,7 @@ class PromptChecks(CheckState):
             parts.append(ir.TextPart(segments=tuple(segs or ()), origin=part.span.origin()))
         if not ok:
             return None
+        # arg-type: the grammar admits only the message roles (pydantic checks too)
         return ir.Message(role=m.role, each=m.each, parts=tuple(parts), origin=m.span.origin())  # type: ignore[arg-type]
 
     def _slot(self, part: n.ImagePart, m: n.Message, params: dict[str, ir.PromptParam]) -> bool:
