@@ -338,6 +338,20 @@ class LabelSet(Node):
     size: int
 
 
+class MetricUse(Node):
+    """One item of a ``score`` line: ``name(truth.<truth>, k = v, ...)``.
+
+    ``name`` is a key of ``chainlang.stdlib.metrics.metric_registry()``;
+    ``truth`` the truth field the output is scored against; ``args`` the
+    literal keyword arguments in source order (defaults are not filled in:
+    the metric's signature supplies them when it is scored).
+    """
+
+    name: str
+    truth: str
+    args: tuple[tuple[str, int | float | str | bool], ...] = ()
+
+
 class Program(Node):
     """One checked chain."""
 
@@ -348,6 +362,7 @@ class Program(Node):
     inputs: tuple[Decl, ...]
     truth: tuple[Decl, ...] = ()
     output: Type
+    scores: tuple[MetricUse, ...] = ()
     params: tuple[Param, ...] = ()
     defaults: tuple[ModelDefaults, ...] = ()
     labelsets: tuple[LabelSet, ...] = ()
