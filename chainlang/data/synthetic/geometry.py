@@ -93,6 +93,19 @@ class Solid:
         r = self.size[0]
         return r * math.sqrt(2.0) if self.cls == "cube" else r
 
+    @property
+    def volume(self) -> float:
+        """The solid's volume in cubic metres: its real-world size, whatever the camera sees."""
+        r, h = self.size
+        base = math.pi * r * r
+        volumes = {
+            "sphere": 4.0 / 3.0 * math.pi * r**3,
+            "cube": (2.0 * r) ** 3,
+            "cylinder": base * h,
+            "cone": base * h / 3.0,
+        }
+        return volumes[self.cls]
+
     def _to_local(self, v: np.ndarray) -> np.ndarray:
         """Rotate world vectors into the object's frame (by -yaw about +y).
 
