@@ -18,11 +18,21 @@ hashable, JSON round-trippable and usable as part of cache keys.
      ├─ OptionalT                         T?  (may be missing)
      ├─ ImageT                            an image (inputs, crops, generated images)
      └─ OpaqueT                           stdlib values: Regions, Pair, Box, Grid, Mask, ...
+
+Refinements (answer shapes; each is a subclass of the type it narrows, so
+code that handles an ``Int`` or a list handles them too):
+
+    IntRangeT    Int(0..20)             FloatRangeT  Float(0.0..1.0)
+    FixedListT   [T; 5]                 PermutationT permutation of ["1", "2", "3"]
+    RankingT     Ranking                (an order over instance ids or labels)
+
+``Point`` is the opaque ``Point`` (``POINT``) and ``Points`` a list of them
+(``POINTS``); both also have an answer form (see ``answers``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -142,6 +152,78 @@ class OptionalT(_T):
         return f"{self.item.show()}?"
 
 
+class IntRangeT(IntT):
+    """A whole number between ``lo`` and ``hi`` inclusive (``Int(0..20)``)."""
+
+    kind: Literal["int_range"] = "int_range"  # type: ignore[assignment]  # a refinement of Int: pydantic discriminates subclasses by their own kind
+    lo: int
+    hi: int
+
+    def show(self) -> str:
+        return f"Int({self.lo}..{self.hi})"
+
+
+class FloatRangeT(FloatT):
+    """A finite number between ``lo`` and ``hi`` inclusive (``Float(0.0..1.0)``)."""
+
+    kind: Literal["float_range"] = "float_range"  # type: ignore[assignment]  # a refinement of Float: pydantic discriminates subclasses by their own kind
+    lo: float
+    hi: float
+
+    def show(self) -> str:
+        return f"Float({self.lo!r}..{self.hi!r})"
+
+
+class FixedListT(ListT):
+    """A list of exactly ``length`` items (``[T; 5]``)."""
+
+    kind: Literal["fixed_list"] = "fixed_list"  # type: ignore[assignment]  # a refinement of lists: pydantic discriminates subclasses by their own kind
+    length: int
+
+    def show(self) -> str:
+        return f"[{self.item.show()}; {self.length}]"
+
+
+class PermutationT(ListT):
+    """Every one of ``values`` exactly once, in some order (``permutation of [...]``).
+
+    ``item`` is the enum of the values; ``labelset`` names the label set the
+    values came from, when they came from one (``permutation of Label(set)``).
+    """
+
+    kind: Literal["permutation"] = "permutation"  # type: ignore[assignment]  # a refinement of lists: pydantic discriminates subclasses by their own kind
+    item: EnumT
+    labelset: str | None = None
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The values to order."""
+        return self.item.values
+
+    def show(self) -> str:
+        if self.labelset:
+            return f"permutation of Label({self.labelset})"
+        return "permutation of [" + ", ".join(f'"{v}"' for v in self.values) + "]"
+
+
+def permutation_of(values: tuple[str, ...], labelset: str | None = None) -> PermutationT:
+    """The type of an order over ``values`` (each exactly once)."""
+    return PermutationT(item=EnumT(values=values), labelset=labelset)
+
+
+class RankingT(ListT):
+    """An order over instance ids or labels, first = highest (``Ranking``).
+
+    Any list of texts, labels or whole numbers may be used as a ranking.
+    """
+
+    kind: Literal["ranking"] = "ranking"  # type: ignore[assignment]  # a refinement of lists: pydantic discriminates subclasses by their own kind
+    item: Type = Field(default_factory=lambda: TextT())
+
+    def show(self) -> str:
+        return "Ranking"
+
+
 class ImageT(_T):
     kind: Literal["image"] = "image"
 
@@ -168,10 +250,15 @@ Type = Annotated[
     BoolT
     | IntT
     | FloatT
+    | IntRangeT
+    | FloatRangeT
     | TextT
     | EnumT
     | LabelT
     | ListT
+    | FixedListT
+    | PermutationT
+    | RankingT
     | RecordT
     | KeyedT
     | OptionalT
@@ -180,11 +267,34 @@ Type = Annotated[
     Field(discriminator="kind"),
 ]
 
-for _model in (ListT, FieldT, RecordT, KeyedT, OptionalT):
+for _model in (ListT, FixedListT, PermutationT, RankingT, FieldT, RecordT, KeyedT, OptionalT):
     _model.model_rebuild()
 
+#: A point in pixels (``Point``): the opaque stdlib value, with an answer form ``{x, y}``.
+POINT: Final = OpaqueT(name="Point")
+#: Several points (``Points``).
+POINTS: Final = ListT(item=POINT)
+#: An order over instance ids or labels (``Ranking``).
+RANKING: Final = RankingT()
+
 ANSWER_KINDS = frozenset(
-    {"bool", "int", "float", "text", "enum", "label", "list", "record", "keyed", "image"}
+    {
+        "bool",
+        "int",
+        "float",
+        "int_range",
+        "float_range",
+        "text",
+        "enum",
+        "label",
+        "list",
+        "fixed_list",
+        "permutation",
+        "ranking",
+        "record",
+        "keyed",
+        "image",
+    }
 )
 
 
@@ -196,7 +306,48 @@ def is_answer_type(t: Type) -> bool:
         return all(is_answer_type(f.type) for f in t.fields)
     if isinstance(t, KeyedT):
         return is_answer_type(t.item)
-    return t.kind in ANSWER_KINDS
+    return t.kind in ANSWER_KINDS or t == POINT
+
+
+def widen(t: Type) -> Type:
+    """``t`` without answer-shape refinements: ``Int(0..5)`` is ``Int``, ``[T; 3]`` is ``[T]``."""
+    if isinstance(t, IntRangeT):
+        return IntT()
+    if isinstance(t, FloatRangeT):
+        return FloatT()
+    if isinstance(t, ListT) and type(t) is not ListT:
+        return ListT(item=widen(t.item))
+    return t
+
+
+def _refined(t: Type) -> bool:
+    return type(t) in (IntRangeT, FloatRangeT, FixedListT, PermutationT, RankingT)
+
+
+def _refinement_assignable(actual: Type, expected: Type) -> bool:
+    """``expected`` is a refinement: ``actual`` must be at least as narrow."""
+    if isinstance(expected, IntRangeT | FloatRangeT):
+        lo_hi = (actual.lo, actual.hi) if isinstance(actual, IntRangeT | FloatRangeT) else None
+        if isinstance(expected, IntRangeT) and not isinstance(actual, IntRangeT):
+            return False
+        return lo_hi is not None and expected.lo <= lo_hi[0] and lo_hi[1] <= expected.hi
+    if isinstance(expected, RankingT):
+        item = widen(actual.item) if isinstance(actual, ListT) else None
+        return item is not None and (
+            assignable(item, expected.item) or isinstance(item, EnumT | LabelT | IntT)
+        )
+    if isinstance(expected, PermutationT):
+        return isinstance(actual, PermutationT) and set(actual.values) == set(expected.values)
+    if isinstance(expected, FixedListT):
+        length = actual.length if isinstance(actual, FixedListT) else None
+        if isinstance(actual, PermutationT):
+            length = len(actual.values)
+        return (
+            isinstance(actual, ListT)
+            and length == expected.length
+            and assignable(actual.item, expected.item)
+        )
+    return False
 
 
 # ---- helpers for the checker (appended; the classes above are unchanged) ----
@@ -219,6 +370,10 @@ def assignable(actual: Type, expected: Type) -> bool:
     """
     if _wild(actual) or _wild(expected) or actual == expected:
         return True
+    if _refined(expected):
+        return _refinement_assignable(actual, expected)
+    if _refined(actual):
+        return assignable(widen(actual), expected)
     if isinstance(expected, OptionalT):
         inner = actual.item if isinstance(actual, OptionalT) else actual
         return assignable(inner, expected.item)
@@ -261,6 +416,8 @@ def join(a: Type, b: Type) -> Type | None:
         return b
     if _wild(b):
         return a
+    if (_refined(a) or _refined(b)) and not (assignable(a, b) or assignable(b, a)):
+        return join(widen(a), widen(b))
     if isinstance(a, EnumT) and isinstance(b, EnumT):
         return EnumT(values=tuple(dict.fromkeys(a.values + b.values)))
     if isinstance(a, OptionalT) or isinstance(b, OptionalT):
