@@ -76,9 +76,25 @@ def unexpected_character(span: Span, char: str, expected: str) -> Diagnostic:
 
 
 @_constructs("E103")
-def unexpected_eof(span: Span, expected: str) -> Diagnostic:
-    """The file ends inside a construct."""
-    return _error("E103", span, f"the file ends early; expected {expected}")
+def unexpected_eof(
+    span: Span, expected: str, opened: Span | None = None, opener: str = "", context: str = ""
+) -> Diagnostic:
+    """The file ends inside a construct.
+
+    With ``opened`` (the innermost bracket left open, ``opener`` its character and
+    ``context`` the source before it on its line) the message names that block and
+    where it began instead of listing the tokens the parser would take.
+    """
+    if opened is None:
+        return _error("E103", span, f"the file ends early; expected {expected}")
+    kind = {"{": "block", "[": "list", "(": "parenthesis"}[opener]
+    closer = {"{": "}", "[": "]", "(": ")"}[opener]
+    message = (
+        f"the file ends early: the {kind} `{context}` opened at line {opened.line} is never closed"
+    )
+    return _error(
+        "E103", span, message, f"close it with '{closer}'", (Related(opened, "opened here"),)
+    )
 
 
 @_constructs("E104")
@@ -232,15 +248,35 @@ def maybe_missing(span: Span, what: str, got: str, want: str) -> Diagnostic:
 
 # ---- prompts and answers (E4xx) ----
 @_constructs("E401")
-def unknown_field(span: Span, message: str, hint: str | None) -> Diagnostic:
-    """A field the value does not have (``message`` lists the fields it has)."""
+def unknown_field(
+    span: Span, owner: str, name: str, fields: Sequence[str], hint: str | None
+) -> Diagnostic:
+    """A field ``owner`` does not have; the message lists the ``fields`` it has.
+
+    ``owner`` is the type shown (``Region``, ``an answer of type {...}``), or
+    ``"truth"`` for a truth field the chain does not declare.
+    """
+    listed = ", ".join(fields)
+    if owner == "truth":
+        message = f"the chain declares no truth field '{name}' (truth fields: {listed or 'none'})"
+    elif fields:
+        message = f"{owner} has no field '{name}' (its fields: {listed})"
+    else:
+        message = f"{owner} has no field '{name}' ({owner} has no fields)"
     return _error("E401", span, message, hint)
 
 
 @_constructs("E402")
-def unknown_hole(span: Span, name: str, hint: str | None) -> Diagnostic:
-    """A ``{hole}`` that is not a prompt parameter."""
-    return _error("E402", span, f"hole {{{name}}} is not a parameter of the prompt", hint)
+def unknown_hole(span: Span, name: str, params: Sequence[str], hint: str | None) -> Diagnostic:
+    """A ``{hole}`` that is not a prompt parameter; the message lists the ``params`` it has."""
+    listed = ", ".join(params) or "none"
+    fix = hint or f"add a parameter `{name}: Text` to the prompt, or write {{{{ for a literal brace"
+    return _error(
+        "E402",
+        span,
+        f"hole {{{name}}} is not a parameter of the prompt (parameters: {listed})",
+        fix,
+    )
 
 
 @_constructs("E403")

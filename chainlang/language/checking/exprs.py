@@ -125,9 +125,16 @@ class ExprChecks(CheckState):
             fields = _OPAQUE_FIELDS.get(t.name, {})
         if e.name in fields:
             return fields[e.name]
-        hint = did_you_mean(e.name, fields)
-        self.diags.add(codes.unknown_field(e.span, _no_field(t, e.name, fields), hint))
+        hint = did_you_mean(e.name, fields) or self._operation_hint(e)
+        owner = _field_owner(t)
+        self.diags.add(codes.unknown_field(e.span, owner, e.name, list(fields), hint))
         return ERR
+
+    def _operation_hint(self, e: n.Field) -> str | None:
+        # `r.area` where `area` is an operation: say how to call it.
+        if self.registry.get(e.name) is None:
+            return None
+        return f"'{e.name}' is an operation, not a field: call it as {e.name}(...)"
 
     def _binary(self, e: n.Binary) -> ir.Expr:
         left, right = self.expr(e.left), self.expr(e.right)
@@ -309,13 +316,11 @@ class ExprChecks(CheckState):
         return any(b.item_local for name in _mentions(e) if (b := self.env.get(name)))
 
 
-def _no_field(t: Type, name: str, fields: dict[str, Type]) -> str:
-    """E401's message: whose field is missing, and (for truth) what is declared."""
+def _field_owner(t: Type) -> str:
+    """Whose field is missing, as E401 names it (``"truth"`` for the truth record)."""
     if isinstance(t, RecordT) and t.name == "truth":
-        declared = ", ".join(fields) or "none"
-        return f"the chain declares no truth field '{name}' (truth fields: {declared})"
-    what = f"an answer of type {t.show()}" if isinstance(t, RecordT) else t.show()
-    return f"{what} has no field '{name}'"
+        return "truth"
+    return f"an answer of type {t.show()}" if isinstance(t, RecordT) else t.show()
 
 
 class _EnvFacts(Mapping[str, "Static | None"]):

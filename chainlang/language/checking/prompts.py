@@ -190,7 +190,8 @@ class PromptChecks(CheckState):
         p = params.get(name)
         if p is None:
             cands = [*params, "count", *(["key"] if m.each else [])]
-            self.diags.add(codes.unknown_hole(span, name, did_you_mean(name, cands)))
+            hint = did_you_mean(name, cands)
+            self.diags.add(codes.unknown_hole(span, name, list(params), hint))
             return False
         if isinstance(p.type, ImageT):
             self.diags.add(codes.image_slot(span, name, as_hole=True))

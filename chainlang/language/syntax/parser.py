@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from chainlang.language import codes
 from chainlang.language.diagnostics import Diagnostics
-from chainlang.language.source import SourceFile
+from chainlang.language.source import SourceFile, Span
 from chainlang.language.syntax import nodes
 
 #: Deepest lark tree accepted; deeper input gets E104 rather than a RecursionError.
@@ -115,7 +115,7 @@ def _report(exc: UnexpectedInput, src: SourceFile, diags: Diagnostics) -> None:
     pos = getattr(exc, "pos_in_stream", None) or 0
     if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
         span = src.span(len(src.text), len(src.text))
-        diags.add(codes.unexpected_eof(span, _expected(exc.expected)))
+        diags.add(codes.unexpected_eof(span, _expected(exc.expected), *_left_open(exc, src)))
     elif isinstance(exc, UnexpectedToken):
         tok = exc.token
         start = tok.start_pos if tok.start_pos is not None else pos
@@ -131,8 +131,43 @@ def _report(exc: UnexpectedInput, src: SourceFile, diags: Diagnostics) -> None:
         diags.add(codes.unexpected_eof(span, _expected(exc.expected)))
 
 
+_CLOSES = {"RBRACE": "LBRACE", "RSQB": "LSQB", "RPAR": "LPAR"}
+
+
+def _left_open(exc: UnexpectedToken, src: SourceFile) -> tuple[Span, str, str] | tuple[()]:
+    """The innermost bracket still open when the file ended: its span, character and context.
+
+    The parser's value stack holds the tokens of every rule not yet reduced, so a
+    bracket on it without its closing partner there is one the file never closed.
+    """
+    try:
+        stack = exc.interactive_parser.parser_state.value_stack
+    except AttributeError:
+        return ()
+    open_: list[Token] = []
+    for value in stack:
+        if not isinstance(value, Token):
+            continue  # a reduced rule: its brackets are balanced
+        if value.type in _CLOSES.values():
+            open_.append(value)
+        elif value.type in _CLOSES and open_ and open_[-1].type == _CLOSES[value.type]:
+            open_.pop()
+    start = open_[-1].start_pos if open_ else None
+    if start is None:
+        return ()
+    tok = open_[-1]
+    line_start = src.text.rfind("\n", 0, start) + 1
+    context = " ".join(src.text[line_start : start + 1].split())
+    if len(context) > 48:
+        context = context[:40].rsplit(" ", 1)[0] + " ... " + str(tok)
+    return src.span(start, start + 1), str(tok), context
+
+
 def _hint(exc: UnexpectedToken, before: str) -> str | None:
     """A likely fix for the commonest slips, read from what the parser wanted."""
+    if set(exc.expected) == {"UP"} and exc.token.type == "UNTIL":
+        # `repeat with {...} until ...`: every loop needs a bound.
+        return "a `repeat` needs a bound: add `up to N` before `until` (e.g. `up to 10`)"
     if set(exc.expected) == {"EQUAL"} and exc.token.type in {"RPAR", "COMMA"}:
         # `ask p(image)`: prompt arguments are passed by name.
         name = re.search(r"(\w+)\s*$", before)
