@@ -191,6 +191,12 @@ def duplicate_field(span: Span, what: str, name: str, first: Span | None) -> Dia
     return _error("E210", span, f"{what} '{name}' is defined twice", related=_first(first))
 
 
+@_constructs("E211")
+def empty_shape(span: Span, shown: str, why: str, hint: str | None = None) -> Diagnostic:
+    """A range, fixed-length list or permutation type that no answer could fill."""
+    return _error("E211", span, f"type {shown} {why}", hint)
+
+
 # ---- types (E3xx) ----
 @_constructs("E301")
 def wrong_argument_type(span: Span, what: str, want: str, got: str) -> Diagnostic:

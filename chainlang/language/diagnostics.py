@@ -47,6 +47,7 @@ CODES: Mapping[str, str] = {
     "E208": "chain structure (missing or repeated output/return)",
     "E209": "a `let` rebinds an input, parameter or label set",
     "E210": "field defined twice",
+    "E211": "empty answer shape",
     "E301": "argument has the wrong type",
     "E302": "operator applied to the wrong types",
     "E303": "wrong arguments to a call",

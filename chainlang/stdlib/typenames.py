@@ -6,6 +6,7 @@ from typing import TypeGuard
 
 from chainlang.language.types import (
     ANY_TYPE,
+    RANKING,
     BoolT,
     FloatT,
     ImageT,
@@ -54,7 +55,7 @@ _SCALARS: dict[str, Type] = {
 }
 
 #: Every name :func:`named_type` knows (for "did you mean" suggestions).
-BUILTIN_NAMES: frozenset[str] = frozenset({*_SCALARS, "Points", *OPAQUE})
+BUILTIN_NAMES: frozenset[str] = frozenset({*_SCALARS, "Points", "Ranking", *OPAQUE})
 
 
 def named_type(name: str) -> Type | None:
@@ -67,6 +68,8 @@ def named_type(name: str) -> Type | None:
         return _SCALARS[name]
     if name == "Points":  # grouping queries: a list of points
         return ListT(item=OpaqueT(name="Point"))
+    if name == "Ranking":  # an order over instance ids or labels
+        return RANKING
     if name in OPAQUE:
         return OpaqueT(name=name)
     return None

@@ -31,11 +31,15 @@ from chainlang.language.diagnostics import Diagnostics, did_you_mean
 from chainlang.language.labelsets import BUILTIN, LabelSetError, declared_path, load
 from chainlang.language.source import Span
 from chainlang.language.syntax import nodes as n
+from chainlang.language.syntax.unparse import type_text
 from chainlang.language.types import (
     ERROR_TYPE,
     EnumT,
     FieldT,
+    FixedListT,
+    FloatRangeT,
     FloatT,
+    IntRangeT,
     IntT,
     LabelT,
     ListT,
@@ -44,6 +48,7 @@ from chainlang.language.types import (
     Type,
     assignable,
     is_answer_type,
+    permutation_of,
 )
 from chainlang.stdlib import Registry
 from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
@@ -162,7 +167,59 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
             return ERR if item == ERR else OptionalT(item=item)
         if isinstance(t, n.EnumType):
             return EnumT(values=tuple(dict.fromkeys(t.values)))
+        if isinstance(t, n.RangeType | n.FixedListType | n.PermutationType):
+            return self._shape_type(t)
         return self._record_type(t)
+
+    def _shape_type(self, t: n.RangeType | n.FixedListType | n.PermutationType) -> Type:
+        """``Int(0..20)``, ``[T; 5]``, ``permutation of [...]`` (E211 when no answer fits)."""
+        shown = type_text(t)
+        if isinstance(t, n.RangeType):
+            if t.name not in ("Int", "Float"):
+                hint = "only Int and Float take a range"
+                self.diags.add(codes.empty_shape(t.span, shown, "is not a number range", hint))
+                return ERR
+            if t.name == "Int" and not (isinstance(t.lo, int) and isinstance(t.hi, int)):
+                hint = "write whole bounds, or use Float(..)"
+                self.diags.add(codes.empty_shape(t.span, shown, "has a fractional bound", hint))
+                return ERR
+            if t.lo > t.hi:
+                hint = f"write it low to high: {t.name}({t.hi!r}..{t.lo!r})"
+                self.diags.add(codes.empty_shape(t.span, shown, "is empty", hint))
+                return ERR
+            if t.name == "Int":
+                return IntRangeT(lo=int(t.lo), hi=int(t.hi))
+            return FloatRangeT(lo=float(t.lo), hi=float(t.hi))
+        if isinstance(t, n.FixedListType):
+            item = self.type_of(t.item)
+            if t.length < 1:
+                self.diags.add(
+                    codes.empty_shape(t.span, shown, "has no items", "use a length >= 1")
+                )
+                return ERR
+            return ERR if item == ERR else FixedListT(item=item, length=t.length)
+        return self._permutation_type(t, shown)
+
+    def _permutation_type(self, t: n.PermutationType, shown: str) -> Type:
+        if t.labelset is not None:
+            item = self.type_of(n.LabelType(t.labelset, span=t.span))
+            found = self.labelset(t.labelset)
+            size = found.size if found is not None else 2
+            if item == ERR:
+                return ERR
+            values: tuple[str, ...] = ()
+        else:
+            values, size = t.values, len(t.values)
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                why = f"names {', '.join(repr(v) for v in twice)} twice"
+                self.diags.add(codes.empty_shape(t.span, shown, why, "list each value once"))
+                return ERR
+        if size < 2:
+            hint = "a permutation orders two or more values"
+            self.diags.add(codes.empty_shape(t.span, shown, "has a single order", hint))
+            return ERR
+        return permutation_of(values, t.labelset)
 
     def _named(self, t: n.NamedType) -> Type:
         found = named_type(t.name)

@@ -37,6 +37,7 @@ from chainlang.language.types import (
     Type,
     assignable,
     join,
+    widen,
 )
 from chainlang.stdlib import Operation
 from chainlang.stdlib.typenames import ANY
@@ -145,6 +146,7 @@ class ExprChecks(CheckState):
     def _binary_type(self, e: n.Binary, a: Type, b: Type) -> tuple[Type, bool]:
         if ERR in (a, b):
             return ERR, False
+        a, b = widen(a), widen(b)  # Int(0..20) + 1 is an Int; a fixed list joins as a list
         num = (IntT(), FloatT())
         if e.op in {"and", "or"} and assignable(a, BoolT()) and assignable(b, BoolT()):
             return BoolT(), False
@@ -180,7 +182,7 @@ class ExprChecks(CheckState):
 
     def _unary(self, e: n.Unary) -> ir.Expr:
         v = self.expr(e.operand)
-        t = v.type
+        t = widen(v.type)  # -x of an Int(0..20) is an Int outside the range
         if e.op == "not" and t != ERR and not assignable(t, BoolT()):
             self.diags.add(codes.bad_operands(e.span, f"`not` needs a Bool, got {t.show()}"))
             t = ERR

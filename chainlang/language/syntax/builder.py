@@ -198,6 +198,26 @@ class _Builder(Transformer[Token, Any]):
     def list_type(self, meta: Meta, c: list[Any]) -> n.ListType:
         return n.ListType(c[0], span=self._span(meta))
 
+    def range_bound(self, meta: Meta, c: list[Any]) -> int | float:
+        tok = c[1]
+        value: int | float = int(tok) if tok.type == "INT" else float(tok)
+        return -value if c[0] is not None else value
+
+    def range_type(self, meta: Meta, c: list[Any]) -> n.RangeType:
+        return n.RangeType(str(c[0]), c[1], c[2], span=self._span(meta))
+
+    def fixed_list_type(self, meta: Meta, c: list[Any]) -> n.FixedListType:
+        return n.FixedListType(c[0], int(c[1]), span=self._span(meta))
+
+    def permutation_type(self, meta: Meta, c: list[Any]) -> n.PermutationType:
+        return n.PermutationType(tuple(self._str(t) for t in c), span=self._span(meta))
+
+    def permutation_label_type(self, meta: Meta, c: list[Any]) -> n.TypeNode:
+        if str(c[0]) != "Label":
+            # Only a label set can be permuted by name; the checker rejects the unknown type.
+            return n.NamedType(f"{c[0]}({c[1]})", span=self._span(meta))
+        return n.PermutationType(labelset=str(c[1]), span=self._span(meta))
+
     def enum_type(self, meta: Meta, c: list[Any]) -> n.EnumType:
         return n.EnumType(tuple(self._str(t) for t in c), span=self._span(meta))
 

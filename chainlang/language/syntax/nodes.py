@@ -69,7 +69,45 @@ class OptionalType:
     span: Span = field(compare=False, repr=False, kw_only=True)
 
 
-TypeNode: TypeAlias = NamedType | LabelType | ListType | EnumType | RecordType | OptionalType
+@dataclass(frozen=True, slots=True)
+class RangeType:
+    """``Int(0..20)``, ``Float(0.0..1.0)``: a number between two bounds, inclusive."""
+
+    name: str
+    lo: int | float
+    hi: int | float
+    span: Span = field(compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedListType:
+    """``[T; 5]``: a list of exactly ``length`` items."""
+
+    item: TypeNode
+    length: int
+    span: Span = field(compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PermutationType:
+    """``permutation of ["a", "b"]`` or ``permutation of Label(set)``: each value once."""
+
+    values: tuple[str, ...] = ()
+    labelset: str | None = None
+    span: Span = field(compare=False, repr=False, kw_only=True)
+
+
+TypeNode: TypeAlias = (
+    NamedType
+    | LabelType
+    | ListType
+    | EnumType
+    | RecordType
+    | OptionalType
+    | RangeType
+    | FixedListType
+    | PermutationType
+)
 
 # ---- expressions ----
 

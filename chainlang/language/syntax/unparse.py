@@ -68,6 +68,14 @@ def type_text(t: n.TypeNode) -> str:
         return " | ".join(quote(v) for v in t.values)
     if isinstance(t, n.OptionalType):
         return f"{type_text(t.item)}?"
+    if isinstance(t, n.RangeType):
+        return f"{t.name}({t.lo!r}..{t.hi!r})"
+    if isinstance(t, n.FixedListType):
+        return f"[{type_text(t.item)}; {t.length}]"
+    if isinstance(t, n.PermutationType):
+        if t.labelset is not None:
+            return f"permutation of Label({t.labelset})"
+        return "permutation of [" + ", ".join(quote(v) for v in t.values) + "]"
     return _record_type(t, "")
 
 
