@@ -185,30 +185,32 @@ class FixedListT(ListT):
 
 
 class PermutationT(ListT):
-    """Every one of ``values`` exactly once, in some order (``permutation of [...]``).
+    """Every one of a set of values exactly once, in some order.
 
-    ``item`` is the enum of the values; ``labelset`` names the label set the
-    values came from, when they came from one (``permutation of Label(set)``).
+    ``permutation of ["a", "b"]`` has an :class:`EnumT` item; ``permutation of
+    Label(set)`` a :class:`LabelT` item (its values are the label set's, read
+    where labels are read: by ``answers``).
     """
 
     kind: Literal["permutation"] = "permutation"  # type: ignore[assignment]  # a refinement of lists: pydantic discriminates subclasses by their own kind
-    item: EnumT
-    labelset: str | None = None
+    item: EnumT | LabelT  # narrows ListT.item: the values being ordered
 
     @property
     def values(self) -> tuple[str, ...]:
-        """The values to order."""
-        return self.item.values
+        """The values to order (empty for a label set: its file holds them)."""
+        return self.item.values if isinstance(self.item, EnumT) else ()
 
     def show(self) -> str:
-        if self.labelset:
-            return f"permutation of Label({self.labelset})"
+        if isinstance(self.item, LabelT):
+            return f"permutation of {self.item.show()}"
         return "permutation of [" + ", ".join(f'"{v}"' for v in self.values) + "]"
 
 
-def permutation_of(values: tuple[str, ...], labelset: str | None = None) -> PermutationT:
-    """The type of an order over ``values`` (each exactly once)."""
-    return PermutationT(item=EnumT(values=values), labelset=labelset)
+def permutation_of(values: tuple[str, ...] = (), labelset: str | None = None) -> PermutationT:
+    """The type of an order over ``values``, or over the labels of ``labelset``."""
+    if labelset is not None:
+        return PermutationT(item=LabelT(labelset=labelset))
+    return PermutationT(item=EnumT(values=values))
 
 
 class RankingT(ListT):
@@ -337,7 +339,9 @@ def _refinement_assignable(actual: Type, expected: Type) -> bool:
             assignable(item, expected.item) or isinstance(item, EnumT | LabelT | IntT)
         )
     if isinstance(expected, PermutationT):
-        return isinstance(actual, PermutationT) and set(actual.values) == set(expected.values)
+        return isinstance(actual, PermutationT) and (
+            actual.item == expected.item or set(actual.values) == set(expected.values) != set()
+        )
     if isinstance(expected, FixedListT):
         length = actual.length if isinstance(actual, FixedListT) else None
         if isinstance(actual, PermutationT):
