@@ -58,3 +58,27 @@ class OperationError(ChainlangError):
 
 class ScoringError(ChainlangError):
     """Scoring cannot proceed."""
+
+
+def io_reason(exc: BaseException) -> str:
+    """Why a file could not be read or written, in words (never an exception class name).
+
+    >>> io_reason(FileNotFoundError(2, "No such file or directory"))
+    'no such file or folder'
+    >>> io_reason(IsADirectoryError(21, "Is a directory"))
+    'it is a folder, not a file'
+    """
+    words = {
+        FileNotFoundError: "no such file or folder",
+        IsADirectoryError: "it is a folder, not a file",
+        NotADirectoryError: "a part of the path is a file, not a folder",
+        PermissionError: "permission denied",
+        FileExistsError: "it already exists",
+        UnicodeDecodeError: "not UTF-8 text",
+    }
+    for kind, said in words.items():
+        if isinstance(exc, kind):
+            return said
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or "unreadable"

@@ -24,7 +24,7 @@ from chainlang.cli.support import (
     ignore_stop_signals,
     stop_signals,
 )
-from chainlang.errors import ChainlangError, UsageError
+from chainlang.errors import ChainlangError, UsageError, io_reason
 from chainlang.language.analysis.bounds import show
 from chainlang.language.compiler import Result, check_file
 from chainlang.language.diagnostics import Diagnostics, Severity, render_all, to_json
@@ -61,6 +61,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(args.func(args))
     except ChainlangError as exc:
         _err(f"error: {exc}")
+        return EXIT_USAGE
+    except OSError as exc:
+        # A path the user gave (an --out whose parent is a file, a folder that
+        # cannot be written) that no command checked first: say which and why.
+        where = f" {exc.filename}" if exc.filename else ""
+        _err(f"error: cannot use{where}: {io_reason(exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt as stopped:  # a stop signal in a command that does not say more
         _err("\ninterrupted")
@@ -114,8 +120,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.explain and not args.json:
         for f, r in zip(args.files, results, strict=True):
             _explain(f, r)
+    if not diags and not args.json:
+        # Silence would not tell a clean check from one that looked at nothing.
+        chains = sum(r.program is not None for r in results)
+        print(f"ok ({_count(len(results), 'file')}, {_count(chains, 'chain')} checked)")
     errors = any(d.severity is Severity.ERROR for d in diags)
     return EXIT_DIAGNOSTICS if errors else EXIT_OK  # warnings alone do not fail a check
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def chain_files(paths: Sequence[Path]) -> list[Path]:
@@ -178,7 +192,7 @@ def _write(path: Path, text: str) -> bool:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        _err(f"{path}: cannot write: {exc.__class__.__name__}")
+        _err(f"{path}: cannot write: {io_reason(exc)}")
         return False
     return True
 
@@ -187,7 +201,7 @@ def _format(path: Path) -> tuple[SourceFile, str | None]:
     try:
         src = SourceFile.read(path)
     except (OSError, UnicodeDecodeError) as exc:
-        _err(f"{path}: cannot read: {exc.__class__.__name__}")
+        _err(f"{path}: cannot read: {io_reason(exc)}")
         return SourceFile.of(str(path), ""), None
     diags = Diagnostics()
     module = parse(src, diags)

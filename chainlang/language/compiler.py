@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chainlang.errors import CompileError
+from chainlang.errors import CompileError, io_reason
 from chainlang.language import codes, ir
 from chainlang.language.checking.checker import Checker
 from chainlang.language.checking.state import Scope
@@ -46,7 +46,7 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
         src = SourceFile.read(path)
     except (OSError, UnicodeDecodeError) as exc:
         empty = SourceFile.of(str(path), "")
-        diags.add(codes.unreadable_file(empty.whole(), path, exc.__class__.__name__))
+        diags.add(codes.unreadable_file(empty.whole(), path, io_reason(exc)))
         return Result(None, diags.sorted())
     return _check(src, registry)
 
@@ -152,7 +152,8 @@ class _Compilation:
         try:
             src = SourceFile.read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            inner.add(codes.unreadable_file(SourceFile.of(str(path), "").whole(), path, str(exc)))
+            whole = SourceFile.of(str(path), "").whole()
+            inner.add(codes.unreadable_file(whole, path, io_reason(exc)))
             diags.extend(inner.sorted())
             self.scopes[key] = None
             return None

@@ -31,6 +31,7 @@ from typing import Any
 
 from chainlang.errors import UsageError
 from chainlang.language import ir
+from chainlang.language.diagnostics import did_you_mean
 from chainlang.language.types import BoolT, EnumT, FloatT, IntT, TextT, Type
 
 VARIANT_PREFIX = "variant."
@@ -208,8 +209,12 @@ def resolve_params(
 
 def _prompt_key(program: ir.Program, key: str) -> str:
     name = key.removeprefix(VARIANT_PREFIX)
-    if all(p.name != name for p in program.prompts):
-        raise UsageError(f"chain '{program.name}' has no prompt '{name}' (in '{key}')")
+    names = [p.name for p in program.prompts]
+    if name not in names:
+        raise UsageError(
+            f"chain '{program.name}' has no prompt '{name}' (in '{key}'; its prompts: "
+            f"{', '.join(names) or 'none'})" + _suggest(name, names)
+        )
     return name
 
 
@@ -217,15 +222,27 @@ def _variant(program: ir.Program, prompt_name: str, value: object) -> str:
     prompt = program.prompt(prompt_name)
     names = [v.name for v in prompt.variants]
     if value not in names:
-        raise UsageError(f"prompt '{prompt.name}' has no variant {value!r} (it has {names})")
+        raise UsageError(
+            f"prompt '{prompt.name}' has no variant '{value}' (its variants: {', '.join(names)})"
+            + _suggest(str(value), names)
+        )
     return str(value)
+
+
+def _suggest(name: str, names: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``names``, or nothing."""
+    hint = did_you_mean(name, names)
+    return f"; {hint}" if hint else ""
 
 
 def _coerce(program: ir.Program, key: str, value: object) -> ir.Scalar:
     param = next((p for p in program.params if p.name == key), None)
     if param is None:
-        names = ", ".join(p.name for p in program.params) or "none"
-        raise UsageError(f"chain '{program.name}' has no parameter '{key}' (it has {names})")
+        names = [p.name for p in program.params]
+        raise UsageError(
+            f"chain '{program.name}' has no parameter '{key}' (it has {', '.join(names) or 'none'})"
+            + _suggest(key, names)
+        )
     try:
         return convert(param.type, value)
     except (ValueError, TypeError) as exc:

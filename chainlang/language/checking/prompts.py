@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from chainlang.errors import io_reason
 from chainlang.language import codes, ir
 from chainlang.language.checking.helpers import (
     _flags,
@@ -150,7 +151,7 @@ class PromptChecks(CheckState):
         try:
             return (self.base_dir / part.path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.__class__.__name__
+            reason = io_reason(exc)
             self.diags.add(codes.unreadable_prompt_text(part.span, part.path, reason))
             return None
 

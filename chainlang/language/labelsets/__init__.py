@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from chainlang.errors import ChainlangError
+from chainlang.errors import ChainlangError, io_reason
 
 #: Built-in label set name → file inside this package.
 BUILTIN: dict[str, str] = {
@@ -104,7 +104,7 @@ def _file(path: str) -> tuple[str, ...]:
             raise LabelSetError(f"label file {path} holds more than {MAX_FILE_BYTES:,} bytes")
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise LabelSetError(f"cannot read label file {path} ({exc.__class__.__name__})") from exc
+        raise LabelSetError(f"cannot read label file {path}: {io_reason(exc)}") from exc
     labels = _lines(text)
     if not labels:
         raise LabelSetError(f"label file {path} has no labels")
