@@ -46,7 +46,18 @@ ENTRY_POINT_GROUP = "chainlang.operations"
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Core helpers whose Python names avoid shadowing builtins.
-_CORE_NAMES = {"len": "len_", "abs": "abs_", "min": "min_", "max": "max_"}
+_CORE_NAMES = {
+    "len": "len_",
+    "abs": "abs_",
+    "min": "min_",
+    "max": "max_",
+    "sum": "sum_",
+    "range": "range_",
+    "enumerate": "enumerate_",
+    "zip": "zip_",
+    "str": "str_",
+    "format": "format_",
+}
 
 
 @dataclass(frozen=True, slots=True)

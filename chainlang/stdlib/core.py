@@ -6,6 +6,7 @@ through untouched where the signature allows them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,3 +125,237 @@ def ceil(x: float) -> int:
 def floor(x: float) -> int:
     """Round down to an integer (the static evaluator's rule, so plan and run agree)."""
     return staticeval.function("floor", x)
+
+
+# ---- numbers over lists (issue 12: a standard library for basics) ----
+
+
+def _numbers(xs: Sequence[Any], what: str) -> list[float]:
+    """``xs`` checked to hold numbers only (a missing value is an error, not a zero)."""
+    for i, x in enumerate(xs):
+        if x is None:
+            raise OperationError(f"{what}() got a missing value at index {i}; use present(xs)")
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            raise OperationError(f"{what}() takes numbers, got {x!r} at index {i}")
+    return list(xs)
+
+
+def sum_(xs: Sequence[Any]) -> float:
+    """The sum of the numbers (0 for an empty list).
+
+    >>> sum_([1, 2, 3])
+    6
+    """
+    return sum(_numbers(xs, "sum"))
+
+
+def mean(xs: Sequence[Any]) -> float:
+    """The arithmetic mean; an empty list is an error (it has no mean).
+
+    >>> mean([1, 2])
+    1.5
+    """
+    if not xs:
+        raise OperationError("mean() of an empty list")
+    return sum(_numbers(xs, "mean")) / len(xs)
+
+
+def _ordered(xs: Sequence[Any], what: str) -> list[Any]:
+    """``xs`` if its elements can be compared with each other (no missing values)."""
+    if any(x is None for x in xs):
+        raise OperationError(f"{what}() cannot order missing values; use present(xs) first")
+    try:
+        sorted(xs)
+    except TypeError:
+        kinds = sorted({type(x).__name__ for x in xs})
+        raise OperationError(f"{what}() cannot compare {' and '.join(kinds)} values") from None
+    return list(xs)
+
+
+def min_of(xs: Sequence[Any]) -> Any:
+    """The smallest element; an empty list is an error.
+
+    >>> min_of([3, 1, 2])
+    1
+    """
+    if not xs:
+        raise OperationError("min_of() of an empty list")
+    return min(_ordered(xs, "min_of"))
+
+
+def max_of(xs: Sequence[Any]) -> Any:
+    """The largest element; an empty list is an error."""
+    if not xs:
+        raise OperationError("max_of() of an empty list")
+    return max(_ordered(xs, "max_of"))
+
+
+# ---- ordering ----
+
+
+def argsort(xs: Sequence[Any], descending: bool = False) -> list[int]:
+    """0-based indexes that put ``xs`` in order; ties keep their list order.
+
+    >>> argsort([30, 10, 20]), argsort([30, 10, 20], descending=True)
+    ([1, 2, 0], [0, 2, 1])
+    """
+    keyed = _ordered(xs, "argsort")
+    # sorted() stays stable with reverse=True: equal keys keep their list order.
+    return sorted(range(len(keyed)), key=lambda i: keyed[i], reverse=descending)
+
+
+def sort(xs: Sequence[Any], descending: bool = False) -> list[Any]:
+    """The elements in increasing (or decreasing) order; ties keep their list order.
+
+    >>> sort([3, 1, 2], descending=True)
+    [3, 2, 1]
+    """
+    return [xs[i] for i in argsort(xs, descending)]
+
+
+def sort_by(xs: Sequence[Any], keys: Sequence[Any], descending: bool = False) -> list[Any]:
+    """``xs`` in the order of the aligned ``keys`` (lists must have the same length).
+
+    >>> sort_by(["far", "near"], [9.0, 1.0])
+    ['near', 'far']
+    """
+    if len(xs) != len(keys):
+        raise OperationError(f"sort_by() got {len(xs)} elements but {len(keys)} keys")
+    return [xs[i] for i in argsort(keys, descending)]
+
+
+def rank(xs: Sequence[Any], descending: bool = False) -> list[int]:
+    """Each element's place in the order, from 1 (the smallest, or largest if descending).
+
+    Ties are ranked by list order, so the ranks are always a permutation of 1..n.
+
+    >>> rank([30, 10, 20])
+    [3, 1, 2]
+    """
+    out = [0] * len(xs)
+    for place, i in enumerate(argsort(xs, descending), start=1):
+        out[i] = place
+    return out
+
+
+def reverse(xs: Sequence[Any]) -> list[Any]:
+    """The elements in reverse order."""
+    return list(reversed(xs))
+
+
+# ---- building and searching lists ----
+
+
+def range_(n: int, start: int = 0) -> list[int]:
+    """``n`` consecutive integers from ``start`` (none if ``n <= 0``).
+
+    >>> range_(3), range_(3, start=1)
+    ([0, 1, 2], [1, 2, 3])
+    """
+    return list(range(start, start + max(0, n)))
+
+
+def enumerate_(xs: Sequence[Any], start: int = 0) -> list[dict[str, Any]]:
+    """Each element with its position: records ``{index, item}``.
+
+    >>> enumerate_(["a", "b"], start=1)
+    [{'index': 1, 'item': 'a'}, {'index': 2, 'item': 'b'}]
+    """
+    return [{"index": i, "item": x} for i, x in enumerate(xs, start=start)]
+
+
+def zip_(a: Sequence[Any], b: Sequence[Any]) -> list[dict[str, Any]]:
+    """Records ``{a, b}`` of elements at the same position, as long as the shorter list.
+
+    >>> zip_([1, 2, 3], ["x", "y"])
+    [{'a': 1, 'b': 'x'}, {'a': 2, 'b': 'y'}]
+    """
+    return [{"a": x, "b": y} for x, y in zip(a, b, strict=False)]
+
+
+def index_of(xs: Sequence[Any], x: Any) -> int:
+    """The 0-based position of the first ``x`` in ``xs``; absent is an error.
+
+    >>> index_of(["1", "2", "3"], "2")
+    1
+    """
+    for i, y in enumerate(xs):
+        if y == x:
+            return i
+    shown = str_(list(xs)) if len(xs) <= 10 else f"a list of {len(xs)}"
+    raise OperationError(f"index_of(): {_literal(x)} is not in {shown}")
+
+
+# ---- text ----
+
+
+def str_(x: Any) -> str:
+    """The text of a value, written as in a chain (``true``, ``none``, ``[1, 2]``).
+
+    >>> str_(3), str_(0.5), str_(True), str_(None), str_(["a", 1])
+    ('3', '0.5', 'true', 'none', '["a", 1]')
+    """
+    if isinstance(x, str):
+        return x
+    return _literal(x)
+
+
+def _literal(x: Any) -> str:
+    if x is None:
+        return "none"
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int | float):
+        return repr(x)
+    if isinstance(x, str):
+        return '"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(x, list):
+        return "[" + ", ".join(_literal(v) for v in x) + "]"
+    if isinstance(x, tuple) and len(x) == 2:  # a Point
+        return f"({_literal(x[0])}, {_literal(x[1])})"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k} = {_literal(v)}" for k, v in x.items()) + "}"
+    raise OperationError(f"str() cannot write a {type(x).__name__} as text")
+
+
+def concat(parts: Sequence[str], sep: str = "") -> str:
+    """The texts joined, with ``sep`` between them.
+
+    >>> concat(["a", "b"], sep=", ")
+    'a, b'
+    """
+    for i, p in enumerate(parts):
+        if not isinstance(p, str):
+            raise OperationError(f"concat() takes texts, got {_literal(p)} at index {i}; use str()")
+    return sep.join(parts)
+
+
+_PIECE = re.compile(r"\{\{|\}\}|\{\}|[{}]|[^{}]+")
+
+
+def format_(template: str, a: Any, b: Any = None, c: Any = None, d: Any = None) -> str:
+    """``template`` with each ``{}`` replaced by the next value, written as :func:`str_` does.
+
+    ``{{`` and ``}}`` are literal braces; the number of ``{}`` decides how many
+    of ``a, b, c, d`` are used, and a value given beyond them is an error.
+
+    >>> format_("{} of {}", 2, "five"), format_("{{{}}}", 1)
+    ('2 of five', '{1}')
+    """
+    values = [a, b, c, d]
+    out: list[str] = []
+    holes = 0
+    for piece in _PIECE.findall(template):
+        if piece == "{}":
+            if holes < len(values):
+                out.append(str_(values[holes]))
+            holes += 1
+        elif piece in {"{", "}"}:
+            raise OperationError(f"format(): {template!r} may hold only {{}}, {{{{ and }}}}")
+        else:
+            out.append(piece[0] if piece in {"{{", "}}"} else piece)
+    if holes == 0 or holes > len(values):
+        raise OperationError(f"format(): {template!r} needs 1 to 4 {{}}, it has {holes}")
+    if any(v is not None for v in values[holes:]):
+        raise OperationError(f"format(): {template!r} has {holes} {{}} but more values were given")
+    return "".join(out)

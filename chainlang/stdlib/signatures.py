@@ -155,6 +155,24 @@ VISION: tuple[str | Sig, ...] = (
         "first_each(lists: [[T]?]) -> [T?]",
         size="len(lists)",
     ),
+    # Pairs, measures and truth as lists (issue 12, docs/stdlib.md):
+    "pair(a: Region, b: Region) -> Pair",
+    sig(
+        "pairs_of(regions: [Region]) -> [Pair]",
+        size="len(regions) * (len(regions) - 1) / 2",
+    ),
+    sig(
+        "order_pairs(order: [Region]) -> [Pair]",
+        size="len(order) * (len(order) - 1) / 2",
+    ),
+    "area(region: Region | Mask | Box) -> Int",
+    "centroid(region: Region | Mask) -> Point",
+    "centre(box: Box) -> Point",
+    "box_area(box: Box) -> Int",
+    "iou(a: Box, b: Box) -> Float",
+    "boxes_of(boxes: Boxes, label: Label? = none) -> [Box]",
+    "box_labels(boxes: Boxes) -> [Label]",
+    "instance_masks(instances: InstanceMask) -> [Mask]",
 )
 
 #: Generic list and number helpers implemented in ``chainlang.stdlib.core``.
@@ -215,4 +233,45 @@ CORE: tuple[str | Sig, ...] = (
         "floor(x: Float) -> Int",
         value="floor(x)",
     ),
+    # Numbers over lists, ordering, building lists and text (issue 12, docs/stdlib.md):
+    "sum(xs: [T]) -> T",
+    "mean(xs: [Float]) -> Float",
+    "min_of(xs: [T]) -> T",
+    "max_of(xs: [T]) -> T",
+    sig(
+        "sort(xs: [T], descending: Bool = false) -> [T]",
+        size="len(xs)",
+    ),
+    sig(
+        "sort_by(xs: [T], keys: [K], descending: Bool = false) -> [T]",
+        size="len(xs)",
+    ),
+    sig(
+        "rank(xs: [T], descending: Bool = false) -> [Int]",
+        size="len(xs)",
+    ),
+    sig(
+        "argsort(xs: [T], descending: Bool = false) -> [Int]",
+        size="len(xs)",
+    ),
+    sig(
+        "reverse(xs: [T]) -> [T]",
+        size="len(xs)",
+    ),
+    sig(
+        "range(n: Int, start: Int = 0) -> [Int]",
+        size="max(n, 0)",
+    ),
+    sig(
+        "enumerate(xs: [T], start: Int = 0) -> [{index: Int, item: T}]",
+        size="len(xs)",
+    ),
+    sig(
+        "zip(a: [A], b: [B]) -> [{a: A, b: B}]",
+        size="min(len(a), len(b))",
+    ),
+    "index_of(xs: [T], x: T) -> Int",
+    "str(x: T) -> Text",
+    'concat(parts: [Text], sep: Text = "") -> Text',
+    "format(template: Text, a: A, b: B? = none, c: C? = none, d: D? = none) -> Text",
 )

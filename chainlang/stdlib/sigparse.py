@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 
 from chainlang.errors import UsageError
-from chainlang.language.types import EnumT, ListT, OptionalT, Type
+from chainlang.language.types import EnumT, FieldT, ListT, OptionalT, RecordT, Type
 from chainlang.stdlib.typenames import named_type, type_var
 
-_TOKEN = re.compile(r'\s*(->|"[^"]*"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+|[()\[\]?|,:=])')
+_TOKEN = re.compile(r'\s*(->|"[^"]*"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+|[()\[\]{}?|,:=])')
 
 
 class SignatureError(UsageError):
@@ -66,6 +66,8 @@ class _Reader:
             item = self.type()
             self.take("]")
             t: Type = ListT(item=item)
+        elif tok == "{":
+            t = self.record()
         elif tok.startswith('"'):
             values = [tok[1:-1]]
             while self.peek() == "|" and (self.peek(1) or "").startswith('"'):
@@ -83,6 +85,18 @@ class _Reader:
             self.take()
             t = OptionalT(item=t)
         return t
+
+    def record(self) -> RecordT:
+        """``{name: Type, ...}`` after its opening brace (a record result, e.g. ``zip``)."""
+        fields: list[FieldT] = []
+        while self.peek() != "}":
+            name = self.take()
+            self.take(":")
+            fields.append(FieldT(name=name, type=self.type()))
+            if self.peek() == ",":
+                self.take()
+        self.take("}")
+        return RecordT(fields=tuple(fields))
 
     def alternatives(self) -> tuple[Type, ...]:
         types = [self.type()]

@@ -35,7 +35,7 @@ from chainlang.vision.globalize import (
 )
 from chainlang.vision.graph import adjacency, frontier, neighbours
 from chainlang.vision.markers import mark, mark_box, mark_mask, mark_numbers, mark_point
-from chainlang.vision.pairs import sample_pairs, shuffle, unshuffle
+from chainlang.vision.pairs import order_pairs, pair, pairs_of, sample_pairs, shuffle, unshuffle
 from chainlang.vision.readback import (
     gray_depth,
     paint_instance,
@@ -55,17 +55,33 @@ from chainlang.vision.regionstats import (
     union,
     vote,
 )
+from chainlang.vision.shapes import (
+    area,
+    box_area,
+    box_labels,
+    boxes_of,
+    centre,
+    centroid,
+    instance_masks,
+    iou,
+)
 from chainlang.vision.superpixels import count, region_at, regions_of, superpixels
 
 __all__ = [
     "adjacency",
+    "area",
     "bbox",
+    "box_area",
+    "box_labels",
     "box_overlaps",
     "boxes_from",
+    "boxes_of",
     "cell_box",
     "cell_position",
     "cells",
     "center_crop",
+    "centre",
+    "centroid",
     "count",
     "crop",
     "degenerate",
@@ -78,8 +94,10 @@ __all__ = [
     "grid",
     "grid_uniform",
     "hull",
+    "instance_masks",
     "instance_overlap",
     "instances_from_masks",
+    "iou",
     "labels_in",
     "majority",
     "mark",
@@ -91,9 +109,12 @@ __all__ = [
     "neighbours",
     "normal_scores",
     "normals_from_order",
+    "order_pairs",
     "pad_square",
     "paint",
     "paint_instance",
+    "pair",
+    "pairs_of",
     "quadrants",
     "red_mask",
     "region_at",

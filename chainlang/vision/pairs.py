@@ -156,3 +156,37 @@ def unshuffle(xs: Sequence[Any], seed: int = 0) -> list[Any]:
     for position, source in enumerate(_permutation(len(xs), seed)):
         out[source] = xs[position]
     return out
+
+
+def pair(a: Region, b: Region) -> Pair:
+    """The pair ``(a, b)``: in marked views ``a`` is drawn first, and a +1 vote means ``a``."""
+    if not isinstance(a, Region) or not isinstance(b, Region):
+        raise OperationError(
+            f"pair() takes two regions, got {type(a).__name__} and {type(b).__name__}"
+        )
+    return Pair(a, b)
+
+
+def pairs_of(regions: Sequence[Region]) -> list[Pair]:
+    """Every unordered pair of distinct list positions once, ``(xs[i], xs[j])`` for ``i < j``.
+
+    ``n`` regions give ``n * (n - 1) / 2`` pairs, in row-major order of ``(i, j)``.
+    """
+    return [
+        pair(regions[i], regions[j])
+        for i in range(len(regions))
+        for j in range(i + 1, len(regions))
+    ]
+
+
+def order_pairs(order: Sequence[Region]) -> list[Pair]:
+    """The pairs an order implies: ``(earlier, later)`` for every two of its elements.
+
+    With ``order`` nearest first, each pair's ``a`` is the nearer region, so a vote of
+    +1 for every pair (``[1 for p in pairs]``) gives ``globalize_order`` the order
+    itself. A region listed twice is an error (the order would contradict itself).
+    """
+    ids = [r.id for r in order]
+    if len(set(ids)) != len(ids):
+        raise OperationError(f"order_pairs() got a region twice in {ids}")
+    return pairs_of(order)

@@ -16,6 +16,7 @@ from chainlang.language.types import (
     ListT,
     OpaqueT,
     OptionalT,
+    RecordT,
     Type,
     assignable,
     join,
@@ -107,6 +108,9 @@ def _subst(t: Type, env: dict[str, Type]) -> Type:
         return ListT(item=_subst(t.item, env))
     if isinstance(t, OptionalT):
         return OptionalT(item=_subst(t.item, env))
+    if isinstance(t, RecordT):  # a record result, e.g. zip's [{a: A, b: B}]
+        fields = tuple(f.model_copy(update={"type": _subst(f.type, env)}) for f in t.fields)
+        return t.model_copy(update={"fields": fields})
     return t
 
 
