@@ -17,6 +17,13 @@ values for the simulated answerers (``random`` and ``oracle:flip=P``).
 Strict mode wants an object at the top, so an answer type that is not a record
 or a keyed batch is wrapped as ``{"answer": T}``; :func:`validate` accepts both
 the wrapped and the bare form and returns the bare value.
+
+Answer shapes (``Int(0..20)``, ``Float(0.0..1.0)``, ``[T; 5]``, ``permutation of
+[...]``) are stated with the keywords OpenAI's strict mode enforces (``minimum``,
+``maximum``, ``minItems``, ``maxItems``); that each value of a permutation comes
+exactly once cannot be said in strict mode (no ``uniqueItems``), so the schema
+says it in a ``description`` and :func:`validate` enforces it. For servers that
+take no such keywords, :func:`without_bounds` moves them into descriptions.
 """
 
 from __future__ import annotations
@@ -26,23 +33,28 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from chainlang.errors import ChainlangError, UsageError
 from chainlang.language.labelsets import normalise  # the one spelling rule, shared with the checker
 from chainlang.language.types import (
+    POINT,
     BoolT,
     EnumT,
     FieldT,
+    FixedListT,
+    FloatRangeT,
     FloatT,
     ImageT,
+    IntRangeT,
     IntT,
     KeyedT,
     LabelT,
     ListT,
     OptionalT,
+    PermutationT,
     RecordT,
     TextT,
     Type,
@@ -57,6 +69,13 @@ LabelLoader = Callable[[str], tuple[str, ...]]
 
 class AnswerError(ChainlangError):
     """A model reply does not fit its declared answer type (the message names the path)."""
+
+
+class AnswerPoint(NamedTuple):
+    """A ``Point`` answer: ``.x`` and ``.y`` for chains, a pair for operations and JSON."""
+
+    x: float
+    y: float
 
 
 # --------------------------------------------------------------------------- labels
@@ -137,6 +156,25 @@ def _object(props: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def _schema(t: Type, ctx: _Context) -> dict[str, Any]:
     if isinstance(t, BoolT):
         return {"type": "boolean"}
+    if isinstance(t, IntRangeT | FloatRangeT):
+        kind = "integer" if isinstance(t, IntRangeT) else "number"
+        return {"type": kind, "minimum": t.lo, "maximum": t.hi}
+    if isinstance(t, PermutationT):
+        values = _permuted(t, ctx)
+        item = _schema(t.item, ctx)
+        return {
+            "type": "array",
+            "description": f"each of the {len(values)} values exactly once, in your order",
+            "items": item,
+            "minItems": len(values),
+            "maxItems": len(values),
+        }
+    if isinstance(t, FixedListT):
+        item = _schema(t.item, ctx)
+        return {"type": "array", "items": item, "minItems": t.length, "maxItems": t.length}
+    if t == POINT:  # [x, y], as dataset truth writes points
+        pair = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+        return {**pair, "description": "[x, y] in pixels"}
     if isinstance(t, IntT):
         return {"type": "integer"}
     if isinstance(t, FloatT):
@@ -166,6 +204,44 @@ def _schema(t: Type, ctx: _Context) -> dict[str, Any]:
             f"an optional type ({t.show()}) cannot be an answer: every field is required"
         )
     raise UsageError(f"{t.show()} cannot be an answer type (it has no JSON form)")
+
+
+def _permuted(t: PermutationT, ctx: _Context) -> tuple[str, ...]:
+    """The values a permutation orders (a label set's are read from its file)."""
+    return ctx.labels(t.item.labelset).values if isinstance(t.item, LabelT) else t.values
+
+
+#: Keywords that only bound a value; a server that takes none of them gets words instead.
+BOUND_KEYWORDS = ("minimum", "maximum", "minItems", "maxItems")
+
+
+def without_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with range and length keywords moved into ``description`` texts.
+
+    For structured-output modes that reject them (Anthropic's ``output_config``);
+    :func:`validate` still enforces the bounds on the reply.
+    """
+    out: dict[str, Any] = {}
+    notes = []
+    if "minimum" in schema and "maximum" in schema:
+        notes.append(f"from {schema['minimum']} to {schema['maximum']}")
+    if "minItems" in schema and schema.get("minItems") == schema.get("maxItems"):
+        notes.append(f"exactly {schema['minItems']} items")
+    for key, value in schema.items():
+        if key in BOUND_KEYWORDS:
+            continue
+        if isinstance(value, dict):
+            value = without_bounds(value) if key == "items" else _map_values(value)
+        out[key] = value
+    if notes:
+        said = out.get("description")
+        out["description"] = "; ".join([*([said] if said else []), *notes])
+    return out
+
+
+def _map_values(props: dict[str, Any]) -> dict[str, Any]:
+    # ``properties``: each value is a schema; anything else (an enum list) stays as it is
+    return {k: without_bounds(v) if isinstance(v, dict) else v for k, v in props.items()}
 
 
 def _ordered_fields(t: RecordT) -> list[FieldT]:
@@ -218,6 +294,18 @@ def _describe_fields(t: RecordT | KeyedT, ctx: _Context, indent: str) -> list[st
 def _describe(t: Type, ctx: _Context) -> str:
     if isinstance(t, BoolT):
         return "true or false"
+    if isinstance(t, IntRangeT):
+        return f"an integer from {t.lo} to {t.hi}"
+    if isinstance(t, FloatRangeT):
+        return f"a number from {t.lo} to {t.hi}"
+    if isinstance(t, PermutationT):
+        values = _permuted(t, ctx)
+        shown = ", ".join(json.dumps(v) for v in values)
+        return f"a list of {len(values)} strings: each of {shown} exactly once, in your order"
+    if isinstance(t, FixedListT):
+        return f"a list of exactly {t.length} elements, each {_describe(t.item, ctx)}"
+    if t == POINT:
+        return "a point, as a list [x, y] of two numbers in pixels"
     if isinstance(t, IntT):
         return "an integer"
     if isinstance(t, FloatT):
@@ -243,6 +331,14 @@ def _describe(t: Type, ctx: _Context) -> str:
 def _example(t: Type, ctx: _Context) -> Any:
     if isinstance(t, BoolT):
         return True
+    if isinstance(t, IntRangeT | FloatRangeT):
+        return t.lo
+    if isinstance(t, PermutationT):
+        return list(_permuted(t, ctx))
+    if isinstance(t, FixedListT):
+        return [_example(t.item, ctx)] * t.length
+    if t == POINT:
+        return [0, 0]
     if isinstance(t, IntT):
         return 0
     if isinstance(t, FloatT):
@@ -376,6 +472,8 @@ def _check(t: Type, v: Any, path: str, ctx: _Context) -> Any:
         if not isinstance(v, bool):
             raise _fail(path, f"expected true or false, got {_show(v)}")
         return v
+    if isinstance(t, IntRangeT | FloatRangeT | FixedListT | PermutationT) or t == POINT:
+        return _check_shape(t, v, path, ctx)
     if isinstance(t, IntT):
         return _check_int(v, path)
     if isinstance(t, FloatT):
@@ -400,6 +498,48 @@ def _check(t: Type, v: Any, path: str, ctx: _Context) -> Any:
     if isinstance(t, KeyedT):
         return _check_object(path, v, [(k, t.item) for k in _keys(t)], ctx)
     raise UsageError(f"{t.show()} cannot be an answer type (it has no JSON form)")
+
+
+def _check_shape(t: Type, v: Any, path: str, ctx: _Context) -> Any:
+    """Ranges, fixed lengths, permutations and points: the type's form, then its bounds."""
+    if isinstance(t, IntRangeT | FloatRangeT):
+        number = _check(IntT() if isinstance(t, IntRangeT) else FloatT(), v, path, ctx)
+        if not t.lo <= number <= t.hi:
+            what = "an integer" if isinstance(t, IntRangeT) else "a number"
+            raise _fail(path, f"expected {what} from {t.lo} to {t.hi}, got {_show(v)}")
+        return number
+    if t == POINT:
+        return _check_point(v, path, ctx)
+    assert isinstance(t, FixedListT | PermutationT)  # the caller sends only these
+    items = _check(ListT(item=t.item), v, path, ctx)
+    if isinstance(t, PermutationT):
+        return _check_permutation(items, _permuted(t, ctx), path)
+    if len(items) != t.length:
+        raise _fail(path, f"expected exactly {t.length} elements, got {len(items)}")
+    return items
+
+
+def _check_permutation(items: list[str], values: tuple[str, ...], path: str) -> list[str]:
+    twice = [v for v in dict.fromkeys(items) if items.count(v) > 1]
+    missing = [v for v in values if v not in items]
+    if twice or missing or len(items) != len(values):
+        problems = []
+        if twice:
+            problems.append(f"{', '.join(json.dumps(v) for v in twice)} more than once")
+        if missing:
+            problems.append(f"{', '.join(json.dumps(v) for v in missing)} missing")
+        listed = ", ".join(json.dumps(v) for v in values) if len(values) <= 12 else "the values"
+        raise _fail(path, f"not a permutation ({'; '.join(problems)}): list each of {listed} once")
+    return items
+
+
+def _check_point(v: Any, path: str, ctx: _Context) -> AnswerPoint:
+    if isinstance(v, dict):
+        xy = _check_object(path, v, [("x", FloatT()), ("y", FloatT())], ctx)
+        return AnswerPoint(xy["x"], xy["y"])
+    if isinstance(v, list | tuple) and len(v) == 2:
+        return AnswerPoint(*(_check(FloatT(), c, f"{path}[{i}]", ctx) for i, c in enumerate(v)))
+    raise _fail(path, f"expected a point [x, y], got {_show(v)}")
 
 
 def _check_int(v: Any, path: str) -> int:
@@ -451,6 +591,18 @@ def random_answer(t: Type, rng: np.random.Generator, *, labels: LabelLoader = lo
 def _random(t: Type, rng: np.random.Generator, ctx: _Context) -> Any:
     if isinstance(t, BoolT):
         return bool(rng.random() < 0.5)
+    if isinstance(t, IntRangeT):
+        return int(rng.integers(t.lo, t.hi + 1))  # every integer of the range equally likely
+    if isinstance(t, FloatRangeT):
+        return float(t.lo + (t.hi - t.lo) * rng.random())
+    if isinstance(t, PermutationT):
+        values = _permuted(t, ctx)
+        return [values[int(i)] for i in rng.permutation(len(values))]  # uniform over orders
+    if isinstance(t, FixedListT):
+        return [_random(t.item, rng, ctx) for _ in range(t.length)]
+    if t == POINT:
+        # a point's scale is the image's, which an answer type does not know: the unit square
+        return AnswerPoint(float(rng.random()), float(rng.random()))
     if isinstance(t, IntT):
         return int(rng.integers(0, 10))
     if isinstance(t, FloatT):
@@ -486,6 +638,8 @@ def other_answer(
 def _other(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
     if isinstance(t, BoolT):
         return not v
+    if isinstance(t, IntRangeT | FloatRangeT | PermutationT) or t == POINT:
+        return _other_shape(t, v, rng, ctx)
     if isinstance(t, IntT):
         return v + int(rng.choice([-3, -2, -1, 1, 2, 3]))
     if isinstance(t, FloatT):
@@ -513,6 +667,26 @@ def _other(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
         )
         return _other_in_object(v, fields, rng, ctx)
     raise UsageError(f"cannot draw another {t.show()} answer")
+
+
+def _other_shape(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
+    """Another value of a range, a permutation or a point, drawn from that same space."""
+    if isinstance(t, IntRangeT | FloatRangeT) and t.lo == t.hi:
+        raise UsageError(f"{t.show()} has a single value; no other answer exists")
+    if isinstance(t, IntRangeT):
+        # uniform over the range's other integers: draw from one fewer and step over v
+        drawn = int(rng.integers(t.lo, t.hi))
+        return drawn + 1 if drawn >= v else drawn
+    if isinstance(t, FloatRangeT):
+        while True:  # terminates: the range has more than one value
+            value = float(t.lo + (t.hi - t.lo) * rng.random())
+            if value != v:
+                return value
+    if isinstance(t, PermutationT):
+        return _reordered(v, rng)  # uniform over the other orders
+    angle, step = 2 * math.pi * float(rng.random()), 0.05 + 0.2 * float(rng.random())
+    scale = max(abs(v.x), abs(v.y), 1.0)  # a point moves by 5-25 % of its own scale
+    return AnswerPoint(v.x + step * scale * math.cos(angle), v.y + step * scale * math.sin(angle))
 
 
 def _is_ordering(item: Type, v: list[Any]) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 import anthropic
 
+from chainlang.language.answers import without_bounds
 from chainlang.language.types import ImageT
 from chainlang.providers import common
 from chainlang.providers.base import (
@@ -203,8 +204,11 @@ class AnthropicProvider:
         return body
 
     def _structured(self, request: ModelRequest) -> dict[str, Any]:
-        if self.ref.api == "native":
-            return {"output_config": {"format": {"type": "json_schema", "schema": request.schema}}}
+        if self.ref.api == "native" and request.schema is not None:
+            # Native structured outputs reject range and length keywords: they become
+            # descriptions, and validation still enforces them on the reply.
+            schema = without_bounds(request.schema)
+            return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
         tool = {
             "name": request.schema_name,
             "description": "Record the answer to the question.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainlang.image import ImageData
@@ -81,6 +82,14 @@ def check_strict(schema: dict[str, Any], path: str = "$") -> None:
         check_strict(schema["items"], f"{path}[]")
     if "enum" in schema:
         assert kind == "string" and all(isinstance(v, str) for v in schema["enum"]), path
+    # only the keywords OpenAI's strict mode documents for each kind
+    allowed = {"type", "description", "enum"} | {
+        "object": {"properties", "required", "additionalProperties"},
+        "array": {"items", "minItems", "maxItems"},
+        "integer": {"minimum", "maximum"},
+        "number": {"minimum", "maximum"},
+    }.get(kind, set())
+    assert set(schema) <= allowed, (path, set(schema) - allowed)
 
 
 def conforms(schema: dict[str, Any], value: Any) -> bool:
@@ -95,11 +104,18 @@ def conforms(schema: dict[str, Any], value: Any) -> bool:
             and all(conforms(s, value[k]) for k, s in schema["properties"].items())
         )
     if kind == "array":
-        return isinstance(value, list) and all(conforms(schema["items"], v) for v in value)
+        return (
+            isinstance(value, list)
+            and schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value))
+            and all(conforms(schema["items"], v) for v in value)
+        )
     if kind == "boolean":
         return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind in ("integer", "number"):
+        number = int if kind == "integer" else int | float
+        return (
+            isinstance(value, number)
+            and not isinstance(value, bool)
+            and schema.get("minimum", -math.inf) <= value <= schema.get("maximum", math.inf)
+        )
     return isinstance(value, str)

@@ -21,11 +21,15 @@ from chainlang.language.answers import (
     validate,
 )
 from chainlang.language.types import (
+    POINT,
     BoolT,
     EnumT,
     FieldT,
+    FixedListT,
+    FloatRangeT,
     FloatT,
     ImageT,
+    IntRangeT,
     IntT,
     KeyedT,
     LabelT,
@@ -34,6 +38,7 @@ from chainlang.language.types import (
     OptionalT,
     RecordT,
     TextT,
+    permutation_of,
 )
 
 # --------------------------------------------------------------------------- schema_for
@@ -223,6 +228,11 @@ def _types(labels_file: str) -> st.SearchStrategy:
             TextT(),
             EnumT(values=("a", "b", "c")),
             LabelT(labelset=labels_file),
+            IntRangeT(lo=-2, hi=20),
+            FloatRangeT(lo=0.0, hi=1.0),
+            permutation_of(("1", "2", "3", "4", "5")),
+            permutation_of(labelset=labels_file),
+            POINT,
         ]
     )
 
@@ -242,7 +252,9 @@ def _types(labels_file: str) -> st.SearchStrategy:
             children,
             st.integers(1, 3),
         )
-        return st.one_of(st.builds(lambda t: ListT(item=t), children), records, keyed)
+        fixed = st.builds(lambda t, n: FixedListT(item=t, length=n), children, st.integers(1, 4))
+        lists = st.builds(lambda t: ListT(item=t), children)
+        return st.one_of(lists, fixed, records, keyed)
 
     return st.recursive(leaves, extend, max_leaves=6)
 
@@ -274,3 +286,125 @@ def test_other_answer_is_valid_and_different(labels_file, data, seed) -> None:
 def test_other_answer_of_a_single_valued_enum_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="single value"):
         other_answer(EnumT(values=("only",)), "only", np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------- answer shapes
+
+ORDER = permutation_of(("1", "2", "3", "4", "5"))
+
+
+def test_shape_schemas_use_strict_mode_keywords() -> None:
+    wrapped = [
+        schema_for(t)["properties"]["answer"]
+        for t in (
+            IntRangeT(lo=0, hi=20),
+            FloatRangeT(lo=0.0, hi=1.0),
+            FixedListT(item=IntT(), length=5),
+        )
+    ]
+    assert wrapped[0] == {"type": "integer", "minimum": 0, "maximum": 20}
+    assert wrapped[1] == {"type": "number", "minimum": 0.0, "maximum": 1.0}
+    assert wrapped[2] == {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 5,
+        "maxItems": 5,
+    }
+    order = schema_for(ORDER)
+    check_strict(order)
+    inner = order["properties"]["answer"]
+    assert inner["items"] == {"type": "string", "enum": ["1", "2", "3", "4", "5"]}
+    assert (inner["minItems"], inner["maxItems"]) == (5, 5)
+    assert "exactly once" in inner["description"]  # strict mode has no uniqueItems
+
+
+def test_shape_instructions_state_the_bounds() -> None:
+    text = instructions_for(
+        RecordT(
+            fields=(
+                FieldT(name="order", type=ORDER),
+                FieldT(name="n", type=IntRangeT(lo=0, hi=20)),
+                FieldT(name="xs", type=FixedListT(item=FloatT(), length=3)),
+            )
+        )
+    )
+    assert '"1", "2", "3", "4", "5" exactly once' in text
+    assert "an integer from 0 to 20" in text
+    assert "exactly 3 elements" in text
+    example = json.loads(text.splitlines()[-1])
+    assert validate(
+        RecordT(fields=(FieldT(name="order", type=ORDER),)), {"order": example["order"]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("t", "value", "words"),
+    [
+        (IntRangeT(lo=0, hi=20), 21, "expected an integer from 0 to 20, got 21"),
+        (IntRangeT(lo=0, hi=20), -1, "from 0 to 20"),
+        (IntRangeT(lo=0, hi=20), 2.5, "expected an integer"),
+        (FloatRangeT(lo=0.0, hi=1.0), 1.5, "expected a number from 0.0 to 1.0, got 1.5"),
+        (FixedListT(item=IntT(), length=3), [1, 2], "expected exactly 3 elements, got 2"),
+        (ORDER, ["1", "1", "2", "3", "4"], '"1" more than once; "5" missing'),
+        (ORDER, ["1", "2", "3"], '"4", "5" missing'),
+        (ORDER, ["1", "2", "3", "4", "5", "5"], '"5" more than once'),
+        (ORDER, ["1", "2", "3", "4", "six"], r"\$\[4\]: \"six\" is not one of the choices"),
+        (POINT, [1, 2, 3], r"expected a point \[x, y\]"),
+    ],
+)
+def test_shapes_refuse_with_clear_messages(t, value, words) -> None:
+    with pytest.raises(AnswerError, match=words):
+        validate(t, value)
+
+
+def test_shapes_accept_their_values() -> None:
+    assert validate(IntRangeT(lo=0, hi=20), {"answer": 20}) == 20
+    assert validate(ORDER, ["5", "4", "3", "2", "1"]) == ["5", "4", "3", "2", "1"]
+    assert validate(POINT, {"x": 3, "y": 4.5}) == (3.0, 4.5)
+    assert validate(POINT, [3, 4.5]).x == 3.0
+
+
+def _chi_square(counts: list[int]) -> float:
+    expected = sum(counts) / len(counts)
+    return sum((c - expected) ** 2 / expected for c in counts)
+
+
+def test_random_integers_are_uniform_over_exactly_the_range() -> None:
+    rng = np.random.default_rng(7)
+    draws = [random_answer(IntRangeT(lo=0, hi=20), rng) for _ in range(4200)]
+    counts = [draws.count(k) for k in range(21)]
+    assert set(draws) == set(range(21))
+    assert _chi_square(counts) < 45.3  # chi-square 0.999 quantile, 20 degrees of freedom
+
+
+def test_random_permutations_are_uniform_over_all_orders() -> None:
+    rng = np.random.default_rng(11)
+    t = permutation_of(("a", "b", "c", "d"))
+    draws = [tuple(random_answer(t, rng)) for _ in range(4800)]
+    counts = [draws.count(p) for p in set(draws)]
+    assert len(counts) == 24  # 4! orders, each reached
+    assert _chi_square(counts) < 49.7  # chi-square 0.999 quantile, 23 degrees of freedom
+
+
+def test_other_integers_are_uniform_over_the_other_values() -> None:
+    rng = np.random.default_rng(3)
+    t = IntRangeT(lo=0, hi=5)
+    draws = [other_answer(t, 2, rng) for _ in range(3000)]
+    counts = [draws.count(k) for k in (0, 1, 3, 4, 5)]
+    assert set(draws) == {0, 1, 3, 4, 5}
+    assert _chi_square(counts) < 18.5  # chi-square 0.999 quantile, 4 degrees of freedom
+
+
+def test_flips_stay_in_the_space() -> None:
+    rng = np.random.default_rng(5)
+    for t, value in [
+        (ORDER, ["1", "2", "3", "4", "5"]),
+        (IntRangeT(lo=0, hi=1), 1),
+        (FixedListT(item=IntRangeT(lo=0, hi=3), length=4), [0, 0, 0, 0]),
+        (FloatRangeT(lo=0.0, hi=1.0), 0.5),
+    ]:
+        for _ in range(50):
+            other = other_answer(t, value, rng)
+            assert other != value and validate(t, other) == other
+    with pytest.raises(UsageError, match="single value"):
+        other_answer(IntRangeT(lo=3, hi=3), 3, rng)

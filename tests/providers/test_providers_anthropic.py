@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from providers_helpers import provider, request
 
-from chainlang.language.types import ImageT
+from chainlang.language.types import FieldT, ImageT, IntRangeT, RecordT, permutation_of
 from chainlang.providers.base import Params, ProviderError
 
 
@@ -73,3 +75,30 @@ async def test_image_answers_are_a_bad_request(fake, image) -> None:
         await prov.send(request(prov, image, ImageT()), 5)
     await prov.aclose()
     assert err.value.kind == "bad_request" and fake.requests == []
+
+
+async def test_native_output_config_states_bounds_in_words(fake, image) -> None:
+    """Native structured outputs reject minimum/maxItems: they become descriptions."""
+    order = RecordT(
+        fields=(
+            FieldT(name="order", type=permutation_of(("1", "2", "3"))),
+            FieldT(name="count", type=IntRangeT(lo=0, hi=20)),
+        )
+    )
+    prov = provider("anthropic:claude-x:api=native", fake)
+    req = request(prov, image, order)
+    await prov.send(req, 5)
+    await prov.aclose()
+    sent = fake.requests[-1].json["output_config"]["format"]["schema"]
+    assert not {"minimum", "maximum", "minItems", "maxItems"} & set(json.dumps(sent).split('"'))
+    assert sent["properties"]["count"]["description"] == "from 0 to 20"
+    assert "exactly 3 items" in sent["properties"]["order"]["description"]
+    assert sent["properties"]["order"]["items"]["enum"] == ["1", "2", "3"]
+    # the forced tool (the default) takes the whole schema
+    prov = provider("anthropic:claude-x", fake)
+    req = request(prov, image, order)
+    await prov.send(req, 5)
+    await prov.aclose()
+    assert (
+        fake.requests[-1].json["tools"][0]["input_schema"]["properties"]["count"]["maximum"] == 20
+    )
