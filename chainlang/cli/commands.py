@@ -267,8 +267,8 @@ def _identical_lines(s: Any) -> list[str]:
     return [
         f"note: identical asks within an item share one answer: {sum(same.values())} "
         f"asks repeated an earlier ask of their item ({where}; e.g. a pair sampled twice); "
-        "sampling K times needs distinct samples (--samples K); see 'identical_asks' "
-        "in results.jsonl"
+        "to ask one question K times, write `ask p(...) samples K` (K distinct samples); "
+        "see 'identical_asks' in results.jsonl"
     ]
 
 

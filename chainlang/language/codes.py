@@ -476,6 +476,19 @@ def state_type_unknown(span: Span, name: str) -> Diagnostic:
     )
 
 
+@_constructs("E608")
+def bad_samples(span: Span, got: object = None) -> Diagnostic:
+    """``samples K`` whose K is not a positive Int computed from parameters and literals."""
+    if got is not None:
+        return _error("E608", span, f"`samples` must be at least 1, got {got}", "write `samples 3`")
+    return _error(
+        "E608",
+        span,
+        "`samples` must be an Int computed from parameters and literals",
+        "write a literal (`samples 3`) or a parameter (`samples k` with `param k: Int = 3`)",
+    )
+
+
 # ---- imports (E7xx) ----
 @_constructs("E701")
 def import_not_found(span: Span, path: str, base: object) -> Diagnostic:

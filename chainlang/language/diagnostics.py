@@ -81,6 +81,7 @@ CODES: Mapping[str, str] = {
     "E605": "loop state update does not match the state",
     "E606": "`batch items` given twice",
     "E607": "loop state type cannot be inferred",
+    "E608": "ask samples is not a positive static Int",
     "E701": "imported file not found",
     "E702": "import cycle",
     "E703": "imported name not defined in the file",

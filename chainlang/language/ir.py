@@ -25,7 +25,10 @@ Evaluation rules (the contract for the interpreter; docs/language.md
 * :class:`Ask` asks ``prompt`` with ``args``; the chosen variant comes from
   the resolved parameters (``resolve_params``). With ``batch_items`` (from
   ``batch items = B``) asks of different dataset items are coalesced into one
-  keyed request. ``oracle`` evaluates to the answer the truth gives;
+  keyed request. ``variant`` (when set) replaces the run's variant of the
+  prompt for this ask; ``samples`` K asks it K times as distinct requests
+  (``ask_sample`` 0..K-1) and gives the list of the K answers in order.
+  ``oracle`` evaluates to the answer the truth gives;
   ``on_failure`` is ``fail`` (the item fails), ``value`` (``fallback`` is the
   counted answer) or ``skip`` (the result is missing, so lists stay aligned).
 * :class:`Loop` starts from ``state``; before each iteration it evaluates
@@ -193,6 +196,11 @@ class Ask(Node):
     oracle: Block | None = None
     on_failure: Literal["fail", "value", "skip"] = "fail"
     fallback: Block | None = None
+    # ``variant NAME``: this ask's variant, in place of the run's choice for the prompt
+    variant: str | None = None
+    # ``samples K``: K independent answers (``type`` is then a list of the element);
+    # sample j is asked with ``ModelRequest.ask_sample = j``, a request and journal entry each
+    samples: Expr | None = None
     type: Type
 
 

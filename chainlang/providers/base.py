@@ -110,6 +110,9 @@ class ModelRequest:
     schema_name: str = "answer"
     params: Params = field(default_factory=Params)
     sample_index: int = 0
+    # ``ask p(...) samples K``: which of the ask's K samples (0 for an ask without one);
+    # separate from ``sample_index`` (``--samples``) so the two compose without colliding
+    ask_sample: int = 0
     oracle: Any = None
     origin: str | None = None  # "chains/depth.chain:31:5" for error messages
     questions: tuple[str, ...] = ()  # keyed requests: one digest per key, keys in order

@@ -4,8 +4,10 @@ custom ids and the simulated answerers' seeds are built from.
 Key: sha256 of the canonical JSON (sorted keys, no whitespace) of the request:
 salt (e.g. the IR version), provider, model, base URL, API, model options,
 messages with images replaced by their content digests, schema, answer type,
-parameters and sample index. ``sample_index`` keeps K samples of one question
-apart, so the cache never hides sampling variance. For a simulated answerer
+parameters and sample index. ``sample_index`` (``--samples``) keeps K samples
+of one question apart, so the cache never hides sampling variance; an ask's own
+samples (``ask p(...) samples K``) add ``ask_sample`` (only when not 0, so keys
+of asks without it are unchanged), and the two compose without colliding. For a simulated answerer
 that replies with the request's oracle value (its spec's ``answers_from``) the
 oracle value is in the key too, since the answer depends on it: a changed truth
 or a rewritten specialist prediction is never answered from the journal.
@@ -85,6 +87,8 @@ def request_fields(request: ModelRequest, salt: str = "") -> dict[str, Any]:
         },
         "sample_index": request.sample_index,
     }
+    if request.ask_sample:  # only when set, so every key of an ask without samples stays
+        fields["ask_sample"] = request.ask_sample
     spec = find_spec(ref.provider)
     if spec is not None and spec.oracle:
         fields["oracle"] = request.oracle

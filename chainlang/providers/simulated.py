@@ -94,6 +94,7 @@ class _Simulated:
                     "provider": self.ref.provider,
                     "options": sorted(self.ref.options),
                     "sample": request.sample_index,
+                    **({"ask_sample": request.ask_sample} if request.ask_sample else {}),
                     "schema": request.schema_name,
                     "type": item.model_dump(mode="json"),
                     "question": question,

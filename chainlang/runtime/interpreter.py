@@ -328,9 +328,31 @@ class Interpreter:
         *,
         batched: bool,
     ) -> list[Any]:
-        """Ask one request for ``scopes`` (one scope, or one per batch item)."""
+        """Ask ``scopes`` (one scope, or one per batch item): one request, or with
+        ``samples K`` K requests whose answers make each scope's list of K."""
+        if e.samples is None:
+            return await self._ask_sample(e, scopes, ctxs, batched=batched, sample=0)
+        k = _as_int(await self.eval(e.samples, scopes[0], ctxs[0]), e.origin)
+        if k < 1:  # a parameter's value; a literal below 1 is refused by the checker (E608)
+            raise OperationError(f"`samples` must be at least 1, got {k}", e.origin)
+        drawn = await _gather(
+            [self._ask_sample(e, scopes, ctxs, batched=batched, sample=j) for j in range(k)]
+        )
+        return [list(answers) for answers in zip(*drawn, strict=True)]
+
+    async def _ask_sample(
+        self,
+        e: ir.Ask,
+        scopes: list[dict[str, Any]],
+        ctxs: list[ItemContext],
+        *,
+        batched: bool,
+        sample: int,
+    ) -> list[Any]:
+        """Ask one request for ``scopes``; ``sample`` is the ask's sample (``ask_sample``)."""
         prompt = self.program.prompt(e.prompt)
-        variant = choose_variant(prompt, self.settings.variants)
+        wanted = self.settings.variants if e.variant is None else {prompt.name: e.variant}
+        variant = choose_variant(prompt, wanted)
         n = len(scopes) if batched else None
         shared, each = await self._arguments(e, scopes, ctxs, batched)
         spec = find_spec(self.settings.model.provider)
@@ -353,6 +375,7 @@ class Interpreter:
             schema_name=_schema_name(prompt.name),
             params=self.settings.sampling,
             sample_index=self.settings.sample_index,
+            ask_sample=sample,
             oracle=given if simulated or self.settings.answer_from_truth else None,
             origin=e.origin,
             # simulated answers are drawn per question, whatever the batch (see render)

@@ -62,4 +62,4 @@ def test_run_prints_a_warning_for_identical_asks(sample_manifest: Path, tmp_path
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     text = done.stdout + done.stderr
-    assert "identical asks" in text and "distinct samples" in text
+    assert "identical asks" in text and "samples K" in text

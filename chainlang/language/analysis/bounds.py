@@ -133,12 +133,7 @@ def _lets(lets: tuple[ir.Let, ...], scope: Scope) -> Static:
 
 def _calls(e: ir.Expr, scope: Scope) -> Static:
     if e.kind == "ask":
-        if e.batch_items is not None:
-            size = value_of(e.batch_items, scope)
-            if size is None or not size.exact:
-                return Static(lit(1), exact=False)  # a share of one request at most
-            return Static(op("/", lit(1), size.formula))
-        return Static(lit(1))
+        return _ask_calls(e, scope)
     if e.kind == "for":
         return _for_calls(e, scope)
     if e.kind == "loop":
@@ -146,6 +141,25 @@ def _calls(e: ir.Expr, scope: Scope) -> Static:
     if e.kind == "branch":
         return _branch_calls(e, scope)
     return _NONE
+
+
+def _ask_calls(e: ir.Ask, scope: Scope) -> Static:
+    one = Static(lit(1))
+    if e.batch_items is not None:
+        size = value_of(e.batch_items, scope)
+        if size is None or not size.exact:
+            one = Static(lit(1), exact=False)  # a share of one request at most
+        else:
+            one = Static(op("/", lit(1), size.formula))
+    return one if e.samples is None else _times(_samples(e.samples, scope), one)
+
+
+def _samples(k: ir.Expr, scope: Scope) -> Static:
+    """K of ``samples K``: K requests per ask (a K below 1 fails the item, asking none)."""
+    n = value_of(k, scope)
+    if n is None:  # the checker refuses these (E608); never drop the samples regardless
+        return scope.symbol(f"samples({k.origin})", "samples of an ask (no value known)")
+    return n if nonnegative(n.formula, scope) else Static(op("max", n.formula, lit(0)), n.exact)
 
 
 def _block(b: ir.Block, scope: Scope) -> Static:
@@ -181,15 +195,25 @@ def _for_calls(e: ir.ForEach, scope: Scope) -> Static:
         f"len({e.var}s)", f"number of elements '{e.var}' ranges over"
     )
     if e.batch is not None:
-        size = value_of(e.batch, scope)
-        if size is None or not size.exact:  # the checker refuses these (E603): one per call
-            return Static(n.formula, exact=False)
-        if _at_most(n.formula, size.formula):  # at most one batch (sizes below 1 fail)
-            return Static(lit(1), exact=n.exact and n.formula == size.formula)
-        return Static(op("ceil", op("/", n.formula, size.formula)), n.exact)
+        requests = _batched_requests(e, n, scope)
+        ask = e.body.result
+        if ask.kind == "ask" and ask.samples is not None:  # each batch is asked K times
+            return _times(_samples(ask.samples, scope), requests)
+        return requests
     inner = scope.child()
     inner.hide(e.var)
     return _times(n, _block(e.body, inner))
+
+
+def _batched_requests(e: ir.ForEach, n: Static, scope: Scope) -> Static:
+    """Requests of one sample of a batched ``for``: ``ceil(n / batch)``."""
+    assert e.batch is not None  # only called for a batched for
+    size = value_of(e.batch, scope)
+    if size is None or not size.exact:  # the checker refuses these (E603): one per call
+        return Static(n.formula, exact=False)
+    if _at_most(n.formula, size.formula):  # at most one batch (sizes below 1 fail)
+        return Static(lit(1), exact=n.exact and n.formula == size.formula)
+    return Static(op("ceil", op("/", n.formula, size.formula)), n.exact)
 
 
 def _at_most(n: BExpr, size: BExpr) -> bool:

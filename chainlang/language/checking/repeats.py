@@ -5,9 +5,10 @@ build the same request: the run asks it once and both get that one answer
 (the journal serves the second). So does an ask inside a loop whose arguments
 mention nothing that changes from one round to the next. A chain that asks
 "three times" to measure agreement therefore gets one answer three times; the
-warning says so. Sampling K times needs K distinct samples (``--samples K``
-for whole items). The variant is chosen per prompt for the whole run, so the
-same prompt means the same variant.
+warning says so and points to ``ask p(...) samples K``, which asks K distinct
+samples (each its own request and journal entry). The variant is chosen per
+prompt for the whole run unless an ask pins one (``variant NAME``), so the
+same prompt and the same pinned variant mean the same request.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from chainlang.language.syntax import nodes as n
 
 HINT = (
     "identical asks of an item are one request and share one answer; "
-    "sampling K times needs distinct samples (--samples K)"
+    "to ask one question K times, write `ask p(...) samples K` (a list of K answers)"
 )
 
 
@@ -45,7 +46,8 @@ def repeated_asks(stmts: Sequence[n.Let | n.Return]) -> Iterator[Repeat]:
 
 def _signature(a: n.Ask) -> tuple[object, ...]:
     # AST nodes compare without their spans, so equal text means an equal request.
-    return (a.prompt, tuple(sorted(((k.name, k.value) for k in a.args), key=lambda x: x[0])))
+    args = tuple(sorted(((k.name, k.value) for k in a.args), key=lambda x: x[0]))
+    return (a.prompt, a.variant, args)
 
 
 def _scope(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from chainlang.language import codes, ir
+from chainlang.language.analysis.staticeval import BLit
+from chainlang.language.analysis.staticeval import names as formula_names
 from chainlang.language.checking.helpers import (
     Binding,
     _asks_in,
@@ -188,7 +190,10 @@ class ValueChecks(CheckState):
             if self.loop_depth:
                 self.diags.add(codes.ask_in_loop_with_batch_items(a.span))
             batch_items = self.batch_items
-        t = OptionalT(item=element) if a.skip else element
+        t: Type = OptionalT(item=element) if a.skip else element
+        samples = self._samples(a.samples) if a.samples is not None else None
+        if samples is not None:
+            t = ListT(item=t)  # one answer per sample, in sample order
         return ir.Ask(
             prompt=a.prompt,
             args=tuple(ir.Arg(name=k.name, value=v) for k, v in args),
@@ -197,9 +202,44 @@ class ValueChecks(CheckState):
             oracle=oracle,
             on_failure=on_failure,
             fallback=fallback,
+            variant=self._ask_variant(a, prompt),
+            samples=samples,
             type=t,
             origin=a.span.origin(),
         )
+
+    def _ask_variant(self, a: n.Ask, prompt: ir.Prompt) -> str | None:
+        """The variant an ask pins (``variant NAME``): one the prompt has."""
+        if a.variant is None:
+            return None
+        have = [v.name for v in prompt.variants]
+        if a.variant not in have:
+            hint = did_you_mean(a.variant, have)
+            self.diags.add(codes.unknown_variant(a.span, prompt.name, a.variant, have, hint))
+        return a.variant
+
+    def _samples(self, e: n.Expr) -> ir.Expr:
+        """``samples K``: an Int computed exactly from parameters and literals, at least 1.
+
+        A literal below 1 is refused here; a parameter's value is checked when the ask
+        is reached (the interpreter fails the item rather than asking nothing).
+        """
+        k = self.expr(e)
+        if k.type == ERR:
+            return k
+        found = self.static(k)
+        params = {name for name, b in self.env.items() if b.scope == "param"}
+        if (
+            not assignable(k.type, IntT())
+            or found is None
+            or not found.exact
+            or formula_names(found.formula) - params
+        ):
+            self.diags.add(codes.bad_samples(e.span))
+        elif isinstance(found.formula, BLit) and isinstance(k_lit := found.formula.value, int):
+            if k_lit < 1:
+                self.diags.add(codes.bad_samples(e.span, k_lit))
+        return k
 
     def _ask_args(
         self,

@@ -310,11 +310,22 @@ class _Builder(Transformer[Token, Any]):
         return n.Block(lets, c[-1], span=span)
 
     def ask(self, meta: Meta, c: list[Any]) -> n.Ask:
-        args = tuple(x for x in c[1:-2] if x is not None)
+        # c: NAME, kwargs..., variant, samples, oracle, else (absent optionals are None)
+        args = tuple(x for x in c[1:-4] if x is not None)
+        variant, samples = c[-4], c[-3]
         fallback, skip = c[-1], False
         if fallback == "skip":
             fallback, skip = None, True
-        return n.Ask(str(c[0]), args, c[-2], fallback, skip, span=self._span(meta))
+        return n.Ask(
+            str(c[0]), args, c[-2], fallback, skip, variant, samples, span=self._span(meta)
+        )
+
+    def ask_variant(self, meta: Meta, c: list[Any]) -> str:
+        return str(c[0])
+
+    def ask_samples(self, meta: Meta, c: list[Any]) -> n.Expr:
+        samples: n.Expr = c[0]
+        return samples
 
     def kwarg(self, meta: Meta, c: list[Any]) -> n.KwArg:
         return n.KwArg(str(c[0]), c[1], span=self._span(meta))

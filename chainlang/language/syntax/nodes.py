@@ -282,6 +282,8 @@ class Ask:
     oracle: ClauseBody | None
     fallback: ClauseBody | None
     skip: bool  # ``else skip``
+    variant: str | None = None  # ``variant NAME``: this ask's variant, whatever the run chose
+    samples: Expr | None = None  # ``samples K``: K independent answers, as a list
     span: Span = field(compare=False, repr=False, kw_only=True)
 
 

@@ -231,7 +231,12 @@ def _block_body(b: n.Block, ind: str) -> list[str]:
 
 def _ask(a: n.Ask, ind: str) -> list[str]:
     args = ", ".join(f"{k.name} = {expr_text(k.value)}" for k in a.args)
-    lines = [f"ask {a.prompt}({args})"]
+    head = f"ask {a.prompt}({args})"
+    if a.variant is not None:
+        head += f" variant {a.variant}"
+    if a.samples is not None:
+        head += f" samples {expr_text(a.samples)}"
+    lines = [head]
     if a.oracle is not None:
         lines.extend(_clause("oracle", a.oracle, ind + _IND))
     if a.skip:
