@@ -131,10 +131,9 @@ def duplicate_name(span: Span, what: str, name: str, first: Span | None) -> Diag
 
 
 @_constructs("E203")
-def unknown_type(span: Span, name: str | None, hint: str | None, choices: str = "") -> Diagnostic:
-    """An unknown type name, or (with ``choices``) an output that is not an output type."""
-    message = f"the output must be one of {choices}" if choices else f"unknown type '{name}'"
-    return _error("E203", span, message, hint)
+def unknown_type(span: Span, name: str | None, hint: str | None) -> Diagnostic:
+    """An unknown type name."""
+    return _error("E203", span, f"unknown type '{name}'", hint)
 
 
 @_constructs("E204")
@@ -164,11 +163,13 @@ def truth_outside_oracle(span: Span) -> Diagnostic:
 
 @_constructs("E208")
 def chain_structure(span: Span, missing: str, found: int | None = None) -> Diagnostic:
-    """A chain without exactly one ``output``/``return``, or a file without exactly one chain."""
+    """A chain without exactly one ``output``/``return`` (or with two ``score`` lines), or a
+    file without exactly one chain."""
     messages = {
         "output": f"a chain needs exactly one `output`, found {found}",
         "return": "a chain needs exactly one `return`, as its last step",
         "chain": f"a file compiled as a chain must hold exactly one `chain`, found {found}",
+        "score": "a chain has at most one `score` line (list every metric on it)",
     }
     return _error("E208", span, messages[missing])
 
@@ -195,6 +196,32 @@ def duplicate_field(span: Span, what: str, name: str, first: Span | None) -> Dia
 def empty_shape(span: Span, shown: str, why: str, hint: str | None = None) -> Diagnostic:
     """A range, fixed-length list or permutation type that no answer could fill."""
     return _error("E211", span, f"type {shown} {why}", hint)
+
+
+@_constructs("E215")
+def output_needs_score(span: Span, output: str, fitting: Sequence[str]) -> Diagnostic:
+    """An output type that is not one of the paper's seven, without a ``score`` line."""
+    fits = ", ".join(fitting) if fitting else "none (register one: docs/stdlib.md)"
+    example = f"score {fitting[0]}(truth.<field>)" if fitting else "score <metric>(truth.<field>)"
+    return _error(
+        "E215",
+        span,
+        f"output {output} needs a `score` line: metrics that fit {output} are {fits}",
+        f"add a line after `output`, e.g. `{example}`",
+    )
+
+
+@_constructs("E216")
+def unknown_metric(span: Span, name: str, hint: str | None, known: Sequence[str]) -> Diagnostic:
+    """A ``score`` item that names a metric the metric registry does not know."""
+    listed = f"the metrics are {', '.join(sorted(known))}" if known else "no metric is installed"
+    return _error("E216", span, f"unknown metric '{name}'", hint or listed)
+
+
+@_constructs("E217")
+def metric_misfit(span: Span, metric: str, what: str, want: str, got: str) -> Diagnostic:
+    """A metric whose prediction or truth type does not accept the chain's."""
+    return _error("E217", span, f"metric '{metric}' scores {what} of type {want}, got {got}")
 
 
 # ---- types (E3xx) ----

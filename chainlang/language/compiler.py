@@ -10,12 +10,14 @@ declarations checked once per compilation.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chainlang.errors import CompileError, io_reason
 from chainlang.language import codes, ir
 from chainlang.language.checking.checker import Checker
+from chainlang.language.checking.scores import MetricSignature
 from chainlang.language.checking.state import Scope
 from chainlang.language.diagnostics import Diagnostic, Diagnostics, did_you_mean, render_all
 from chainlang.language.lower import lower
@@ -39,8 +41,17 @@ class Result:
         return render_all(self.diagnostics, self.sources) if self.diagnostics else ""
 
 
-def check_file(path: str | Path, registry: Registry | None = None) -> Result:
-    """Check a ``.chain`` file; never raises for problems in the file."""
+Metrics = Mapping[str, MetricSignature]
+
+
+def check_file(
+    path: str | Path, registry: Registry | None = None, metrics: Metrics | None = None
+) -> Result:
+    """Check a ``.chain`` file; never raises for problems in the file.
+
+    ``registry`` holds the operations and ``metrics`` the metrics a chain may name
+    (None: the default registry and ``chainlang.stdlib.metrics.metric_registry()``).
+    """
     diags = Diagnostics()
     try:
         src = SourceFile.read(path)
@@ -48,16 +59,21 @@ def check_file(path: str | Path, registry: Registry | None = None) -> Result:
         empty = SourceFile.of(str(path), "")
         diags.add(codes.unreadable_file(empty.whole(), path, io_reason(exc)))
         return Result(None, diags.sorted())
-    return _check(src, registry)
+    return _check(src, registry, metrics)
 
 
-def check_source(text: str, name: str = "<string>", registry: Registry | None = None) -> Result:
+def check_source(
+    text: str,
+    name: str = "<string>",
+    registry: Registry | None = None,
+    metrics: Metrics | None = None,
+) -> Result:
     """Check chain source text; ``name`` is its path (imports resolve next to it)."""
-    return _check(SourceFile.of(name, text), registry)
+    return _check(SourceFile.of(name, text), registry, metrics)
 
 
-def _check(src: SourceFile, registry: Registry | None) -> Result:
-    ctx = _Compilation(registry or default_registry())
+def _check(src: SourceFile, registry: Registry | None, metrics: Metrics | None = None) -> Result:
+    ctx = _Compilation(registry or default_registry(), metrics)
     ctx.sources[src.name] = src
     diags = Diagnostics()
     module = parse(src, diags)
@@ -68,23 +84,28 @@ def _check(src: SourceFile, registry: Registry | None) -> Result:
 
 
 def compile_source(
-    text: str, name: str = "<string>", registry: Registry | None = None
+    text: str,
+    name: str = "<string>",
+    registry: Registry | None = None,
+    metrics: Metrics | None = None,
 ) -> ir.Program:
     """Compile source text to IR.
 
     Raises:
         CompileError: The text has errors; ``.diagnostics`` lists them all.
     """
-    return _raise_or_program(check_source(text, name, registry))
+    return _raise_or_program(check_source(text, name, registry, metrics))
 
 
-def compile_file(path: str | Path, registry: Registry | None = None) -> ir.Program:
+def compile_file(
+    path: str | Path, registry: Registry | None = None, metrics: Metrics | None = None
+) -> ir.Program:
     """Compile a ``.chain`` file to IR.
 
     Raises:
         CompileError: The file has errors; ``.diagnostics`` lists them all.
     """
-    return _raise_or_program(check_file(path, registry))
+    return _raise_or_program(check_file(path, registry, metrics))
 
 
 def _raise_or_program(result: Result) -> ir.Program:
@@ -98,8 +119,9 @@ def _raise_or_program(result: Result) -> ir.Program:
 class _Compilation:
     """State of one compilation: sources read and imported scopes (never shared)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, metrics: Metrics | None = None) -> None:
         self.registry = registry
+        self.metrics = metrics
         self.sources: dict[str, SourceFile] = {}
         self.scopes: dict[str, Scope | None] = {}
 
@@ -119,7 +141,7 @@ class _Compilation:
         self, module: n.Module, src: SourceFile, diags: Diagnostics, stack: tuple[str, ...]
     ) -> Checker:
         base = Path(src.name).parent
-        checker = Checker(diags, self.registry, base)
+        checker = Checker(diags, self.registry, base, self.metrics)
         for imp in (i for i in module.items if isinstance(i, n.Import)):
             self._import(imp, base, checker, diags, stack)
         checker.declare(tuple(i for i in module.items if not isinstance(i, n.ChainDecl)))

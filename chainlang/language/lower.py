@@ -36,6 +36,7 @@ def lower(checked: Checked, source: str, registry: Registry | None = None) -> ir
         inputs=tuple(checked.inputs),
         truth=tuple(checked.truth),
         output=checked.output,
+        scores=checked.scores,
         params=tuple(checked.params),
         defaults=tuple(checked.defaults),
         labelsets=tuple(labelsets.values()),

@@ -38,7 +38,8 @@ OPAQUE: frozenset[str] = frozenset(
     }
 )
 
-#: The output types a chain may declare (they select the metrics).
+#: The paper's output types: their metrics are chosen by the type, so a chain with one of
+#: these outputs needs no ``score`` line (any other output type needs one, E215).
 OUTPUTS: frozenset[str] = frozenset(
     {"Label", "Boxes", "SemanticMask", "InstanceMask", "DepthMap", "NormalMap", "Image"}
 )

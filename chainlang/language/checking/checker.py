@@ -25,6 +25,7 @@ from chainlang.language.checking.helpers import Binding, _literal
 from chainlang.language.checking.lints import lints
 from chainlang.language.checking.prompts import PromptChecks
 from chainlang.language.checking.repeats import repeated_asks
+from chainlang.language.checking.scores import MetricSignature, ScoreChecks
 from chainlang.language.checking.state import CheckState, Scope
 from chainlang.language.checking.values import ValueChecks
 from chainlang.language.diagnostics import Diagnostics, did_you_mean
@@ -51,7 +52,7 @@ from chainlang.language.types import (
     permutation_of,
 )
 from chainlang.stdlib import Registry
-from chainlang.stdlib.typenames import BUILTIN_NAMES, OUTPUTS, named_type
+from chainlang.stdlib.typenames import BUILTIN_NAMES, named_type
 
 ERR = ERROR_TYPE
 
@@ -77,16 +78,25 @@ class Checked:
     batch_items: ir.Expr | None
     body: list[ir.Let]
     result: ir.Expr
+    scores: tuple[ir.MetricUse, ...] = ()
 
 
-class Checker(PromptChecks, ValueChecks, ExprChecks):
+class Checker(PromptChecks, ValueChecks, ExprChecks, ScoreChecks):
     """Checks one module. Create one per compilation (it holds the diagnostics bag).
 
     Its state (:class:`~.state.CheckState`) is declared once and shared by the passes.
+    ``metrics`` are the metrics a ``score`` line may name (None: the metric registry).
     """
 
-    def __init__(self, diags: Diagnostics, registry: Registry, base_dir: Path) -> None:
+    def __init__(
+        self,
+        diags: Diagnostics,
+        registry: Registry,
+        base_dir: Path,
+        metrics: Mapping[str, MetricSignature] | None = None,
+    ) -> None:
         CheckState.__init__(self, diags, registry, base_dir)
+        self.metrics_given = metrics
 
     # ---- declarations ----
     def declare(self, items: tuple[n.ModuleItem | n.ChainItem, ...]) -> None:
@@ -153,6 +163,8 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if isinstance(t, n.NamedType):
             return self._named(t)
         if isinstance(t, n.LabelType):
+            if self._broken_labelset(t.labelset):
+                return ERR  # its declaration already has an error: one mistake, one message
             if self.labelset(t.labelset) is None:
                 known = [*self.scope.labelsets, *BUILTIN]
                 hint = did_you_mean(t.labelset, known)
@@ -221,6 +233,10 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
             return ERR
         return permutation_of(values, t.labelset)
 
+    def _broken_labelset(self, name: str) -> bool:
+        """A label set declared in this file whose file could not be used (E204 given)."""
+        return ("label set", name) in self.first_spans and name not in self.scope.labelsets
+
     def _named(self, t: n.NamedType) -> Type:
         found = named_type(t.name)
         if found is not None:
@@ -257,10 +273,21 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         self.batch_items = self._batch_decl(c)
         body, result = self._body(c)
         output = self._output(c, outputs, result)
+        scores = self.score_line(c, outputs[0] if len(outputs) == 1 else None, output or ERR)
         if self.diags.has_errors() or result is None or output is None:
             return None
         return Checked(
-            c, self.scope, inputs, truth, output, params, defaults, self.batch_items, body, result
+            c,
+            self.scope,
+            inputs,
+            truth,
+            output,
+            params,
+            defaults,
+            self.batch_items,
+            body,
+            result,
+            scores,
         )
 
     def _io(self, c: n.ChainDecl) -> tuple[list[ir.Decl], list[ir.Decl], list[n.OutputDecl]]:
@@ -298,17 +325,12 @@ class Checker(PromptChecks, ValueChecks, ExprChecks):
         if len(outs) != 1:
             return None
         o = outs[0]
-        name = o.type.name if isinstance(o.type, n.NamedType) else None
-        if name not in OUTPUTS:
-            choices = ", ".join(sorted(OUTPUTS))
-            hint = did_you_mean(name or "", OUTPUTS)
-            self.diags.add(codes.unknown_type(o.type.span, name, hint, choices))
+        t = self.type_of(o.type)  # any type the language writes; `score_line` checks the rest
+        if t == ERR:
             return None
-        t = named_type(name)
-        assert t is not None
         if result is not None and not assignable(result.type, t):
             ret = next(i for i in c.items if isinstance(i, n.Return))
-            self.diags.add(codes.wrong_output(ret.span, result.type.show(), name))
+            self.diags.add(codes.wrong_output(ret.span, result.type.show(), type_text(o.type)))
         return t
 
     def _params(self, c: n.ChainDecl) -> list[ir.Param]:

@@ -281,6 +281,12 @@ class _Builder(Transformer[Token, Any]):
     def output_decl(self, meta: Meta, c: list[Any]) -> n.OutputDecl:
         return n.OutputDecl(c[0], span=self._span(meta))
 
+    def score_decl(self, meta: Meta, c: list[Any]) -> n.ScoreDecl:
+        return n.ScoreDecl(tuple(c), span=self._span(meta))
+
+    def metric_use(self, meta: Meta, c: list[Any]) -> n.MetricUse:
+        return n.MetricUse(str(c[0]), c[1], tuple(c[2:]), span=self._span(meta))
+
     def param_decl(self, meta: Meta, c: list[Any]) -> n.ParamDecl:
         doc = self._str(c[3]) if c[3] is not None else None
         return n.ParamDecl(str(c[0]), c[1], c[2], doc, span=self._span(meta))

@@ -447,6 +447,25 @@ class OutputDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricUse:
+    """One item of a ``score`` line: ``pck(truth.centres, r = 0.05)``."""
+
+    metric: str
+    truth: Expr  # the checker accepts only ``truth.<field>``
+    args: tuple[KwArg, ...]
+    span: Span = field(compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreDecl:
+    """``score m1(truth.f), m2(truth.g, k = v)``: the metrics that score the output."""
+
+    metrics: tuple[MetricUse, ...]
+    span: Span = field(compare=False, repr=False, kw_only=True)
+    comments: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
 class ParamDecl:
     name: str
     type: TypeNode
@@ -500,6 +519,7 @@ ChainItem: TypeAlias = (
     InputDecl
     | TruthDecl
     | OutputDecl
+    | ScoreDecl
     | ParamDecl
     | DefaultsDecl
     | BatchDecl

@@ -147,7 +147,7 @@ def _chain(c: n.ChainDecl) -> list[str]:
 
 
 def _group(item: n.ChainItem) -> str:
-    if isinstance(item, n.InputDecl | n.TruthDecl | n.OutputDecl):
+    if isinstance(item, n.InputDecl | n.TruthDecl | n.OutputDecl | n.ScoreDecl):
         return "io"
     if isinstance(item, n.Let | n.Return):
         return "body"
@@ -161,6 +161,8 @@ def _chain_item(item: n.ChainItem, ind: str) -> list[str]:
         return [f"{ind}truth {item.name}: {type_text(item.type)}"]
     if isinstance(item, n.OutputDecl):
         return [f"{ind}output {type_text(item.type)}"]
+    if isinstance(item, n.ScoreDecl):
+        return [f"{ind}score " + ", ".join(_metric_use(m) for m in item.metrics)]
     if isinstance(item, n.ParamDecl):
         default = f" = {expr_text(item.default)}" if item.default is not None else ""
         return [f"{ind}param {item.name}: {type_text(item.type)}{default}{_doc(item.doc)}"]
@@ -171,6 +173,11 @@ def _chain_item(item: n.ChainItem, ind: str) -> list[str]:
     if isinstance(item, n.Let | n.Return):
         return _stmt(item, ind)
     return _decl(item, ind)
+
+
+def _metric_use(m: n.MetricUse) -> str:
+    args = [expr_text(m.truth), *(f"{k.name} = {expr_text(k.value)}" for k in m.args)]
+    return f"{m.metric}({', '.join(args)})"
 
 
 def _defaults(d: n.DefaultsDecl, ind: str) -> list[str]:
