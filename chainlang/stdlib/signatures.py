@@ -173,6 +173,12 @@ VISION: tuple[str | Sig, ...] = (
     "boxes_of(boxes: Boxes, label: Label? = none) -> [Box]",
     "box_labels(boxes: Boxes) -> [Label]",
     "instance_masks(instances: InstanceMask) -> [Mask]",
+    # Drawing numbered views (issue 12, docs/stdlib.md):
+    'number_regions(image: Image, regions: [Region], colour: Text = "red", size: Int? = none,'
+    " outline: Bool = true) -> Image",
+    'grid_numbered(image: Image, grid: Grid, colour: Text = "red", size: Int? = none) -> Image',
+    'outline_instances(image: Image, instances: InstanceMask, colour: Text = "red",'
+    " width: Int? = none, numbered: Bool = false) -> Image",
 )
 
 #: Generic list and number helpers implemented in ``chainlang.stdlib.core``.

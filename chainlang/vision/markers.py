@@ -28,7 +28,7 @@ from scipy import ndimage
 from chainlang.errors import OperationError
 from chainlang.image import ImageData
 from chainlang.vision.geometry import clamp_box, mask_bbox
-from chainlang.vision.values import Box, Mask, Region, as_point, same_owner
+from chainlang.vision.values import Box, Grid, Mask, Region, as_point, same_owner
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (255, 0, 0),
@@ -330,3 +330,107 @@ def _text_mask(text: str, px: int) -> np.ndarray:
     mask = np.asarray(tile) >= 128
     mask.setflags(write=False)
     return mask
+
+
+def number_regions(
+    image: ImageData,
+    regions: Sequence[Region],
+    colour: str = "red",
+    size: int | None = None,
+    outline: bool = True,
+) -> ImageData:
+    """Set-of-Mark with outlines: each region outlined and labelled 1..n in ``colour``.
+
+    ``size`` is the label's text height in pixels (scaled to the image width if
+    None); the outline is the ``curve`` marker, clipped to the region.
+
+    Raises:
+        OperationError: regions from an image of another size, an unknown colour
+            or a size below 1.
+    """
+    owner = same_owner(regions, "number_regions")
+    if owner.size != image.size:
+        raise OperationError("number_regions: the regions come from an image of another size")
+    rgb = colour_rgb(colour)
+    px = marker_size("number", image.size[0], size)
+    line = marker_size("curve", image.size[0])
+    full = Box(0, 0, *image.size)
+    canvas = np.array(image.pixels)
+    if outline:  # outlines first, so no outline covers a number
+        for region in regions:
+            _draw_region(canvas, full, region, "curve", rgb, line, 0)
+    for index, region in enumerate(regions, start=1):
+        x, y = region.inner_point
+        _draw_number(canvas, full, x, y, str(index), rgb, px)
+    return ImageData.of(canvas)
+
+
+def grid_numbered(
+    image: ImageData, grid: Grid, colour: str = "red", size: int | None = None
+) -> ImageData:
+    """The grid's cell outlines drawn on ``image``, each cell's number at its centre.
+
+    Numbers are the cells' ``index`` (1.. row-major, as ``cells(grid)`` gives
+    them); ``size`` is the number's height in pixels (a quarter of the smallest
+    cell side, at least 8 px, if None).
+    Cells outside the image are clipped.
+
+    Raises:
+        OperationError: an unknown colour or a size below 1.
+    """
+    rgb = colour_rgb(colour)
+    # By default a number a quarter of the smallest cell side, so it reads at any image size.
+    side = min((min(c.box.width, c.box.height) for c in grid.cells), default=0)
+    px = marker_size("number", image.size[0], size if size is not None else max(8, side // 4))
+    line = marker_size("curve", image.size[0])
+    full = Box(0, 0, *image.size)
+    canvas = np.array(image.pixels)
+    for cell in grid.cells:
+        box = clamp_box(cell.box, 0, *image.size)
+        if box.width > 0 and box.height > 0:
+            _paint(canvas, full, box, _outline_of_box(box, min(line, box.width, box.height)), rgb)
+    for cell in grid.cells:
+        box = cell.box
+        _draw_number(
+            canvas, full, (box.x0 + box.x1) // 2, (box.y0 + box.y1) // 2, str(cell.index), rgb, px
+        )
+    return ImageData.of(canvas)
+
+
+def outline_instances(
+    image: ImageData,
+    instances: np.ndarray,
+    colour: str = "red",
+    width: int | None = None,
+    numbered: bool = False,
+) -> ImageData:
+    """Each instance of an instance map outlined in ``colour`` (``width`` px, inside it).
+
+    With ``numbered`` each instance is also labelled 1..n in increasing id order
+    (the order of ``instance_masks``), at its innermost pixel.
+
+    Raises:
+        OperationError: a map of another size than the image, an unknown colour
+            or a width below 1.
+    """
+    ids = np.asarray(instances)
+    if ids.shape != (image.size[1], image.size[0]):
+        raise OperationError(
+            f"outline_instances: the map is {ids.shape[1::-1]} but the image is {image.size}"
+        )
+    rgb = colour_rgb(colour)
+    line = marker_size("curve", image.size[0], width)
+    px = max(12, marker_size("number", image.size[0]))  # readable on small images too
+    full = Box(0, 0, *image.size)
+    canvas = np.array(image.pixels)
+    labels: list[tuple[int, int]] = []
+    for instance in (i for i in np.unique(ids) if i != 0):
+        box = mask_bbox(Mask(ids == instance))
+        inside = ids[box.slices()] == instance
+        _paint(canvas, full, box, _inner_band(inside, line), rgb)
+        cx, cy = _innermost(inside)
+        labels.append((box.x0 + cx, box.y0 + cy))
+    if numbered:
+        for index, (x, y) in enumerate(labels, start=1):
+            _draw_number(canvas, full, x, y, str(index), rgb, px)
+    return ImageData.of(canvas)

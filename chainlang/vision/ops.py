@@ -34,7 +34,16 @@ from chainlang.vision.globalize import (
     semantic_from_labels,
 )
 from chainlang.vision.graph import adjacency, frontier, neighbours
-from chainlang.vision.markers import mark, mark_box, mark_mask, mark_numbers, mark_point
+from chainlang.vision.markers import (
+    grid_numbered,
+    mark,
+    mark_box,
+    mark_mask,
+    mark_numbers,
+    mark_point,
+    number_regions,
+    outline_instances,
+)
 from chainlang.vision.pairs import order_pairs, pair, pairs_of, sample_pairs, shuffle, unshuffle
 from chainlang.vision.readback import (
     gray_depth,
@@ -92,6 +101,7 @@ __all__ = [
     "globalize_order",
     "gray_depth",
     "grid",
+    "grid_numbered",
     "grid_uniform",
     "hull",
     "instance_masks",
@@ -109,7 +119,9 @@ __all__ = [
     "neighbours",
     "normal_scores",
     "normals_from_order",
+    "number_regions",
     "order_pairs",
+    "outline_instances",
     "pad_square",
     "paint",
     "paint_instance",
