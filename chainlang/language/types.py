@@ -322,6 +322,27 @@ def widen(t: Type) -> Type:
     return t
 
 
+def loosen(t: Type) -> Type:
+    """``t`` with every answer shape replaced by its plain form, at any depth.
+
+    What an ``oracle`` or ``else`` clause must give for an answer of type ``t``:
+    the shape itself (a range, a length, each value once) is checked on the
+    value when it is used as an answer, since no type can prove it.
+    """
+    if isinstance(t, PermutationT):
+        return ListT(item=TextT())
+    if isinstance(t, RecordT):
+        fields = tuple(f.model_copy(update={"type": loosen(f.type)}) for f in t.fields)
+        return t.model_copy(update={"fields": fields})
+    if isinstance(t, ListT):
+        return ListT(item=loosen(t.item))  # a fixed length is checked on the value too
+    if isinstance(t, OptionalT):
+        return OptionalT(item=loosen(t.item))
+    if isinstance(t, KeyedT):
+        return t.model_copy(update={"item": loosen(t.item)})
+    return widen(t)
+
+
 def _refined(t: Type) -> bool:
     return type(t) in (IntRangeT, FloatRangeT, FixedListT, PermutationT, RankingT)
 

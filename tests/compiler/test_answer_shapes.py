@@ -110,3 +110,29 @@ def test_refinements_are_assignable_to_what_they_narrow() -> None:
     assert assignable(order, FixedListT(item=TextT(), length=3))
     assert not assignable(order, FixedListT(item=TextT(), length=4))
     assert not assignable(ListT(item=TextT()), order)
+
+
+ORACLE_CHAIN = """
+chain c {
+  input image: Image
+  truth n: Int
+  output Label
+  prompt p(view: Image) -> { count: Int(0..20), order: permutation of ["a", "b"] } {
+    user [view] "?"
+  }
+  let _x = ask p(view = image)
+    oracle {
+      count = truth.n
+      order = ORDER
+    }
+  return "cat"
+}
+"""
+
+
+def test_oracle_gives_plain_values_for_shaped_answers() -> None:
+    """A truth Int fills an Int(0..20), a list a permutation: the shape is checked at run time."""
+    ok = check_source(ORACLE_CHAIN.replace("ORDER", '["b", "a"]'), "c.chain").diagnostics
+    assert [d for d in ok if d.code.startswith("E")] == []
+    bad = check_source(ORACLE_CHAIN.replace("ORDER", "3"), "c.chain").diagnostics
+    assert [d.code for d in bad if d.code.startswith("E")] == ["E408"]

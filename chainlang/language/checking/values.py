@@ -38,6 +38,7 @@ from chainlang.language.types import (
     assignable,
     contains_any,
     join,
+    loosen,
 )
 
 if TYPE_CHECKING:
@@ -327,6 +328,8 @@ class ValueChecks(CheckState):
     def _expect_answer(self, got: Type, want: Type, span: Span, what: str) -> None:
         if got == ERR or assignable(got, want):
             return
+        if assignable(got, loosen(want)) and _is_shaped(want):
+            return  # Int into Int(0..20), a list into a permutation: checked as an answer when used
         if enum_fits_labels(got, want, self.label_names):
             return  # literals that name labels of the set (each literal is checked above)
         if _names_labels(got, want):
@@ -357,3 +360,8 @@ def _names_labels(got: Type, want: Type) -> bool:
     if isinstance(want, ListT):
         return isinstance(got, ListT) and _names_labels(got.item, want.item)
     return isinstance(want, LabelT) and isinstance(got, EnumT)
+
+
+def _is_shaped(t: Type) -> bool:
+    """True if ``t`` has an answer shape (range, fixed length, permutation) at any depth."""
+    return loosen(t) != t
