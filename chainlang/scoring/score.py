@@ -11,6 +11,11 @@ pairwise accuracy.
 Failed items are excluded from the metrics (the paper's convention) and
 reported in coverage; classification, detection, segmentation and grouping
 also report each metric with failures counted as misses (``*_with_failures``).
+
+A chain with a ``score`` line (``ir.Program.scores``) is scored by the metrics
+it names instead (:mod:`chainlang.scoring.generic`, signatures in
+:mod:`chainlang.stdlib.metrics`); the program is compiled from the chain file
+the run names, as the run itself was.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import numpy as np
 
 from chainlang.data.manifest import Dataset, load_dataset
 from chainlang.data.runs import read_results, read_run
-from chainlang.errors import DataError, ScoringError
+from chainlang.errors import ChainlangError, DataError, ScoringError
+from chainlang.language import ir
 from chainlang.scoring import metrics
 from chainlang.scoring.bootstrap import PerImage
 from chainlang.scoring.common import DEFAULT_BOOTSTRAP, _ci_mean
@@ -62,6 +68,7 @@ class RunScore:
     per_image: Mapping[str, PerImage] = field(default_factory=dict)
     coverage: Coverage = field(default_factory=Coverage)
     cost_usd: float | None = None
+    notes: tuple[str, ...] = ()  # per-item reasons an item could not be scored
 
     def headline(self) -> list[str]:
         """Metric names in display order: the paper's columns first."""
@@ -76,11 +83,15 @@ def score_run(
     mask: str = "valid",
     n_boot: int = 1000,
     normals_rho: str = "scores",
+    scores: Sequence[ir.MetricUse] | None = None,
 ) -> RunScore:
     """Score one run folder against its dataset's truth.
 
     ``normals_rho="reference"`` ranks normal predictions as the reference does
     (0..255 integer levels per axis) to reproduce its published ρ.
+
+    ``scores`` are the metric uses to score with; by default the ``score``
+    line of the chain the run names (none: the output type's metrics).
 
     Raises:
         ScoringError: the run has no scorable items, or its dataset/truth is missing.
@@ -92,11 +103,14 @@ def score_run(
         raise ScoringError(f"{run_dir} has no finished items to score")
     data = _dataset(info, dataset, run_dir)
     output = _output_kind(records)
+    uses = tuple(scores) if scores is not None else _program_scores(info, run_dir, output)
+    spec = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
+    if uses:
+        return _score_uses(run_dir, info, records, data, output, uses, spec)
     unscored: list[str] = []
     samples = list(_samples(run_dir, records, data, output, unscored))
     if not samples:
         raise ScoringError(f"{run_dir}: no item has readable truth ({len(unscored)} tried)")
-    spec = metrics.BootstrapSpec(n_resamples=n_boot) if n_boot else None
     classes = _num_classes(data) if output == "SemanticMask" else 0
     values = dict(_task_metrics(output, samples, mask, spec, classes, normals_rho))
     acc, per_answer = answer_accuracy(records, bootstrap=spec)
@@ -423,3 +437,156 @@ def _group_iou(s: Sample[Any, Any]) -> float:
         return 0.0
     ious = [metrics.mask_iou(p, t) for p, t in zip(s.pred, s.truth, strict=False)]
     return float(np.mean(ious)) if ious else 0.0
+
+
+# ---------------------------------------------------------------------------
+# A chain's own ``score`` line
+# ---------------------------------------------------------------------------
+
+
+def _program_scores(
+    info: Mapping[str, Any], run_dir: Path, output: str
+) -> tuple[ir.MetricUse, ...]:
+    """The ``score`` line of the chain the run names (compiled as the run compiled it).
+
+    A run of one of today's output types whose chain file is gone, or no
+    longer compiles, keeps today's metrics; any other output needs the line.
+    """
+    from chainlang.language.compiler import compile_file
+
+    chain = str(info.get("chain", ""))
+    problem = f"the chain file {chain!r} the run names does not exist"
+    if chain and Path(chain).is_file():
+        try:
+            return compile_file(chain).scores
+        except ChainlangError as err:
+            problem = f"the chain {chain} no longer compiles: {str(err).splitlines()[0]}"
+    if output in TRUTH_FOR_OUTPUT:
+        return ()
+    raise ScoringError(
+        f"{run_dir}: {output} outputs are scored by the chain's `score` line, but {problem}"
+    )
+
+
+def _score_uses(
+    run_dir: Path,
+    info: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    data: Dataset,
+    output: str,
+    uses: Sequence[ir.MetricUse],
+    boot: BootstrapSpec | None,
+) -> RunScore:
+    """Score a run with the metrics its ``score`` line names."""
+    from chainlang.scoring import generic
+    from chainlang.stdlib.metrics import metric_registry
+
+    registry = metric_registry()
+    ordered = sorted(records, key=lambda r: (str(r["id"]), int(r.get("sample", 0))))
+    values: dict[str, MetricValue] = {}
+    per_image: dict[str, PerImage] = {}
+    notes: list[str] = []
+    unscored: set[str] = set()
+    for use in uses:
+        found = registry.get(use.name)
+        if found is None:
+            raise ScoringError(f"{run_dir}: the chain scores with '{use.name}', an unknown metric")
+        try:
+            args = found.arguments(use.args)
+            fn = found.resolve()
+        except ChainlangError as err:
+            raise ScoringError(f"{run_dir}: {err}") from err
+        items = [_item_input(run_dir, r, data, use.truth, output) for r in ordered]
+        key = _use_key(use, uses)
+        res = generic.score_use(key, fn, args, found.higher_is_better, items, boot)
+        values.update(res.values)
+        per_image.update(res.per_image)
+        notes.extend(res.notes)
+        # finished items the metric could not score (their truth or answer unreadable)
+        unscored.update(
+            i.item_id for i in items if i.prediction is not None and i.item_id not in res.scored
+        )
+    acc, per_answer = answer_accuracy(records, bootstrap=boot)
+    if acc is not None:
+        values["answer_acc"] = acc
+        ids = tuple(per_answer)
+        per_image["answer_acc"] = PerImage(ids, np.array([per_answer[i] for i in ids]))
+    if not any(k != "answer_acc" for k in values):
+        raise ScoringError(f"{run_dir}: no item could be scored: " + "; ".join(notes[:3]))
+    return _run_score(run_dir, info, records, output, values, per_image, unscored, notes)
+
+
+def _run_score(
+    run_dir: Path,
+    info: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    output: str,
+    values: dict[str, MetricValue],
+    per_image: dict[str, PerImage],
+    unscored: set[str],
+    notes: list[str],
+) -> RunScore:
+    cov = Coverage(
+        items=len(records),
+        items_failed=sum(r.get("status") != "ok" or str(r["id"]) in unscored for r in records),
+        questions=sum(int(r.get("n_questions", 0)) for r in records),
+        questions_failed=sum(int(r.get("n_failed", 0)) for r in records),
+    )
+    costs = [c for r in records if (c := r.get("cost_usd")) is not None]
+    return RunScore(
+        run=str(run_dir),
+        chain=str(info.get("chain", "")),
+        model=str(info.get("model", "")),
+        output=output,
+        metrics=values,
+        per_image=per_image,
+        coverage=cov,
+        cost_usd=float(sum(costs)) if len(costs) == len(records) else None,
+        notes=tuple(notes),
+    )
+
+
+def _use_key(use: ir.MetricUse, uses: Sequence[ir.MetricUse]) -> str:
+    """The metric's name; its arguments and truth field are added only where uses would clash.
+
+    >>> a = ir.MetricUse(name="pck", truth="centres")
+    >>> b = ir.MetricUse(name="pck", truth="centres", args=(("r", 0.1),))
+    >>> _use_key(a, [a]), _use_key(b, [a, b])
+    ('pck', 'pck(r=0.1)')
+    """
+    key = use.name
+    if sum(u.name == use.name for u in uses) > 1 and use.args:
+        key += "(" + ", ".join(f"{k}={v}" for k, v in use.args) + ")"
+    if sum(u.name == use.name and u.args == use.args for u in uses) > 1:
+        key += f"[{use.truth}]"
+    return key
+
+
+def _item_input(
+    run_dir: Path, record: Mapping[str, Any], data: Dataset, truth: str, output: str
+) -> Any:
+    """One item's prediction, truth and image size; an unreadable truth becomes a message."""
+    from chainlang.scoring.generic import ItemInput
+
+    item_id = str(record["id"])
+    pred = _prediction(run_dir, record, output) if record.get("status") == "ok" else None
+    try:
+        item = data.get(item_id)
+        if truth not in item.truth_names():
+            known = ", ".join(item.truth_names()) or "none"
+            raise DataError(f"has no truth '{truth}' (its truth fields: {known})")
+        value = item.truth(truth)
+    except DataError as err:
+        return ItemInput(item_id, pred, None, None, f"truth.{truth}: {err}")
+    return ItemInput(item_id, pred, value, _image_size(item.image_path))
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the image header (None when it cannot be read)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return (int(im.width), int(im.height))
+    except (OSError, UnidentifiedImageError):
+        return None

@@ -17,7 +17,16 @@ MODULES = [
     for info in pkgutil.iter_modules(chainlang.scoring.__path__)
 ]
 # the modules with examples in their docstrings
-WITH_EXAMPLES = {"bootstrap", "classification", "dense", "detection", "segmentation", "specialists"}
+WITH_EXAMPLES = {
+    "bootstrap",
+    "classification",
+    "dense",
+    "detection",
+    "generic",
+    "score",
+    "segmentation",
+    "specialists",
+}
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
