@@ -12,7 +12,7 @@ from pathlib import Path
 
 from e2e_helpers import CHAINS, results, run_chain
 
-from chainlang.api import load_chain
+from chainlang.api import RunOptions, load_chain, plan
 from chainlang.testing.fake_provider import FakeProviderServer
 
 AGREE = """labels animals = "animals.labels"
@@ -100,3 +100,45 @@ def test_bounds_count_k_calls_per_sampled_ask(tmp_path: Path) -> None:
     assert bound is not None and bound.exact
     assert bound.evaluate({"k": 3}) == 4
     assert bound.evaluate({"k": 7}) == 8
+
+
+def test_plan_prices_k_calls_per_sampled_ask(sample_manifest: Path, tmp_path: Path) -> None:
+    chain = _chain(tmp_path)
+    three = plan(chain, sample_manifest, "openai:gpt-4o", options=RunOptions())
+    assert three.calls_per_item == 4 and three.exact
+    five = plan(chain, sample_manifest, "openai:gpt-4o", options=RunOptions(params={"k": "5"}))
+    assert five.calls_per_item == 6
+    assert five.usd_per_item is not None and three.usd_per_item is not None
+    assert five.usd_per_item > three.usd_per_item
+
+
+BATCHED = """chain many "Sampled questions about superpixels, four to a request" {
+  input image: Image
+  output Label
+
+  param k: Int = 2
+  answer Nearer { near: "red" | "blue" }
+  prompt near(view: Image, each which: Int) -> Nearer {
+    user [view high] "Some questions about this image."
+    each user "Question {key} ({which}): is the marked region near?"
+  }
+  let regions = superpixels(image, n = 12)
+  let votes = for r in take(regions_of(regions), 6) batch 4 {
+    ask near(view = image, which = r.id) samples k
+  }
+  return "cat"
+}
+"""
+
+
+def test_a_batched_for_asks_each_request_k_times(sample_manifest: Path, tmp_path: Path) -> None:
+    chain = tmp_path / "many.chain"
+    chain.write_text(BATCHED, encoding="utf-8")
+    bound = load_chain(chain).bounds
+    assert bound is not None
+    assert bound.evaluate({"k": 3, "K": 12}, estimate=False) == 3 * 2  # 3 x ceil(6 / 4)
+    out = tmp_path / "run"
+    run_chain(chain, sample_manifest, "random", out, {"k": "3"})
+    for r in results(out).values():
+        assert r["status"] == "ok"
+        assert len(r["questions"]) == 6 and len({q["key"] for q in r["questions"]}) == 6

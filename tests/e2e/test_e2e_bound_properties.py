@@ -2,7 +2,8 @@
 
 Hypothesis writes small chains — fan-outs over superpixels, filtered and
 answer-chosen lists, loops whose ``up to`` is a parameter formula, a data
-size or a count of answers, branches on parameters or on answers — and runs
+size or a count of answers, branches on parameters or on answers, asks with
+``samples K`` (a literal, a parameter, a parameter formula) — and runs
 each with the ``oracle`` and ``random`` answerers on two small synthetic
 scenes. For every item, the questions it asked are at most its bound
 (``program.bounds`` evaluated with the run's parameters and the K superpixels
@@ -64,9 +65,14 @@ class Gen:
         return f"{prefix}{self.n}", self.n
 
 
-def _ask(tag: int, which: str) -> str:
+def _ask(tag: int, which: str, samples: str = "") -> str:
     oracle = 'oracle { near = if x.id % 2 == 0 then "red" else "blue" }'
-    return f"ask one(view = image, which = {tag} * 100000 + {which}) {oracle}"
+    return f"ask one(view = image, which = {tag} * 100000 + {which}){samples} {oracle}"
+
+
+def _samples(draw: st.DrawFn) -> str:
+    """Nothing, or ``samples K`` (K calls for the ask) where the answers are not read."""
+    return draw(st.sampled_from(["", "", " samples 2", " samples p", " samples q - p"]))
 
 
 def _sources(draw: st.DrawFn, g: Gen) -> str:
@@ -120,7 +126,8 @@ def _loop(draw: st.DrawFn, g: Gen) -> None:
     name, tag = g.fresh("l")
     g.lines += [
         f"  let {name} = repeat with {{ i = 0 }} up to {bound} until i >= {stop} {{",
-        f'    let a = ask one(view = image, which = {tag} * 100000 + i) oracle {{ near = "red" }}',
+        f"    let a = ask one(view = image, which = {tag} * 100000 + i){_samples(draw)}"
+        ' oracle { near = "red" }',
         "    next { i = i + 1 }",
         "  }",
     ]
@@ -132,11 +139,14 @@ def _branch(draw: st.DrawFn, g: Gen) -> None:
     cond = draw(st.sampled_from(conds))
     name, tag = g.fresh("b")
     a, b = _sources(draw, g), _sources(draw, g)
+    ka = _samples(draw)
+    # both branches give the same type: plain answers, or K-lists (K may differ)
+    kb = "" if not ka else draw(st.sampled_from([" samples 2", " samples q"]))
     g.lines += [
         f"  let {name} = if {cond} {{",
-        f"    for x in {a} {{ {_ask(tag, 'x.id')} }}",
+        f"    for x in {a} {{ {_ask(tag, 'x.id', ka)} }}",
         "  } else {",
-        f"    for x in {b} {{ {_ask(tag, '50000 + x.id')} }}",
+        f"    for x in {b} {{ {_ask(tag, '50000 + x.id', kb)} }}",
         "  }",
     ]
 
