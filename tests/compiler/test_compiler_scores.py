@@ -188,6 +188,8 @@ def test_the_returned_value_must_match_any_output_type() -> None:
     codes, text = check(with_lines("Int", "mae(truth.count)", '"three"'))
     assert codes == ["E305"]
     assert "the chain returns" in text and "but its output is Int" in text
+    codes, text = check(with_lines("Points", "pck(truth.centres)", "none"))
+    assert codes == ["E305"] and "the chain returns none but its output is Points" in text
 
 
 def test_score_lines_round_trip_through_fmt(tmp_path: Path) -> None:

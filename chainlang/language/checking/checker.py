@@ -21,7 +21,7 @@ from chainlang.language import codes, ir
 from chainlang.language.analysis import staticeval
 from chainlang.language.analysis.staticeval import BSym, Static, names
 from chainlang.language.checking.exprs import ExprChecks
-from chainlang.language.checking.helpers import Binding, _literal
+from chainlang.language.checking.helpers import Binding, _literal, _shown
 from chainlang.language.checking.lints import lints
 from chainlang.language.checking.prompts import PromptChecks
 from chainlang.language.checking.repeats import repeated_asks
@@ -330,7 +330,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks, ScoreChecks):
             return None
         if result is not None and not assignable(result.type, t):
             ret = next(i for i in c.items if isinstance(i, n.Return))
-            self.diags.add(codes.wrong_output(ret.span, result.type.show(), type_text(o.type)))
+            self.diags.add(codes.wrong_output(ret.span, _shown(result.type), type_text(o.type)))
         return t
 
     def _params(self, c: n.ChainDecl) -> list[ir.Param]:
