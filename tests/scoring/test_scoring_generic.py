@@ -278,3 +278,52 @@ def test_an_unknown_metric_or_argument_is_a_scoring_error(tmp_path: Path) -> Non
     bad = ir.MetricUse(name="exact", truth="label", args=(("r", 1),))
     with pytest.raises(ScoringError, match="takes no argument 'r'"):
         score_run(run, scores=(bad,), n_boot=0)
+
+
+BOXES_CHAIN = """\
+chain boxes {
+  input image: Image
+  truth boxes: Boxes
+  output Boxes
+  score ap(truth.boxes)
+
+  return boxes_from([], [])
+}
+"""
+
+
+def test_score_run_reads_the_score_line_of_the_chain_the_run_names(tmp_path: Path) -> None:
+    truth = [["a", 0, 0, 10, 10], ["a", 20, 20, 30, 30]]
+    hit = {"label": "a", "box": [0, 0, 10, 10], "score": 1.0}
+    run, _ = _write_run(tmp_path, [{"boxes": truth}], [None], "Boxes")
+    (tmp_path / "gone.chain").write_text(BOXES_CHAIN, encoding="utf-8")
+    # the run recorded one box of two: the score line's multi-instance AP, not the paper's
+    record = {"id": "0", "key": "0#0", "status": "ok", "output": {"kind": "Boxes", "boxes": [hit]}}
+    (run / "results.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    s = score_run(run, n_boot=0)
+    assert set(s.metrics) == {"ap"}
+    assert s.metrics["ap"].value == pytest.approx(51 / 101)  # precision 1 up to recall 0.5
+
+
+def test_a_third_party_metric_scores_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from chainlang.stdlib import metrics as registry
+
+    @registry.metric(
+        "shouted(prediction: Text, truth: Text)", higher_is_better=True, doc="same, ignoring case"
+    )
+    def shouted(prediction: str, truth: str, *, image_size: Any = None) -> float:
+        return float(prediction.upper() == truth.upper())
+
+    package = SimpleNamespace(shouted=shouted)
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: [SimpleNamespace(load=lambda: package)]
+    )
+    registry._installed.cache_clear()
+    try:
+        run, _ = _write_run(tmp_path, [{"label": "cat"}, {"label": "dog"}], ["CAT", "cow"], "Label")
+        s = score_run(run, scores=(ir.MetricUse(name="shouted", truth="label"),), n_boot=0)
+    finally:
+        registry._installed.cache_clear()
+    assert s.metrics["shouted"].value == 0.5
