@@ -144,6 +144,20 @@ class Settings:
     answer_from_truth: bool = False
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """An ask's request for some scopes, before it is sent (once, or once per sample)."""
+
+    ask: ir.Ask
+    prompt: ir.Prompt
+    variant: ir.Variant
+    n: int | None  # keys of a batched request; None for a single question
+    request: ModelRequest
+    expected: Any  # the truth's answer, recorded with every question
+    scopes: list[dict[str, Any]]
+    ctxs: list[ItemContext]
+
+
 class Interpreter:
     """Runs one program for many items, sharing one scheduler."""
 
@@ -330,26 +344,26 @@ class Interpreter:
     ) -> list[Any]:
         """Ask ``scopes`` (one scope, or one per batch item): one request, or with
         ``samples K`` K requests whose answers make each scope's list of K."""
-        if e.samples is None:
-            return await self._ask_sample(e, scopes, ctxs, batched=batched, sample=0)
-        k = _as_int(await self.eval(e.samples, scopes[0], ctxs[0]), e.origin)
-        if k < 1:  # a parameter's value; a literal below 1 is refused by the checker (E608)
-            raise OperationError(f"`samples` must be at least 1, got {k}", e.origin)
+        k = 1
+        if e.samples is not None:
+            k = _as_int(await self.eval(e.samples, scopes[0], ctxs[0]), e.origin)
+            if k < 1:  # a parameter's value; a literal below 1 is refused by the checker (E608)
+                raise OperationError(f"`samples` must be at least 1, got {k}", e.origin)
+        asked = await self._question(e, scopes, ctxs, batched)
+        # The arguments and the oracle are evaluated once; the K samples differ only in
+        # ``ask_sample``, so each is its own request, journal entry and simulated draw.
         drawn = await _gather(
-            [self._ask_sample(e, scopes, ctxs, batched=batched, sample=j) for j in range(k)]
+            [self._send(asked, replace(asked.request, ask_sample=j)) for j in range(k)]
         )
+        if e.samples is None:
+            one: list[Any] = drawn[0]
+            return one
         return [list(answers) for answers in zip(*drawn, strict=True)]
 
-    async def _ask_sample(
-        self,
-        e: ir.Ask,
-        scopes: list[dict[str, Any]],
-        ctxs: list[ItemContext],
-        *,
-        batched: bool,
-        sample: int,
-    ) -> list[Any]:
-        """Ask one request for ``scopes``; ``sample`` is the ask's sample (``ask_sample``)."""
+    async def _question(
+        self, e: ir.Ask, scopes: list[dict[str, Any]], ctxs: list[ItemContext], batched: bool
+    ) -> _Asked:
+        """The request an ask builds for ``scopes``, with what recording its answer needs."""
         prompt = self.program.prompt(e.prompt)
         wanted = self.settings.variants if e.variant is None else {prompt.name: e.variant}
         variant = choose_variant(prompt, wanted)
@@ -375,7 +389,6 @@ class Interpreter:
             schema_name=_schema_name(prompt.name),
             params=self.settings.sampling,
             sample_index=self.settings.sample_index,
-            ask_sample=sample,
             oracle=given if simulated or self.settings.answer_from_truth else None,
             origin=e.origin,
             # simulated answers are drawn per question, whatever the batch (see render)
@@ -383,13 +396,19 @@ class Interpreter:
             if each is not None and spec is not None and spec.simulated
             else (),
         )
+        return _Asked(e, prompt, variant, n, request, expected, scopes, ctxs)
+
+    async def _send(self, asked: _Asked, request: ModelRequest) -> list[Any]:
+        """Send one request of an ask and record it: its values, one per scope."""
         outcome: Outcome = await self.scheduler.ask(request)
-        questions = self._record(e, prompt, variant, outcome, n, ctxs)
+        questions = self._record(
+            asked.ask, asked.prompt, asked.variant, outcome, asked.n, asked.ctxs
+        )
         for q in questions:
-            q.expected = expected
+            q.expected = asked.expected
         if outcome.ok:
-            return element_values(prompt, variant, outcome.value, n)
-        return await self._on_failure(e, questions, scopes, ctxs)
+            return element_values(asked.prompt, asked.variant, outcome.value, asked.n)
+        return await self._on_failure(asked.ask, questions, asked.scopes, asked.ctxs)
 
     def _record(
         self,
