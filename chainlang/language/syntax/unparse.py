@@ -9,6 +9,7 @@ item they were attached to by the builder. For every valid program
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 from chainlang.language.syntax import nodes as n
 
@@ -19,9 +20,13 @@ _PREC = {"if": 0, "or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6,
 _CMP = {"==", "!=", "<", "<=", ">", ">="}
 
 
+#: The line length ``fmt`` keeps to where a bracketed list can be broken.
+WIDTH = 100
+
+
 def unparse(module: n.Module) -> str:
     """Render a module in the canonical layout (ends with one newline)."""
-    chunks = [_module_item(item) for item in module.items]
+    chunks = [_fit(_module_item(item)) for item in module.items]
     text = "\n\n".join(chunks)
     if module.tail:
         text += ("\n\n" if text else "") + "\n".join(module.tail)
@@ -189,7 +194,7 @@ def _defaults(d: n.DefaultsDecl, ind: str) -> list[str]:
     ]
     head = f"{ind}defaults for {quote(d.pattern)} {{"
     inline = f"{head} {'  '.join(settings)} }}" if settings else f"{head} }}"
-    if len(inline) <= 100:
+    if len(inline) <= WIDTH:
         return [inline]
     return [head, *(f"{ind}{_IND}{x}" for x in settings), f"{ind}}}"]
 
@@ -350,3 +355,73 @@ def _atom(e: n.Expr) -> str:
             return "{}"
         return "{ " + ", ".join(f"{f.name} = {expr_text(f.value)}" for f in e.fields) + " }"
     raise TypeError(f"not an expression node: {type(e).__name__}")
+
+
+# ---- line breaking ----
+
+
+def _fit(text: str) -> str:
+    """Break lines longer than :data:`WIDTH` at their bracketed, comma-separated lists.
+
+    Works on the rendered text, so every construct that writes a list (calls,
+    list and record literals, prompt parameters, loop state) wraps the same way:
+    the line's last list gets one item per line, two spaces deeper, the closing
+    bracket back on the opening line's indent; items still too long are broken
+    the same way. Whitespace is insignificant to the grammar, so the wrapped
+    text parses to the same module. Lines inside triple-quoted text and
+    comments are left alone, and so is a line whose last list starts beyond the
+    width (a long string, or `if a then [x, y] else [y, x]`): it stays long.
+    """
+    out: list[str] = []
+    in_text = False
+    for line in text.split("\n"):
+        if in_text or '"""' in line or line.lstrip().startswith("#"):
+            in_text ^= line.count('"""') % 2 == 1
+            out.append(line)
+        else:
+            out.extend(_break(line))
+    return "\n".join(out)
+
+
+def _break(line: str) -> list[str]:
+    if len(line) <= WIDTH:
+        return [line]
+    group = _last_list(line)
+    if group is None or group[0] + 1 > WIDTH:
+        return [line]  # nothing to break, or breaking it would not shorten the line enough
+    start, end, commas = group
+    ind = line[: len(line) - len(line.lstrip())]
+    cuts = [start + 1, *(c + 1 for c in commas), end]
+    items = [line[a:b].strip().rstrip(",").strip() for a, b in pairwise(cuts)]
+    inner = [f"{ind}  {item}," for item in items[:-1]] + [f"{ind}  {items[-1]}"]
+    lines = [line[: start + 1], *inner, ind + line[end:]]
+    return [x for piece in lines for x in _break(piece)]
+
+
+def _last_list(line: str) -> tuple[int, int, list[int]] | None:
+    """The last outermost bracket pair of ``line`` holding a top-level comma.
+
+    Returns its opening and closing offsets and its commas' offsets; string
+    literals are skipped, brackets left open (a block's ``{``) are not lists.
+    Breaking the last list (as Black does) keeps what follows it short: a
+    block's ``{``, `` -> T {``, ``} up to N until c {``.
+    """
+    best: tuple[int, int, list[int]] | None = None
+    stack: list[tuple[int, list[int]]] = []
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == '"':
+            i += 1
+            while i < len(line) and line[i] != '"':
+                i += 2 if line[i] == "\\" else 1
+        elif ch in "([{":
+            stack.append((i, []))
+        elif ch in ")]}" and stack:
+            start, commas = stack.pop()
+            if not stack and commas:
+                best = (start, i, commas)
+        elif ch == "," and stack:
+            stack[-1][1].append(i)
+        i += 1
+    return best
