@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlang.errors import RunError, UsageError
+from chainlang.language.diagnostics import did_you_mean
 from chainlang.language.params import parse_param_spec
 from chainlang.runtime.session import RunOptions, load_chain, parse_model
 
@@ -347,13 +348,18 @@ def check_experiment(experiment: Experiment, program: Any | None = None) -> None
     prompts = {p.name: p for p in program.prompts}
     for name, chosen in experiment.variants.items():
         if name not in prompts:
-            raise UsageError(f"--variants: no prompt {name!r} ({_prompts_hint(program)})")
+            hint = did_you_mean(name, prompts)
+            raise UsageError(
+                f"--variants: no prompt {name!r} ({_prompts_hint(program)})"
+                + (f"; {hint}" if hint else "")
+            )
         known = [v.name for v in prompts[name].variants]
         unknown = [v for v in chosen if v not in known]
         if unknown:
+            hint = did_you_mean(unknown[0], known)
             raise UsageError(
                 f"--variants: prompt {name!r} has no variant {', '.join(map(repr, unknown))} "
-                f"(it has {', '.join(known)})"
+                f"(it has {', '.join(known)})" + (f"; {hint}" if hint else "")
             )
     names = [c.name for c in cells(experiment)]
     if experiment.baseline is not None and experiment.baseline not in names:

@@ -167,6 +167,10 @@ def test_trace_prints_every_question_with_its_images(
             r"prompt 'name' has no variant 'nope' \(it has terse, careful\)",
         ),
         (
+            "sweep {chain} --data {data} -m oracle --variants name=terse,carefull --plan-only",
+            r"has no variant 'carefull' \(it has terse, careful\); did you mean 'careful'\?",
+        ),
+        (
             "sweep {chain} --data {data} -m oracle --variants which=a,b --plan-only",
             r"no prompt 'which' \(chain 'spot' has prompts with variants name: terse, careful\)",
         ),
