@@ -23,7 +23,7 @@ from PIL import Image
 from chainlang.data.images import DECODE_ERRORS
 from chainlang.data.manifest import image_files, relative_image_path, write_manifest
 from chainlang.data.truth import IGNORE, OMNIDATA_CONVENTION
-from chainlang.errors import DataError
+from chainlang.errors import DataError, io_reason
 
 LABELS_NAME = "labels.txt"
 
@@ -32,7 +32,7 @@ def _read_text(path: Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+        raise DataError(f"cannot read {path}: {io_reason(exc)}") from exc
 
 
 def _read_json(path: Path) -> Any:

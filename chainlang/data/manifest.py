@@ -26,7 +26,7 @@ from typing import Any
 
 from chainlang.data.images import DEFAULT_MAX_PIXELS, image_size, load_image
 from chainlang.data.truth import MAP_TRUTHS, TRUTH_NAMES, decode, truth_files
-from chainlang.errors import DataError
+from chainlang.errors import DataError, io_reason
 from chainlang.image import ImageData
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -363,7 +363,7 @@ def _read_info(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+        raise DataError(f"cannot read {path}: {io_reason(exc)}") from exc
     return _check_info(raw, path)
 
 

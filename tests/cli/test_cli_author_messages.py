@@ -88,3 +88,13 @@ def test_a_clean_check_says_ok_and_json_stays_json(capsys: pytest.CaptureFixture
     assert capsys.readouterr().out == "ok (2 files, 2 chains checked)\n"
     assert main(["check", "--json", DEPTH]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_missing_labels_file_for_a_dataset_is_said_in_words(
+    scenes: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    labels = tmp_path / "labels.txt"
+    images = str(scenes / "images")
+    argv = ["data", "imagenet-val", images, str(labels), "--out", str(tmp_path / "x")]
+    err = _err(capsys, argv)
+    assert err == f"error: cannot read {labels}: no such file or folder\n"
