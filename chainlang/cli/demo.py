@@ -31,7 +31,8 @@ from chainlang.data.synthetic import generate
 from chainlang.runtime.runfolder import read_results
 from chainlang.scoring.score import TRUTH_FOR_OUTPUT, RunScore, score_run
 
-CHAINS = Path(__file__).resolve().parent.parent / "chains"
+# the repository's chains/, beside the package (a source checkout or an editable install)
+CHAINS = Path(__file__).resolve().parents[2] / "chains"
 ANSWERERS = ("oracle", "oracle:flip=0.3", "random")
 # The dense_* chains get one drawn image per scene (per point for dense_group),
 # stored in each run's images/.
