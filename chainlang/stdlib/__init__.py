@@ -20,7 +20,6 @@ and nowhere else.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 from chainlang.errors import UsageError
 from chainlang.language.types import Type
 from chainlang.stdlib.facts import Formula, LabelSource, check_labels, parse_formula
+from chainlang.stdlib.impl import load_impl
 from chainlang.stdlib.signatures import CORE, CORE_IMPL, VISION, VISION_IMPL, Sig
 from chainlang.stdlib.sigparse import OpParam, SignatureError, parse_signature
 
@@ -103,15 +103,7 @@ class Operation:
             UsageError: The module or function does not exist.
         """
         if not self._fn:
-            module, _, attr = self.impl.partition(":")
-            try:
-                fn = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                raise UsageError(
-                    f"operation '{self.name}' is implemented by {self.impl}, "
-                    f"which cannot be loaded: {exc}"
-                ) from exc
-            self._fn.append(fn)
+            self._fn.append(load_impl("operation", self.name, self.impl))
         return self._fn[0]
 
 

@@ -27,7 +27,6 @@ Third parties add metrics in two ways, neither touching global state:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -36,6 +35,7 @@ from typing import Any, TypeVar
 
 from chainlang.errors import UsageError
 from chainlang.language.types import Type
+from chainlang.stdlib.impl import load_impl
 from chainlang.stdlib.sigparse import SignatureError, parse_signature
 
 __all__ = [
@@ -111,15 +111,7 @@ class MetricSpec:
             UsageError: The module or function does not exist.
         """
         if not self._fn:
-            module, _, attr = self.impl.partition(":")
-            try:
-                fn = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                raise UsageError(
-                    f"metric '{self.name}' is implemented by {self.impl}, "
-                    f"which cannot be loaded: {exc}"
-                ) from exc
-            self._fn.append(fn)
+            self._fn.append(load_impl("metric", self.name, self.impl))
         return self._fn[0]
 
 
