@@ -19,7 +19,7 @@ from pathlib import Path
 
 from chainlang.language import codes, ir
 from chainlang.language.analysis import staticeval
-from chainlang.language.analysis.staticeval import BSym, Static, names
+from chainlang.language.analysis.staticeval import BSym, Static
 from chainlang.language.checking.exprs import ExprChecks
 from chainlang.language.checking.helpers import Binding, _literal, _shown
 from chainlang.language.checking.lints import lints
@@ -41,7 +41,6 @@ from chainlang.language.types import (
     FloatRangeT,
     FloatT,
     IntRangeT,
-    IntT,
     LabelT,
     ListT,
     OptionalT,
@@ -424,14 +423,7 @@ class Checker(PromptChecks, ValueChecks, ExprChecks, ScoreChecks):
         size = self.expr(e)
         if size.type == ERR:
             return size
-        found = self.static(size)
-        params = {k for k, b in self.env.items() if b.scope == "param"}
-        if (
-            not assignable(size.type, IntT())
-            or found is None
-            or not found.exact
-            or (params_only and names(found.formula) - params)
-        ):
+        if self.exact_int(size, params_only=params_only) is None:
             self.diags.add(codes.bad_batch_size(e.span, params_only=params_only))
         return size
 

@@ -301,6 +301,17 @@ class ExprChecks(CheckState):
         """The static value of checked ``e`` (None: known only while the chain runs)."""
         return staticeval.value_of(e, self.static_scope())
 
+    def exact_int(self, e: ir.Expr, *, params_only: bool) -> Static | None:
+        """The exact static value of the Int ``e``, or None when it has none (with
+        ``params_only``, also when it needs more than parameters and literals)."""
+        found = self.static(e)
+        if not assignable(e.type, IntT()) or found is None or not found.exact:
+            return None
+        params = {k for k, b in self.env.items() if b.scope == "param"}
+        if params_only and staticeval.names(found.formula) - params:
+            return None
+        return found
+
     def static_scope(self) -> Scope:
         """The names in scope as the static evaluator sees them.
 

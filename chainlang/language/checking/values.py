@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Literal
 
 from chainlang.language import codes, ir
 from chainlang.language.analysis.staticeval import BLit
-from chainlang.language.analysis.staticeval import names as formula_names
 from chainlang.language.checking.helpers import (
     Binding,
     _asks_in,
@@ -56,6 +55,7 @@ class ValueChecks(CheckState):
         # here so each pass is checked against the others' signatures.
         def expr(self, e: n.Expr) -> ir.Expr: ...
         def static(self, e: ir.Expr) -> Static | None: ...
+        def exact_int(self, e: ir.Expr, *, params_only: bool) -> Static | None: ...
         def depends_on_local(self, e: n.Value) -> bool: ...
         def let(self, s: n.Let, item_local: bool = False) -> ir.Let: ...
         def batch_size(self, e: n.Expr, *, params_only: bool = False) -> ir.Expr: ...
@@ -228,14 +228,8 @@ class ValueChecks(CheckState):
         k = self.expr(e)
         if k.type == ERR:
             return k
-        found = self.static(k)
-        params = {name for name, b in self.env.items() if b.scope == "param"}
-        if (
-            not assignable(k.type, IntT())
-            or found is None
-            or not found.exact
-            or formula_names(found.formula) - params
-        ):
+        found = self.exact_int(k, params_only=True)
+        if found is None:
             self.diags.add(codes.bad_samples(e.span))
         elif isinstance(found.formula, BLit) and isinstance(k_lit := found.formula.value, int):
             if k_lit < 1:
