@@ -337,7 +337,24 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(score_csv(scores))
     else:
         print(score_table(scores))
+    for line in unscored_lines(scores):
+        print(line, file=sys.stderr)
     return EXIT_OK
+
+
+def unscored_lines(scores: Sequence[Any], most: int = 5) -> list[str]:
+    """Why items of each run could not be scored (a missing or malformed truth value, an
+    answer the metric cannot read): the first ``most`` reasons of each run."""
+    lines = []
+    for s in scores:
+        notes = s.notes
+        if not notes:
+            continue
+        lines.append(f"{s.run}: {len(notes)} item(s) not scored:")
+        lines += [f"  {note}" for note in notes[:most]]
+        if len(notes) > most:
+            lines.append(f"  (+{len(notes) - most} more; `--json` lists them all)")
+    return lines
 
 
 def _baseline_runs(args: argparse.Namespace) -> list[Path]:
@@ -394,6 +411,7 @@ def score_json(s: Any) -> dict[str, Any]:
             "questions_failed": s.coverage.questions_failed,
         },
         "cost_usd": s.cost_usd,
+        "unscored": list(s.notes),
     }
 
 
