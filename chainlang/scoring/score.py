@@ -117,25 +117,8 @@ def score_run(
     if acc is not None:
         values["answer_acc"] = acc
     per_image = _per_image(output, samples, per_answer, values)
-    cov = Coverage(
-        items=len(records),
-        # failed in the run, or finished but without readable truth to score against
-        items_failed=sum(r.get("status") != "ok" or str(r["id"]) in unscored for r in records),
-        questions=sum(int(r.get("n_questions", 0)) for r in records),
-        questions_failed=sum(int(r.get("n_failed", 0)) for r in records),
-    )
-    costs = [c for r in records if (c := r.get("cost_usd")) is not None]
-    cost = float(sum(costs)) if len(costs) == len(records) else None
-    return RunScore(
-        run=str(run_dir),
-        chain=str(info.get("chain", "")),
-        model=str(info.get("model", "")),
-        output=output,
-        metrics=values,
-        per_image=per_image,
-        coverage=cov,
-        cost_usd=cost,
-    )
+    # an item with no readable truth counts as failed in coverage
+    return _run_score(run_dir, info, records, output, values, per_image, set(unscored), [])
 
 
 def score_specialist(
@@ -528,6 +511,7 @@ def _run_score(
 ) -> RunScore:
     cov = Coverage(
         items=len(records),
+        # failed in the run, or finished but without readable truth to score against
         items_failed=sum(r.get("status") != "ok" or str(r["id"]) in unscored for r in records),
         questions=sum(int(r.get("n_questions", 0)) for r in records),
         questions_failed=sum(int(r.get("n_failed", 0)) for r in records),
