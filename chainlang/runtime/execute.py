@@ -31,6 +31,7 @@ from chainlang.runtime.interpreter import (
     Settings,
 )
 from chainlang.runtime.runfolder import RunFolder, iter_results
+from chainlang.runtime.scheduler import Scheduler
 from chainlang.runtime.truth import TruthSource, truth_source_for
 
 SPECIALIST_CACHE = Path(".chainlang") / "specialists"  # next to the default journal
@@ -75,7 +76,7 @@ class Runner:
 
     program: ir.Program
     settings: Settings
-    scheduler: Any
+    scheduler: Scheduler
     folder: RunFolder
     samples: int = 1
     window: int = 4
@@ -103,7 +104,7 @@ class Runner:
                 for unit in self._units(dataset):
                     for _ in unit:
                         await gate.acquire()
-                    if getattr(self.scheduler, "budget_stop", None):
+                    if self.scheduler.budget_stop:
                         break  # the budget refused a question: start no more items
                     tg.create_task(self._run_unit(unit, gate))
         except asyncio.CancelledError:
@@ -115,7 +116,7 @@ class Runner:
     def _write_summary(self) -> RunSummary:
         # Streamed: the run's records stay on disk while they are totalled.
         summary = summarise(iter_results(self.folder.path), time.perf_counter() - self.started)
-        stop = getattr(self.scheduler, "budget_stop", None)
+        stop = self.scheduler.budget_stop
         summary = replace(
             summary,
             paid_now_usd=None if self._now.paid is None else round(self._now.paid, 6),
