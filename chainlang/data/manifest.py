@@ -7,7 +7,9 @@ One item per line::
      "inputs": {"points": [[120, 88, 1]]}, "meta": {...}}
 
 ``dataset.json`` (or a first line ``{"dataset": {...}}``) names the label set and the truth
-conventions, e.g. ``{"labelset": "coco80", "truth": {"depth": {"scale": 0.001953125}}}``.
+conventions, e.g. ``{"labelset": "coco80", "truth": {"depth": {"scale": 0.001953125}}}``, and
+declares typed truth fields beyond the seven built-in kinds, e.g.
+``{"truth_fields": {"count": "Int", "size_rank": "Ranking"}}`` (:mod:`chainlang.data.fields`).
 
 :func:`load_dataset` scans the manifest once to index item ids (byte offsets only); items are
 parsed again when used, and images and truth files are read only when asked for, so memory
@@ -16,16 +18,24 @@ does not grow with the dataset.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from chainlang.data.fields import (
+    DECLARATION_KEY,
+    FieldError,
+    check_fields,
+    decode_field,
+    parse_declarations,
+)
 from chainlang.data.images import DEFAULT_MAX_PIXELS, image_size, load_image
-from chainlang.data.truth import MAP_TRUTHS, TRUTH_NAMES, decode, truth_files
+from chainlang.data.truth import KIND_TYPES, MAP_TRUTHS, TRUTH_NAMES, decode, truth_files
 from chainlang.errors import DataError, io_reason
 from chainlang.image import ImageData
 
@@ -48,6 +58,8 @@ class Item:
     base: Path
     conventions: Mapping[str, Any]
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # The dataset's typed truth fields: name -> type (``dataset.json`` ``truth_fields``).
+    fields: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     def image(self) -> ImageData:
         """Load the item's image as upright RGB.
@@ -93,6 +105,13 @@ class Item:
         return self._decode(name, raw) if name in TRUTH_NAMES else raw
 
     def _decode(self, name: str, raw: Any) -> Any:
+        if name in self.fields:
+            try:
+                return decode_field(self.fields[name], raw)
+            except FieldError as exc:
+                raise DataError(
+                    f"item {self.id!r}: truth {name!r} (declared {self.fields[name]}): {exc}"
+                ) from None
         conventions = self.conventions.get(name, _EMPTY)
         try:
             value = decode(name, raw, self.base, conventions)
@@ -113,12 +132,24 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class DatasetInfo:
-    """What ``dataset.json`` declares: a name, the label set and per-truth conventions."""
+    """What ``dataset.json`` declares: a name, the label set, per-truth conventions and
+    the typed truth fields (name -> type name, :mod:`chainlang.data.fields`)."""
 
     name: str
     labelset: str | None
     conventions: Mapping[str, Any]
     raw: Mapping[str, Any]
+    fields: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def truth_type(self, name: str) -> str | None:
+        """The type of truth ``name``: a declared field's, a built-in kind's, else None.
+
+        >>> DatasetInfo("d", None, {}, {}, {"count": "Int"}).truth_type("count")
+        'Int'
+        >>> DatasetInfo("d", None, {}, {}).truth_type("depth")
+        'DepthMap'
+        """
+        return self.fields.get(name) or KIND_TYPES.get(name)
 
 
 class Dataset:
@@ -160,8 +191,10 @@ class Dataset:
             return
         with self.manifest.open("rb") as f:
             for lineno, line in enumerate(f, 1):
-                record = _parse_line(line, self.manifest, lineno)
-                if record is not None:
+                record = _parse_line(
+                    line, self.manifest, lineno, allow_header=lineno == 1, fields=self.info.fields
+                )
+                if record is not None and "dataset" not in record:  # not the header line
                     yield self._item(record, lineno)
 
     def ids(self) -> list[str]:
@@ -184,7 +217,7 @@ class Dataset:
         with self.manifest.open("rb") as f:
             f.seek(self._index[item_id])
             line = f.readline()
-        record = _parse_line(line, self.manifest, None)
+        record = _parse_line(line, self.manifest, None, fields=self.info.fields)
         assert record is not None  # the offset was indexed from a non-blank item line
         return self._item(record, None)
 
@@ -208,6 +241,7 @@ class Dataset:
             base=base,
             conventions=self.info.conventions,
             max_pixels=self._max_pixels,
+            fields=self.info.fields,
         )
 
     def _folder_item(self, item_id: str) -> Item:
@@ -281,7 +315,8 @@ def _load_manifest(manifest: Path, max_pixels: int) -> Dataset:
     with manifest.open("rb") as f:
         for lineno, line in enumerate(f, 1):
             start, offset = offset, offset + len(line)
-            record = _parse_line(line, manifest, lineno, allow_header=lineno == 1)
+            fields = _declared(raw_info)
+            record = _parse_line(line, manifest, lineno, allow_header=lineno == 1, fields=fields)
             if record is None:
                 continue
             if "dataset" in record:  # the optional header line
@@ -305,7 +340,12 @@ def _load_manifest(manifest: Path, max_pixels: int) -> Dataset:
 
 
 def _parse_line(
-    line: bytes, manifest: Path, lineno: int | None, *, allow_header: bool = False
+    line: bytes,
+    manifest: Path,
+    lineno: int | None,
+    *,
+    allow_header: bool = False,
+    fields: Mapping[str, str] = _EMPTY,
 ) -> dict[str, Any] | None:
     where = f"{manifest}:{lineno}" if lineno else str(manifest)
     if not line.strip():
@@ -320,7 +360,7 @@ def _parse_line(
         _check_text(record, where)
     if allow_header and set(record) == {"dataset"}:
         return record
-    _check_record(record, where)
+    _check_record(record, where, fields)
     return record
 
 
@@ -337,7 +377,9 @@ def _check_text(record: Mapping[str, Any], where: str) -> None:
         ) from None
 
 
-def _check_record(record: Mapping[str, Any], where: str) -> None:
+def _check_record(
+    record: Mapping[str, Any], where: str, fields: Mapping[str, str] = _EMPTY
+) -> None:
     unknown = set(record) - _ITEM_KEYS
     if unknown:
         raise DataError(
@@ -351,12 +393,33 @@ def _check_record(record: Mapping[str, Any], where: str) -> None:
     for key in ("truth", "inputs", "meta"):
         if not isinstance(record.get(key, {}), dict):
             raise DataError(f"{where}: item {item_id!r}: {key!r} must be an object")
-    unknown_truth = set(record.get("truth", {})) - set(TRUTH_NAMES)
+    unknown_truth = set(record.get("truth", {})) - set(TRUTH_NAMES) - set(fields)
     if unknown_truth:
         raise DataError(
-            f"{where}: item {item_id!r}: unknown truth kinds {sorted(unknown_truth)} "
-            f"(known: {', '.join(TRUTH_NAMES)})"
+            f"{where}: item {item_id!r}: {_unknown_truth(sorted(unknown_truth), fields)}"
         )
+    try:
+        check_fields(record.get("truth", {}), fields, item_id)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+
+
+def _unknown_truth(names: list[str], fields: Mapping[str, str]) -> str:
+    """Why a truth name is refused, with the names a dataset may use and how to add one."""
+    declared = ", ".join(fields) or "none"
+    close = difflib.get_close_matches(names[0], [*TRUTH_NAMES, *fields], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    example = json.dumps({DECLARATION_KEY: {names[0]: "Int"}})
+    return (
+        f"unknown truth {', '.join(map(repr, names))} (built-in kinds: {', '.join(TRUTH_NAMES)}; "
+        f"declared in dataset.json {DECLARATION_KEY!r}: {declared}).{hint} A new truth field "
+        f"is declared with its type in dataset.json, e.g. {example}"
+    )
+
+
+def _declared(raw_info: Mapping[str, Any]) -> Mapping[str, str]:
+    """The typed truth fields ``raw_info`` declares (already checked by :func:`_check_info`)."""
+    return MappingProxyType(dict(raw_info.get(DECLARATION_KEY, {})))
 
 
 def _read_info(path: Path) -> dict[str, Any]:
@@ -378,6 +441,7 @@ def _check_info(raw: Any, where: Path) -> dict[str, Any]:
         raise DataError(f"{where}: unknown truth kinds {sorted(unknown)} in 'truth'")
     if "labelset" in raw and not isinstance(raw["labelset"], str):
         raise DataError(f"{where}: 'labelset' must be a name or a path string")
+    parse_declarations(raw.get(DECLARATION_KEY, {}), where, TRUTH_NAMES)
     return raw
 
 
@@ -394,7 +458,9 @@ def _info(raw: Mapping[str, Any], manifest: Path) -> DatasetInfo:
         {k: MappingProxyType(dict(v)) for k, v in raw.get("truth", {}).items()}
     )
     name = raw.get("name") or manifest.parent.name
-    return DatasetInfo(str(name), labelset, conventions, MappingProxyType(dict(raw)))
+    return DatasetInfo(
+        str(name), labelset, conventions, MappingProxyType(dict(raw)), _declared(raw)
+    )
 
 
 def _looks_like_path(labelset: str) -> bool:
@@ -418,18 +484,20 @@ def write_manifest(
         DataError: A record is malformed or an id repeats.
     """
     out.mkdir(parents=True, exist_ok=True)
+    checked = _check_info(dict(info), out)
+    fields = _declared(checked)
     manifest = out / MANIFEST_NAME
     tmp = out / (MANIFEST_NAME + ".tmp")
     seen: set[str] = set()
     with tmp.open("w", encoding="utf-8") as f:
         for n, record in enumerate(records, 1):
-            _check_record(record, f"record {n}")
+            _check_record(record, f"record {n}", fields)
             if record["id"] in seen:
                 raise DataError(f"record {n}: duplicate item id {record['id']!r}")
             seen.add(record["id"])
             f.write(json.dumps(record, separators=(",", ":")) + "\n")
     info_tmp = out / (INFO_NAME + ".tmp")
-    info_tmp.write_text(json.dumps(_check_info(dict(info), out), indent=2) + "\n", encoding="utf-8")
+    info_tmp.write_text(json.dumps(checked, indent=2) + "\n", encoding="utf-8")
     os.replace(info_tmp, out / INFO_NAME)
     os.replace(tmp, manifest)
     return manifest

@@ -36,6 +36,16 @@ from chainlang.errors import DataError
 
 TRUTH_NAMES = ("label", "boxes", "semantic", "instances", "points", "depth", "normals")
 MAP_TRUTHS = frozenset({"semantic", "instances", "depth", "normals"})
+#: The chain type of each built-in kind (``truth depth: DepthMap``); typed fields declare theirs.
+KIND_TYPES: dict[str, str] = {
+    "label": "Label",
+    "boxes": "Boxes",
+    "semantic": "SemanticMask",
+    "instances": "InstanceMask",
+    "points": "Points",
+    "depth": "DepthMap",
+    "normals": "NormalMap",
+}
 IGNORE = 255
 
 # Our normal frame, written in the same words a dataset uses to declare its own.

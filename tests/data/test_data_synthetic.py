@@ -21,7 +21,18 @@ def test_labelset_file_matches_the_generator() -> None:
 def test_dataset_has_every_truth_kind(synthetic_dir: Path) -> None:
     ds = load_dataset(synthetic_dir)
     assert len(ds) == 4 and ds.labelset == "synthetic"
-    assert ds.truth_names() == {"label", "boxes", "semantic", "instances", "depth", "normals"}
+    assert ds.truth_names() == {
+        "label",
+        "boxes",
+        "semantic",
+        "instances",
+        "depth",
+        "normals",
+        "count",
+        "centres",
+        "size_rank",
+        "depth_rank",
+    }
     assert ds.input_names() == {"points"}
     item = ds.get("scene_00000")
     assert item.image().size == (240, 180)

@@ -11,13 +11,25 @@ from PIL import Image
 
 from chainlang.data.manifest import INFO_NAME, MANIFEST_NAME, write_manifest
 from chainlang.data.synthetic.annotate import annotations as scene_annotations  # vs __future__
+from chainlang.data.synthetic.annotate import object_truth
 from chainlang.data.synthetic.classes import CLASSES, IGNORE
 from chainlang.data.synthetic.rendering import Render, Scene, render
 from chainlang.data.synthetic.sampling import sample_scene
 from chainlang.errors import UsageError
 
 STAMP_NAME = "synthetic.json"
-GENERATOR_VERSION = 1
+# 2: the object truth (count, centres, size_rank, depth_rank) joined the manifest; the
+# files and the other truth values are unchanged, but older folders lack these fields.
+GENERATOR_VERSION = 2
+
+#: The typed truth fields of every scene (``dataset.json`` ``truth_fields``), see
+#: :func:`chainlang.data.synthetic.annotate.object_truth`.
+OBJECT_FIELDS: dict[str, str] = {
+    "count": "Int",
+    "centres": "Points",
+    "size_rank": "Ranking",
+    "depth_rank": "Ranking",
+}
 
 
 def generate(n: int, out: Path, seed: int = 0, size: tuple[int, int] = (640, 480)) -> Path:
@@ -86,6 +98,7 @@ def _write_scene(out: Path, seed: int, k: int, width: int, height: int) -> dict[
     Image.fromarray(r.semantic).save(out / "semantic" / f"{sid}.png")
     Image.fromarray(r.instances.astype(np.uint16)).save(out / "instances" / f"{sid}.png")
     ann = scene_annotations(scene, r)
+    objects = object_truth(scene, r)
     return {
         "id": sid,
         "image": f"images/{sid}.png",
@@ -96,6 +109,7 @@ def _write_scene(out: Path, seed: int, k: int, width: int, height: int) -> dict[
             "instances": f"instances/{sid}.png",
             "depth": f"depth/{sid}.npy",
             "normals": f"normals/{sid}.npy",
+            **{name: objects[name] for name in OBJECT_FIELDS},
         },
         "inputs": {"points": ann["points"]},
         "meta": {
@@ -117,5 +131,6 @@ def _dataset_info(seed: int) -> dict[str, Any]:
             "normals": {"convention": "right-up-toward"},
             "semantic": {"num_classes": len(CLASSES), "ignore": IGNORE},
         },
+        "truth_fields": dict(OBJECT_FIELDS),
         "source": {"generator": "chainlang.synthetic", "version": GENERATOR_VERSION, "seed": seed},
     }
