@@ -20,6 +20,7 @@ the run names, as the run itself was.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,11 +279,22 @@ def _agreement(answer: Any, expected: Any) -> tuple[int, int]:
 
 
 def _norm(value: Any) -> Any:
+    """A leaf for comparison: texts case- and space-folded, lists as sorted multisets.
+
+    Lists are sorted by their JSON text, so lists of records or of mixed values
+    (an answer listing objects as ``{label, cell}``) compare too.
+    """
     if isinstance(value, str):
         return " ".join(value.lower().replace("_", " ").split())
     if isinstance(value, list):
-        return sorted(_norm(v) for v in value)
+        return sorted((_norm(v) for v in value), key=_sort_key)
+    if isinstance(value, Mapping):
+        return {k: _norm(v) for k, v in value.items()}
     return value
+
+
+def _sort_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _dataset(info: Mapping[str, Any], given: Any, run_dir: Path) -> Dataset:

@@ -86,6 +86,15 @@ def contains(xs: Sequence[Any], x: Any) -> bool:
     return x in xs
 
 
+def or_else(x: Any, fallback: Any) -> Any:
+    """``x``, or ``fallback`` where ``x`` is missing (an ``else skip`` answer).
+
+    >>> or_else(None, []), or_else(["2", "1"], [])
+    ([], ['2', '1'])
+    """
+    return fallback if x is None else x
+
+
 def present(xs: Sequence[Any]) -> list[Any]:
     """The elements that are not missing."""
     return [x for x in xs if x is not None]

@@ -104,6 +104,7 @@ VISION: tuple[str | Sig, ...] = (
         "cells(grid: Grid) -> [Cell]",
         size="count(grid)",
     ),
+    "cell_at(grid: Grid, point: Point) -> Cell",
     "degenerate(grid: Grid) -> Bool",
     "hull(grid: Grid, chosen: [Bool]) -> Box",
     "touches_all_borders(grid: Grid, chosen: [Bool]) -> Bool",
@@ -211,6 +212,7 @@ CORE: tuple[str | Sig, ...] = (
         size="at_most(len(xs))",
     ),
     "contains(xs: [T], x: T) -> Bool",
+    "or_else(x: T?, fallback: T) -> T",
     sig(
         "present(xs: [T?]) -> [T]",
         size="at_most(len(xs))",

@@ -13,7 +13,7 @@ from PIL import Image
 
 from chainlang.errors import OperationError
 from chainlang.image import ImageData
-from chainlang.vision.values import Box, Cell, Grid, Mask, Region
+from chainlang.vision.values import Box, Cell, Grid, Mask, Region, as_point
 
 
 def full_box(image: ImageData) -> Box:
@@ -161,6 +161,21 @@ def cell_box(cell: Cell) -> Box:
 
 _ROW_WORDS = ("top", "middle", "bottom")
 _COL_WORDS = ("left", "center", "right")
+
+
+def cell_at(grid: Grid, point: object) -> Cell:
+    """The cell holding pixel ``point`` (rounded to whole pixels; cells are half-open).
+
+    Raises:
+        OperationError: the point lies outside the grid's box.
+    """
+    x, y = as_point(point)
+    for cell in grid.cells:
+        b = cell.box
+        if b.x0 <= x < b.x1 and b.y0 <= y < b.y1:
+            return cell
+    g = grid.box
+    raise OperationError(f"point ({x}, {y}) is outside the grid ({g.x0}, {g.y0}, {g.x1}, {g.y1})")
 
 
 def cell_position(cell: Cell) -> str:

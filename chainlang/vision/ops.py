@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from chainlang.vision.geometry import (
     bbox,
+    cell_at,
     cell_box,
     cell_position,
     cells,
@@ -85,6 +86,7 @@ __all__ = [
     "box_overlaps",
     "boxes_from",
     "boxes_of",
+    "cell_at",
     "cell_box",
     "cell_position",
     "cells",

@@ -48,3 +48,17 @@ def test_interval_follows_the_bootstrap_setting() -> None:
 
 def test_no_truth_answers_gives_no_metric() -> None:
     assert answer_accuracy([{"id": "c", "questions": [_question("yes", None)]}]) == (None, {})
+
+
+def test_lists_of_records_compare_as_sets_without_failing() -> None:
+    # An answer listing objects as records ({label, cell}) has no natural order to sort by.
+    found = [{"label": "cone", "cell": 6}, {"label": "Cube", "cell": 2}]
+    truth = [{"label": "cube", "cell": 2}, {"label": "cone", "cell": 6}]
+    other = [{"label": "cube", "cell": 3}, {"label": "cone", "cell": 6}]
+    records = [
+        {"id": "a", "questions": [_question({"objects": found}, {"objects": truth})]},
+        {"id": "b", "questions": [_question({"objects": other}, {"objects": truth})]},
+        {"id": "c", "questions": [_question([[2, 1], "x", 3], [3, "x", [2, 1]])]},
+    ]
+    _, per_item = answer_accuracy(records)
+    assert per_item == {"a": 1.0, "b": 0.0, "c": 1.0}

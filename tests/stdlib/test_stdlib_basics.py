@@ -129,3 +129,33 @@ def test_every_chain_example_in_the_stdlib_docs_checks_clean() -> None:
     for block in blocks:
         result = check_source(block)
         assert not result.diagnostics, result.render()
+
+
+OR_ELSE = """
+answer Order { order: permutation of ["1", "2", "3"] }
+
+chain fallback "A skipped answer read as an empty order" {
+  input image: Image
+  truth count: Int
+  output Int
+  score exact(truth.count)
+
+  prompt rank(view: Image) -> Order {
+    user [view] "Order the three numbered regions, nearest first."
+  }
+
+  let o = ask rank(view = image) else skip
+  return len([t for t in or_else(o.order, [])])
+}
+"""
+
+
+def test_or_else_gives_the_fallback_only_for_a_missing_value() -> None:
+    assert core.or_else(None, []) == [] and core.or_else(["2"], []) == ["2"]
+    assert core.or_else(0, 5) == 0  # a falsy value is not missing
+    # A comprehension over an `else skip` answer's list needs a list, not `T?` (E306).
+    assert not check_source(OR_ELSE).diagnostics
+    wrong = OR_ELSE.replace("or_else(o.order, [])", "o.order")
+    assert "E306" in check_source(wrong).render()
+    mistyped = check_source(OR_ELSE.replace("or_else(o.order, [])", "or_else(o.order, 3)"))
+    assert "argument 'fallback' of 'or_else' must be permutation" in mistyped.render()

@@ -83,3 +83,13 @@ def test_paint_instance_fills_the_instance_red() -> None:
     assert ops.paint_instance(image, instances, (0, 0)) is image
     with pytest.raises(OperationError, match="instance map"):
         ops.paint_instance(image, instances[:2], (0, 0))
+
+
+def test_cell_at_finds_the_half_open_cell_under_a_point() -> None:
+    g = ops.grid_uniform(Box(0, 0, 40, 30), 3, 4)  # cells 10 x 10, numbered row by row
+    assert ops.cell_at(g, (0, 0)).index == 1
+    assert ops.cell_at(g, (10, 0)).index == 2  # x = 10 starts the second column
+    assert ops.cell_at(g, (39, 29)).index == 12
+    assert ops.cell_at(g, (25.4, 14.6)).index == 7  # rounded to whole pixels: (25, 15)
+    with pytest.raises(OperationError, match=r"point \(40, 5\) is outside the grid"):
+        ops.cell_at(g, (40, 5))
