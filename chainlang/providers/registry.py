@@ -7,6 +7,7 @@ A model spec is ``provider[:model][:key=value,...][@base_url]``::
     anthropic:claude-sonnet-4-5:api=native
     gemini:gemini-2.0-flash
     openai-compat:qwen2-vl@http://127.0.0.1:8000/v1
+    openai-compat:qwen2-vl@http://gpu1:8000/v1,http://gpu2:8000/v1   (a fleet)
     openai-compat:qwen2.5vl:7b:schema=off@http://127.0.0.1:11434/v1
     oracle            oracle:flip=0.3          random
     specialist:folder:/data/preds:task=depth
@@ -31,11 +32,12 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chainlang.errors import UsageError
 from chainlang.providers.base import ModelRef, Provider
+from chainlang.providers.fleet import EndpointFleet, fleet_base_url, split_urls
 from chainlang.providers.specs import COMPAT_PLACEHOLDER_KEY as COMPAT_PLACEHOLDER_KEY
 from chainlang.providers.specs import SPECS, ProviderSpec
 from chainlang.vision.encode import Encoder
@@ -58,10 +60,8 @@ def parse_model(spec: str) -> ModelRef:
     base_url = None
     if "@" in text and not text.startswith(_AT_NAMES_NO_URL):
         text, base_url = text.split("@", 1)
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(
-                f"model spec {spec!r}: base URL {base_url!r} must start with http(s)://"
-            )
+        # Several URLs name a fleet of replicas (providers/fleet.py), kept in one order.
+        base_url = fleet_base_url(split_urls(base_url) or [base_url], f"model spec {spec!r}")
     provider, _, rest = text.partition(":")
     described = _check_provider(provider, spec)
     segments = rest.split(":") if rest else []
@@ -117,11 +117,16 @@ def _check_model(provider: ProviderSpec, model: str, base_url: str | None, spec:
 
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
-    """Resolved connection settings for one model: key, base URL and client timeout."""
+    """Resolved connection settings for one model: key, base URL and client timeout.
+
+    ``base_url`` may name several endpoints separated by commas (a fleet);
+    ``endpoint_concurrency`` then caps the calls each one holds at once.
+    """
 
     api_key: str | None = None
     base_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    endpoint_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         # Every key a provider is built with is redacted from what the run writes.
@@ -132,7 +137,8 @@ class ProviderSettings:
     def __repr__(self) -> str:  # never print keys into logs
         key = "set" if self.api_key else None
         return (
-            f"ProviderSettings(api_key={key}, base_url={self.base_url!r}, timeout={self.timeout})"
+            f"ProviderSettings(api_key={key}, base_url={self.base_url!r}, timeout={self.timeout}, "
+            f"endpoint_concurrency={self.endpoint_concurrency})"
         )
 
 
@@ -141,7 +147,8 @@ def resolve_credentials(
 ) -> ProviderSettings:
     """Settings for ``ref``: the spec's base URL, then ``config[provider]``, then ``env``.
 
-    ``config`` looks like ``{"openai": {"api_key": ..., "base_url": ..., "timeout": 60}}``.
+    ``config`` looks like ``{"openai": {"api_key": ..., "base_url": ..., "timeout": 60}}``;
+    its ``base_url`` may be a list (a fleet), with ``endpoint_concurrency`` per endpoint.
 
     Raises:
         UsageError: a provider that needs a key has none, naming where to put it.
@@ -159,9 +166,20 @@ def resolve_credentials(
             f"no API key for {ref}: set {' or '.join(key_vars)} "
             f"or [{ref.provider}] api_key in the config"
         )
-    base = ref.base_url or section.get("base_url") or (env.get(url_var) if url_var else None)
+    configured = section.get("base_url")
+    if isinstance(configured, list):
+        configured = fleet_base_url([str(u) for u in configured], f"[{ref.provider}] base_url")
+    base = ref.base_url or configured or (env.get(url_var) if url_var else None)
     timeout = float(section.get("timeout", DEFAULT_TIMEOUT))
-    return ProviderSettings(api_key=key, base_url=base or None, timeout=timeout)
+    per_endpoint = section.get("endpoint_concurrency")
+    if per_endpoint is not None and (not isinstance(per_endpoint, int) or per_endpoint < 1):
+        raise UsageError(
+            f"[{ref.provider}] endpoint_concurrency must be a whole number of at least 1, "
+            f"got {per_endpoint!r}"
+        )
+    return ProviderSettings(
+        api_key=key, base_url=base or None, timeout=timeout, endpoint_concurrency=per_endpoint
+    )
 
 
 def check_credentials(
@@ -202,4 +220,12 @@ def make_provider(
         raise UsageError(f"provider {ref.provider!r} is not available: {exc}") from exc
     if described.simulated:
         return factory(ref, settings)
+    urls = split_urls(settings.base_url)
+    if len(urls) > 1:  # a fleet: one adapter per replica, one encoder for them all
+        encoder = encoder if encoder is not None else Encoder()
+        return EndpointFleet(
+            str(ref),
+            [(u, factory(ref, replace(settings, base_url=u), encoder=encoder)) for u in urls],
+            per_endpoint=settings.endpoint_concurrency,
+        )
     return factory(ref, settings, encoder=encoder)  # each adapter makes one if None
