@@ -116,6 +116,9 @@ class ModelRequest:
     oracle: Any = None
     origin: str | None = None  # "chains/depth.chain:31:5" for error messages
     questions: tuple[str, ...] = ()  # keyed requests: one digest per key, keys in order
+    # simulated answerers only: the truth values behind the oracle answer, by answer path
+    # (``"near"``, ``"3.right"``; see chainlang/language/graded.py), for the noisy answerers
+    graded: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,8 @@ def request_fields(request: ModelRequest, salt: str = "") -> dict[str, Any]:
     spec = find_spec(ref.provider)
     if spec is not None and spec.oracle:
         fields["oracle"] = request.oracle
+        if request.graded:  # only when set, so the keys of ungraded oracle asks stay
+            fields["graded"] = request.graded
     return fields
 
 

@@ -7,6 +7,17 @@
   each field of a record but the shared ``reasoning``; a list or an image is one
   answer (see :func:`chainlang.language.answers.flip_answers` and docs/providers.md). An
   image answer flips to the ``random`` answerer's noise.
+* ``oracle:bt=G,bias=B,prior=S`` answers like a model that errs where a model
+  would (docs/scoring.md, "Simulated answerers"). It needs a *graded* oracle
+  answer (``highest``/``ranked`` in the ask's oracle clause, which carry the true
+  value of each option: ``request.graded``). ``bt=G``: Bradley–Terry noise, so a
+  comparison whose true values differ by ``G`` is right 75% of the time (each
+  option's value is perceived with Gumbel noise of scale ``G / ln 3``; a ranking is
+  the perceived values sorted, a Plackett–Luce draw whose pairs have the same
+  odds). ``bias=B``: each pick goes to the first-listed option left (red; region
+  1) with probability ``B``. ``prior=S``: each pick goes to the lowest option in
+  the frame with probability ``S`` ("lower is nearer"; needs ``heights``). All may
+  be combined with ``flip``, which applies after.
 * ``random`` answers with a uniformly drawn valid value of the answer type (for
   an image answer, random colours per 8 x 8 block, the size of the image the request sent).
 * ``specialist:SPEC`` answers like ``oracle``, but the interpreter evaluated the
@@ -32,6 +43,7 @@ import numpy as np
 from chainlang.errors import UsageError
 from chainlang.image import ImageData
 from chainlang.language import answers
+from chainlang.language.graded import Grading
 from chainlang.language.types import ImageT, KeyedT, RecordT, Type
 from chainlang.providers.base import (
     ImagePart,
@@ -114,14 +126,21 @@ class OracleProvider(_Simulated):
     """Answers with ``request.oracle``, each answer flipped with probability ``flip``."""
 
     name = "oracle"
-    allowed_options = frozenset({"flip", "seed"})
+    allowed_options = frozenset({"flip", "seed", "bt", "bias", "prior"})
 
     def __init__(self, ref: ModelRef, settings: object = None) -> None:
         super().__init__(ref, settings)
-        flip: float = _number(ref, self.options, "flip", float, 0.0)
-        if not 0.0 <= flip <= 1.0:
-            raise UsageError(f"oracle:flip must be a probability in [0, 1], got {flip}")
-        self.flip = flip
+        self.flip: float = _probability(ref, self.options, "flip")
+        self.bias: float = _probability(ref, self.options, "bias")
+        self.prior: float = _probability(ref, self.options, "prior")
+        if self.bias + self.prior > 1.0:
+            raise UsageError(f"{ref}: bias + prior must be at most 1, got {self.bias + self.prior}")
+        self.bt: float = _number(ref, self.options, "bt", float, 0.0)
+        if not self.bt >= 0.0:
+            raise UsageError(
+                f"{ref}: bt must be a gap >= 0 (the gap answered right 75% of the time)"
+            )
+        self.graded = self.bt > 0 or self.bias > 0 or self.prior > 0
 
     async def send(self, request: ModelRequest, timeout: float) -> ModelResponse:
         """Return the (possibly flipped) oracle answer."""
@@ -138,9 +157,33 @@ class OracleProvider(_Simulated):
             rng = self.rng(request)
             flipped = self.flip > 0 and rng.random() < self.flip
             return _response(random_image(request, rng) if flipped else value)
+        if self.graded:
+            value = self._noisy(request, value)
         if self.flip > 0:
             value = self._flipped(request, value)
         return _response(value)
+
+    def _noisy(self, request: ModelRequest, value: Any) -> Any:
+        """Each graded answer of ``value`` redrawn from its truth values (bt, bias, prior);
+        a keyed request's key from its own question's generator."""
+        if not request.graded:
+            where = f" at {request.origin}" if request.origin else ""
+            raise ProviderError(
+                "bad_request",
+                f"{self.ref} needs the truth values behind the oracle answer{where}: "
+                "compute it with highest(...) or ranked(...) in the ask's oracle clause "
+                "(docs/scoring.md, 'Simulated answerers')",
+            )
+        rngs = self.key_rngs(request)
+        whole = self.rng(request)
+        for path in sorted(request.graded):
+            key = path.split(".", 1)[0]
+            rng = rngs.get(key, whole)
+            grading = Grading.from_json(request.graded[path])
+            value = _set_path(
+                value, path, noisy_answer(grading, rng, self.bt, self.bias, self.prior)
+            )
+        return value
 
     def _flipped(self, request: ModelRequest, value: Any) -> Any:
         """Each answer flipped on its own: per key of a keyed request, each key from
@@ -196,6 +239,48 @@ class RandomProvider(_Simulated):
         items = dict(keyed_items(request))
         drawn = {k: answers.random_answer(items[k], rngs[k]) for k in items}
         return _response({k: drawn.get(k, v) for k, v in value.items()})
+
+
+def noisy_answer(g: Grading, rng: np.random.Generator, bt: float, bias: float, prior: float) -> Any:
+    """One draw of a graded answer: a Bradley–Terry/Plackett–Luce perception of the
+    values (``bt``: the gap right 75% of the time), then picks in turn, each the
+    first-listed option left with probability ``bias``, the lowest in the frame left
+    with probability ``prior`` (when heights are known), else the best perceived.
+
+    For ``highest(..., equal=E)`` the answer is ``E`` when the perceived values of the
+    two options differ by at most the tie, as the oracle decides on the true ones.
+    """
+    values = np.asarray(g.values, dtype=np.float64)
+    scale = bt / np.log(3.0)  # P(right) = logistic(gap / scale) = 0.75 at gap = bt
+    perceived = values + scale * rng.gumbel(size=len(values)) if bt > 0 else values
+    picks: list[int] = []
+    left = list(range(len(values)))
+    wanted = 1 if g.kind == "one" else len(values)
+    while len(picks) < wanted:
+        draw = rng.random()
+        if draw < bias:
+            pick = left[0]
+        elif g.heights is not None and draw < bias + prior:
+            pick = max(left, key=lambda i: (g.heights[i], -i))  # type: ignore[index]
+        elif g.equal is not None and abs(perceived[0] - perceived[1]) <= g.tie:
+            return g.equal
+        else:
+            pick = max(left, key=lambda i: (perceived[i], -i))
+        picks.append(pick)
+        left.remove(pick)
+    if g.kind == "one":
+        return g.options[picks[0]]
+    return [g.options[i] for i in picks]
+
+
+def _set_path(value: Any, path: str, new: Any) -> Any:
+    """``value`` with the answer at dotted ``path`` replaced (``""``: the whole answer)."""
+    if not path:
+        return new
+    head, _, rest = path.partition(".")
+    if not isinstance(value, dict) or head not in value:
+        return value  # the answer has no such part (a shape the grading does not fit)
+    return {**value, head: _set_path(value[head], rest, new)}
 
 
 NOISE_BLOCK = 8  # px: random images are uniform colours drawn per 8 x 8 block
@@ -260,6 +345,13 @@ def simulated_provider(ref: ModelRef) -> OracleProvider | RandomProvider:
     raise UsageError(
         f"{ref.provider!r} is not a simulated answerer (use oracle, random or specialist:SPEC)"
     )
+
+
+def _probability(ref: ModelRef, options: dict[str, str], name: str) -> float:
+    p: float = _number(ref, options, name, float, 0.0)
+    if not 0.0 <= p <= 1.0:
+        raise UsageError(f"{ref.provider}:{name} must be a probability in [0, 1], got {p}")
+    return p
 
 
 def _number(ref: ModelRef, options: dict[str, str], name: str, kind: type, default: Any) -> Any:

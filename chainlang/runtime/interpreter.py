@@ -24,6 +24,7 @@ from chainlang.errors import ChainlangError, DataError, OperationError
 from chainlang.image import ImageData
 from chainlang.language import answers, ir
 from chainlang.language.analysis import staticeval
+from chainlang.language.graded import split_graded
 from chainlang.language.types import LabelT, RecordT
 from chainlang.providers.base import ModelRef, ModelRequest, Params
 from chainlang.providers.specs import find_spec
@@ -379,6 +380,10 @@ class Interpreter:
         # oracle and specialist reply with the oracle clause's answer, over the truth or
         # over a specialist's prediction standing in for it (the "X + Chain" baselines)
         simulated = answers_from is not None
+        # ``highest``/``ranked`` answers carry their truth values: the plain answer is
+        # the oracle's, the values go to the noisy simulated answerers (language/graded.py)
+        expected = split_graded(expected)[0]
+        given, gradings = split_graded(given)
         if simulated and e.oracle is not None and given is None:
             raise ItemFailed("oracle", "the item has no truth for this ask's oracle", e.origin)
         request = ModelRequest(
@@ -390,6 +395,7 @@ class Interpreter:
             params=self.settings.sampling,
             sample_index=self.settings.sample_index,
             oracle=given if simulated or self.settings.answer_from_truth else None,
+            graded=gradings if simulated and gradings else None,
             origin=e.origin,
             # simulated answers are drawn per question, whatever the batch (see render)
             questions=question_digests(variant, shared, each)
@@ -597,6 +603,8 @@ def _get(value: Any, name: str, origin: str) -> Any:
         if name in value:
             return value[name]
         raise OperationError(f"no field {name!r} (fields: {', '.join(map(str, value))})", origin)
+    if isinstance(value, tuple) and len(value) == 2 and name in ("x", "y"):
+        return value[0 if name == "x" else 1]  # a Point from centroid()/centre() is (x, y)
     try:
         return getattr(value, name)
     except AttributeError:

@@ -6,12 +6,14 @@ through untouched where the signature allows them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from chainlang.errors import OperationError
 from chainlang.language.analysis import staticeval
+from chainlang.language.graded import Grading, graded
 
 
 def len_(xs: Sequence[Any]) -> int:
@@ -368,3 +370,92 @@ def format_(template: str, a: Any, b: Any = None, c: Any = None, d: Any = None) 
     if any(v is not None for v in values[holes:]):
         raise OperationError(f"format(): {template!r} has {holes} {{}} but more values were given")
     return "".join(out)
+
+
+def log(x: float) -> float:
+    """The natural logarithm of a positive number (depth ratios become differences).
+
+    >>> round(log(2.718281828459045), 6)
+    1.0
+    """
+    if x is None or not isinstance(x, int | float) or not x > 0:
+        raise OperationError(f"log() takes a positive number, got {_literal(x)}")
+    return math.log(x)
+
+
+# Graded oracle answers (docs/scoring.md, "Simulated answerers"): the answer the
+# truth gives, computed from the truth values, carrying them for noisy answerers.
+
+
+def _grading(
+    kind: str,
+    options: Sequence[Any],
+    values: Sequence[Any],
+    heights: Sequence[Any] | None,
+    tie: float = 0.0,
+    equal: Any = None,
+) -> Grading:
+    name = "highest" if kind == "one" else "ranked"
+    if len(options) < 2:
+        raise OperationError(f"{name}() needs at least two options, got {len(options)}")
+    if len(values) != len(options):
+        raise OperationError(f"{name}() got {len(options)} options but {len(values)} values")
+    if heights is not None and len(heights) != len(options):
+        raise OperationError(f"{name}() got {len(options)} options but {len(heights)} heights")
+    if tie < 0:
+        raise OperationError(f"{name}(): tie must be >= 0, got {tie}")
+    floats = []
+    for i, v in enumerate(values):
+        if v is None or not isinstance(v, int | float) or v != v:
+            raise OperationError(f"{name}(): value {i + 1} is not a number ({_literal(v)})")
+        floats.append(float(v))
+    return Grading(
+        kind=kind,
+        options=tuple(options),
+        values=tuple(floats),
+        heights=None if heights is None else tuple(float(h) for h in heights),
+        tie=float(tie),
+        equal=equal,
+    )
+
+
+def highest(
+    options: Sequence[Any],
+    values: Sequence[Any],
+    heights: Sequence[Any] | None = None,
+    tie: float = 0.0,
+    equal: Any = None,
+) -> Any:
+    """The option with the highest value, or ``equal`` when the two values differ by at
+    most ``tie``; graded for the noisy simulated answerers.
+
+    In an oracle clause: ``near = highest(["red", "blue"], [0.0 - da, 0.0 - db])``.
+    ``heights`` (larger = lower in the frame) feed the ``prior`` answerer. Ties of
+    equal values go to the first-listed option.
+
+    >>> str(highest(["red", "blue"], [1.0, 2.0]))
+    'blue'
+    >>> str(highest(["a", "b"], [1.0, 1.1], tie=0.2, equal="="))
+    '='
+    """
+    g = _grading("one", options, values, heights, tie, equal)
+    if equal is not None and len(options) != 2:
+        raise OperationError("highest(): `equal` compares two options, got more")
+    if equal is not None and abs(g.values[0] - g.values[1]) <= g.tie:
+        return graded(equal, g)
+    best = max(range(len(options)), key=lambda i: (g.values[i], -i))
+    return graded(options[best], g)
+
+
+def ranked(
+    options: Sequence[Any], values: Sequence[Any], heights: Sequence[Any] | None = None
+) -> list[Any]:
+    """The options from the highest value to the lowest (equal values keep list order);
+    graded for the noisy simulated answerers.
+
+    >>> list(ranked(["1", "2", "3"], [0.2, 0.9, 0.5]))
+    ['2', '3', '1']
+    """
+    g = _grading("order", options, values, heights)
+    order = sorted(range(len(options)), key=lambda i: (-g.values[i], i))
+    return graded([options[i] for i in order], g)

@@ -282,4 +282,12 @@ CORE: tuple[str | Sig, ...] = (
     "str(x: T) -> Text",
     'concat(parts: [Text], sep: Text = "") -> Text',
     "format(template: Text, a: A, b: B? = none, c: C? = none, d: D? = none) -> Text",
+    "log(x: Float) -> Float",
+    # Graded oracle answers for the noisy simulated answerers (docs/scoring.md):
+    "highest(options: [T], values: [Float], heights: [Float]? = none, tie: Float = 0.0,"
+    " equal: Text? = none) -> T",
+    sig(
+        "ranked(options: [T], values: [Float], heights: [Float]? = none) -> [T]",
+        size="len(options)",
+    ),
 )
