@@ -55,6 +55,7 @@ from chainlang.language.types import (
     ListT,
     OptionalT,
     PermutationT,
+    RankingT,
     RecordT,
     TextT,
     Type,
@@ -65,6 +66,11 @@ MAX_ENUM_LABELS = 300  # above this, a label enum bloats every request; validate
 REASONING_FIELD = "reasoning"
 
 LabelLoader = Callable[[str], tuple[str, ...]]
+ImageSize = tuple[int, int]
+
+#: A random ``Ranking`` answer orders the ids "1".."RANDOM_RANKING_IDS": instance and region
+#: ids count from 1, and restricted to any of its ids the order is uniformly random.
+RANDOM_RANKING_IDS = 10
 
 
 class AnswerError(ChainlangError):
@@ -109,9 +115,11 @@ class _Vocab:
 class _Context:
     """Per-call memo so a keyed batch of 50 labels builds the label index once."""
 
-    def __init__(self, loader: LabelLoader) -> None:
+    def __init__(self, loader: LabelLoader, image_size: ImageSize | None = None) -> None:
         self.loader = loader
         self.vocabs: dict[str, _Vocab] = {}
+        # (width, height) of the image a simulated answer's points lie in, when known
+        self.image_size = image_size
 
     def labels(self, name: str) -> _Vocab:
         if name not in self.vocabs:
@@ -474,6 +482,8 @@ def _check(t: Type, v: Any, path: str, ctx: _Context) -> Any:
         return v
     if isinstance(t, IntRangeT | FloatRangeT | FixedListT | PermutationT) or t == POINT:
         return _check_shape(t, v, path, ctx)
+    if isinstance(t, RankingT):
+        return _check_ranking(v, path)
     if isinstance(t, IntT):
         return _check_int(v, path)
     if isinstance(t, FloatT):
@@ -533,6 +543,24 @@ def _check_permutation(items: list[str], values: tuple[str, ...], path: str) -> 
     return items
 
 
+def _check_ranking(v: Any, path: str) -> list[str]:
+    """A ranking's ids as text: a model writes ``"3"``, an oracle clause over an integer
+    truth ranking gives ``3``; both are the same id (the ranking metrics compare text)."""
+    if not isinstance(v, list):
+        raise _fail(path, f"expected a list of ids, got {_show(v)}")
+    out = []
+    for i, x in enumerate(v):
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, int | float) and not isinstance(x, bool) and float(x).is_integer():
+            out.append(str(int(x)))
+        else:
+            raise _fail(
+                f"{path}[{i}]", f"expected an id (a string or a whole number), got {_show(x)}"
+            )
+    return out
+
+
 def _check_point(v: Any, path: str, ctx: _Context) -> AnswerPoint:
     if isinstance(v, dict):
         xy = _check_object(path, v, [("x", FloatT()), ("y", FloatT())], ctx)
@@ -583,9 +611,19 @@ def _check_object(
 _WORDS = ("red", "blue", "left", "right", "near", "far", "cat", "tree", "road", "sky")
 
 
-def random_answer(t: Type, rng: np.random.Generator, *, labels: LabelLoader = load_labels) -> Any:
-    """A uniformly drawn valid value of ``t`` (validates against ``t``)."""
-    return _random(t, rng, _Context(labels))
+def random_answer(
+    t: Type,
+    rng: np.random.Generator,
+    *,
+    labels: LabelLoader = load_labels,
+    image_size: ImageSize | None = None,
+) -> Any:
+    """A uniformly drawn valid value of ``t`` (validates against ``t``).
+
+    ``image_size`` (width, height) is the pixel space of ``Point`` answers (the image the
+    question showed); without it a point is drawn in the unit square.
+    """
+    return _random(t, rng, _Context(labels, image_size))
 
 
 def _random(t: Type, rng: np.random.Generator, ctx: _Context) -> Any:
@@ -601,8 +639,10 @@ def _random(t: Type, rng: np.random.Generator, ctx: _Context) -> Any:
     if isinstance(t, FixedListT):
         return [_random(t.item, rng, ctx) for _ in range(t.length)]
     if t == POINT:
-        # a point's scale is the image's, which an answer type does not know: the unit square
-        return AnswerPoint(float(rng.random()), float(rng.random()))
+        return _random_point(rng, ctx)
+    if isinstance(t, RankingT):
+        ids = [str(i) for i in range(1, RANDOM_RANKING_IDS + 1)]
+        return [ids[int(i)] for i in rng.permutation(len(ids))]
     if isinstance(t, IntT):
         return int(rng.integers(0, 10))
     if isinstance(t, FloatT):
@@ -622,15 +662,28 @@ def _random(t: Type, rng: np.random.Generator, ctx: _Context) -> Any:
     raise UsageError(f"cannot draw a random {t.show()} answer")
 
 
+def _random_point(rng: np.random.Generator, ctx: _Context) -> AnswerPoint:
+    """Uniform over the image's pixel area ``[0, w) x [0, h)``, else the unit square."""
+    w, h = ctx.image_size or (1, 1)
+    return AnswerPoint(float(w * rng.random()), float(h * rng.random()))
+
+
 def other_answer(
-    t: Type, value: Any, rng: np.random.Generator, *, labels: LabelLoader = load_labels
+    t: Type,
+    value: Any,
+    rng: np.random.Generator,
+    *,
+    labels: LabelLoader = load_labels,
+    image_size: ImageSize | None = None,
 ) -> Any:
     """A valid value of ``t`` that differs from ``value`` (for ``oracle:flip=P``).
+
+    ``image_size`` as for :func:`random_answer`.
 
     Raises:
         UsageError: ``t`` has only one possible value, so nothing differs.
     """
-    ctx = _Context(labels)
+    ctx = _Context(labels, image_size)
     value = _check(t, value, "$", ctx)
     return _other(t, value, rng, ctx)
 
@@ -652,6 +705,8 @@ def _other(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> Any:
         if not others:
             raise UsageError(f"{t.show()} has a single value; no other answer exists")
         return str(rng.choice(others))
+    if isinstance(t, RankingT):  # another order of the same ids, as for a permutation
+        return _reordered(v, rng) if len(set(v)) > 1 else _random(t, rng, ctx)
     if isinstance(t, ListT):
         if not v:
             return [_random(t.item, rng, ctx)]
@@ -684,6 +739,12 @@ def _other_shape(t: Type, v: Any, rng: np.random.Generator, ctx: _Context) -> An
                 return value
     if isinstance(t, PermutationT):
         return _reordered(v, rng)  # uniform over the other orders
+    if ctx.image_size is not None:
+        # the point's space is the image: another point of it, uniformly, as random draws
+        while True:  # terminates: the area has more than one point
+            point = _random_point(rng, ctx)
+            if point != v:
+                return point
     angle, step = 2 * math.pi * float(rng.random()), 0.05 + 0.2 * float(rng.random())
     scale = max(abs(v.x), abs(v.y), 1.0)  # a point moves by 5-25 % of its own scale
     return AnswerPoint(v.x + step * scale * math.cos(angle), v.y + step * scale * math.sin(angle))
@@ -717,7 +778,13 @@ def _other_in_object(
 
 
 def flip_answers(
-    t: Type, value: Any, p: float, rng: np.random.Generator, *, labels: LabelLoader = load_labels
+    t: Type,
+    value: Any,
+    p: float,
+    rng: np.random.Generator,
+    *,
+    labels: LabelLoader = load_labels,
+    image_size: ImageSize | None = None,
 ) -> Any:
     """Replace each answer in ``value`` by a different valid one with probability ``p``
     (for ``oracle:flip=P``).
@@ -727,9 +794,9 @@ def flip_answers(
     and is kept; any other value (a label, a yes/no, a number, a list) is one answer
     and flips as a whole. An answer with a single possible value cannot be wrong and
     is kept. Each answer draws from ``rng`` in a fixed order, so equal inputs give
-    equal outputs.
+    equal outputs. ``image_size`` as for :func:`random_answer`.
     """
-    ctx = _Context(labels)
+    ctx = _Context(labels, image_size)
     return _flip(t, _check(t, value, "$", ctx), p, rng, ctx)
 
 

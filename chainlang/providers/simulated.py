@@ -189,11 +189,16 @@ class OracleProvider(_Simulated):
         """Each answer flipped on its own: per key of a keyed request, each key from
         its own question's generator (see :func:`chainlang.language.answers.flip_answers`)."""
         rngs = self.key_rngs(request)
+        size = sent_size(request)
         if not rngs:
-            return answers.flip_answers(request.answer_type, value, self.flip, self.rng(request))
+            return answers.flip_answers(
+                request.answer_type, value, self.flip, self.rng(request), image_size=size
+            )
         items = dict(keyed_items(request))
         return {
-            k: answers.flip_answers(items[k], v, self.flip, rngs[k]) if k in items else v
+            k: answers.flip_answers(items[k], v, self.flip, rngs[k], image_size=size)
+            if k in items
+            else v
             for k, v in value.items()
         }
 
@@ -232,12 +237,13 @@ class RandomProvider(_Simulated):
             return _response(random_image(request, self.rng(request)))
         rng = self.rng(request)
         rngs = self.key_rngs(request)
+        size = sent_size(request)
         if not rngs:
-            return _response(answers.random_answer(t, rng))
+            return _response(answers.random_answer(t, rng, image_size=size))
         # each key drawn from its own question; the rest (a shared reasoning) from the request
-        value = answers.random_answer(t, rng)
+        value = answers.random_answer(t, rng, image_size=size)
         items = dict(keyed_items(request))
-        drawn = {k: answers.random_answer(items[k], rngs[k]) for k in items}
+        drawn = {k: answers.random_answer(items[k], rngs[k], image_size=size) for k in items}
         return _response({k: drawn.get(k, v) for k, v in value.items()})
 
 
@@ -284,6 +290,14 @@ def _set_path(value: Any, path: str, new: Any) -> Any:
 
 
 NOISE_BLOCK = 8  # px: random images are uniform colours drawn per 8 x 8 block
+
+
+def sent_size(request: ModelRequest) -> tuple[int, int] | None:
+    """(width, height) of the last image the request sent: the pixel space the question's
+    ``Point`` answers are in (None without an image). A keyed request of several items
+    uses its last image for every key."""
+    sent = [p.image for m in request.messages for p in m.parts if isinstance(p, ImagePart)]
+    return sent[-1].size if sent else None
 
 
 def random_image(request: ModelRequest, rng: np.random.Generator) -> ImageData:

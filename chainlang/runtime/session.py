@@ -276,11 +276,13 @@ async def arun(
     from chainlang.runtime.execute import Runner
     from chainlang.runtime.labels import check_truth_labels
     from chainlang.runtime.runfolder import RunFolder
+    from chainlang.runtime.truth import check_truth_types
 
     options = options or RunOptions()
     program, path = _program(chain, chain_path, options.labels)
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
     check_truth_labels(program, dataset)
+    check_truth_types(program, dataset)
     ref = parse_model(model)
     settings = settings_for(program, ref, options, dataset)
     identity = run_identity(program, path, dataset, ref, settings, options)

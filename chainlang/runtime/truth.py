@@ -3,6 +3,10 @@
 For *Specialist + Chain* the ``oracle`` clause of every ask is evaluated on a
 specialist model's prediction instead of the truth; the specialist predicts
 each item once.
+
+:func:`check_truth_types` refuses, before a run, a chain whose declared truth
+types do not fit the dataset's (``truth count: Text`` on a dataset whose
+``count`` is an ``Int``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,20 @@ import numpy as np
 
 from chainlang.errors import ChainlangError, DataError, ScoringError, UsageError
 from chainlang.language import answers, ir
+from chainlang.language.types import (
+    POINT,
+    BoolT,
+    EnumT,
+    FloatT,
+    IntT,
+    LabelT,
+    ListT,
+    OpaqueT,
+    PermutationT,
+    RankingT,
+    TextT,
+    Type,
+)
 from chainlang.providers.specs import answers_from
 from chainlang.runtime.interpreter import ItemFailed, Settings
 
@@ -118,6 +136,69 @@ def truth_source_for(
             "never falls back to the real truth"
         )
     return SpecialistTruth(specialist)
+
+
+def check_truth_types(program: ir.Program, dataset: Any) -> None:
+    """Refuse a run whose chain declares a truth field with a type the dataset's does not fit.
+
+    Only fields the dataset knows (a built-in kind, or a field its ``dataset.json``
+    declares) are compared; a field it does not have is left to each item (its
+    questions get no oracle answer). A ``JSON`` field fits any declaration.
+
+    Raises:
+        UsageError: naming the field, the chain's type and the dataset's.
+    """
+    info = getattr(dataset, "info", None)
+    if info is None:
+        return
+    for decl in program.truth:
+        have = info.truth_type(decl.name)
+        if have is None or truth_type_fits(decl.type, have):
+            continue
+        raise UsageError(
+            f"chain {program.name!r} declares `truth {decl.name}: {decl.type.show()}`, but the "
+            f"dataset's {decl.name!r} is of type {have}; declare "
+            f"`truth {decl.name}: {_suggested(have)}` (docs/datasets.md, 'Typed truth fields')"
+        )
+
+
+def _suggested(dataset_type: str) -> str:
+    return "Label(set)" if dataset_type == "Label" else dataset_type
+
+
+def _is_id(t: Type) -> bool:
+    return isinstance(t, IntT | TextT | EnumT | LabelT) or t == OpaqueT(name="Label")
+
+
+def truth_type_fits(declared: Type, dataset_type: str) -> bool:
+    """Whether a chain's ``truth NAME: declared`` can hold the dataset's values of a type.
+
+    >>> from chainlang.language.types import FloatT, IntRangeT, TextT
+    >>> truth_type_fits(IntRangeT(lo=0, hi=20), "Int"), truth_type_fits(FloatT(), "Int")
+    (True, True)
+    >>> truth_type_fits(TextT(), "Int"), truth_type_fits(TextT(), "JSON")
+    (False, True)
+    """
+    if dataset_type == "JSON":
+        return True
+    if dataset_type == "Int":
+        return isinstance(declared, IntT | FloatT)
+    if dataset_type == "Float":
+        return isinstance(declared, FloatT)
+    if dataset_type == "Bool":
+        return isinstance(declared, BoolT)
+    if dataset_type in ("Text", "Label"):
+        return isinstance(declared, TextT | LabelT) or declared == OpaqueT(name="Label")
+    if dataset_type == "Point":
+        return declared == POINT
+    if dataset_type == "Points":
+        return isinstance(declared, ListT) and declared.item == POINT
+    if dataset_type == "Ranking":
+        return isinstance(declared, RankingT | PermutationT) or (
+            isinstance(declared, ListT) and _is_id(declared.item)
+        )
+    # a built-in kind: the type of its name (Boxes, DepthMap, ...), any label set for Label
+    return declared == OpaqueT(name=dataset_type)
 
 
 def truth_fields(program: ir.Program) -> frozenset[str]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from chainlang.language.labelsets import normalise  # the one spelling rule for labels
 from chainlang.scoring.bootstrap import PerImage
 from chainlang.scoring.common import (
     _NO_CI,
@@ -95,9 +96,11 @@ def _is_number(v: Any) -> bool:
 
 
 def _ranking(value: Any, what: str) -> list[str]:
+    """A ranking's ids in one spelling: whole numbers as text (``3``, ``3.0`` and ``"3"``
+    are one id) and text as labels compare (case, ``_``/``-``/space folded)."""
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"the {what} {value!r} is not a ranking (a list of ids or labels)")
-    return [str(_canon(v)) for v in value]
+    return [normalise(str(_canon(v))) for v in value]
 
 
 # ---------------------------------------------------------------------------

@@ -282,8 +282,12 @@ def _norm(value: Any) -> Any:
     """A leaf for comparison: texts case- and space-folded, lists as sorted multisets.
 
     Lists are sorted by their JSON text, so lists of records or of mixed values
-    (an answer listing objects as ``{label, cell}``) compare too.
+    (an answer listing objects as ``{label, cell}``) compare too. A whole number is
+    compared as its text: a ranking answer ``["3", "1"]`` agrees with an oracle
+    clause's ``[3, 1]`` over an integer truth ranking.
     """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     if isinstance(value, str):
         return " ".join(value.lower().replace("_", " ").split())
     if isinstance(value, list):

@@ -12,6 +12,7 @@ from providers_helpers import check_strict, conforms
 
 from chainlang.errors import ChainlangError, UsageError
 from chainlang.language.answers import (
+    RANDOM_RANKING_IDS,
     AnswerError,
     extract_json,
     instructions_for,
@@ -36,6 +37,7 @@ from chainlang.language.types import (
     ListT,
     OpaqueT,
     OptionalT,
+    RankingT,
     RecordT,
     TextT,
     permutation_of,
@@ -408,3 +410,63 @@ def test_flips_stay_in_the_space() -> None:
             assert other != value and validate(t, other) == other
     with pytest.raises(UsageError, match="single value"):
         other_answer(IntRangeT(lo=3, hi=3), 3, rng)
+
+
+# ------------------------------------------------- rankings, points and plain numbers
+
+RANKING = RankingT()
+
+
+def test_a_ranking_answer_takes_ids_as_text_or_whole_numbers() -> None:
+    # an oracle clause over an integer truth ranking gives [3, 1, 2]; a model writes text
+    assert validate(RANKING, [3, 1, 2]) == ["3", "1", "2"]
+    assert validate(RANKING, {"answer": ["3", "cube", 2.0]}) == ["3", "cube", "2"]
+    with pytest.raises(AnswerError, match=r"\$\[1\]: expected an id"):
+        validate(RANKING, ["1", 1.5])
+    with pytest.raises(AnswerError, match="expected a list of ids"):
+        validate(RANKING, "3, 1, 2")
+
+
+def test_random_rankings_are_uniform_orders_of_the_ids_one_to_ten() -> None:
+    rng = np.random.default_rng(2)
+    ids = [str(i) for i in range(1, RANDOM_RANKING_IDS + 1)]
+    draws = [random_answer(RANKING, rng) for _ in range(3000)]
+    assert all(sorted(d, key=int) == ids and validate(RANKING, d) == d for d in draws)
+    # restricted to any ids (a scene's 1..4), the order is uniform: 4! = 24 orders
+    sub = [tuple(x for x in d if x in {"1", "2", "3", "4"}) for d in draws]
+    counts = [sub.count(p) for p in set(sub)]
+    assert len(counts) == 24 and _chi_square(counts) < 49.7  # 0.999 quantile, 23 dof
+
+
+def test_a_flipped_ranking_is_another_order_of_the_same_ids() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        other = other_answer(RANKING, [3, 1, 2], rng)
+        assert other != ["3", "1", "2"] and sorted(other) == ["1", "2", "3"]
+
+
+def test_random_and_flipped_points_lie_in_the_image_the_question_showed() -> None:
+    rng = np.random.default_rng(9)
+    size = (320, 240)
+    draws = np.array([random_answer(POINT, rng, image_size=size) for _ in range(2000)])
+    assert (draws >= 0).all() and (draws[:, 0] < 320).all() and (draws[:, 1] < 240).all()
+    # uniform over the area: each quarter of the image gets about a quarter of the draws
+    quarters = (draws[:, 0] >= 160).astype(int) * 2 + (draws[:, 1] >= 120)
+    assert _chi_square(np.bincount(quarters, minlength=4).tolist()) < 16.3  # 0.999, 3 dof
+    flips = np.array([other_answer(POINT, [300, 10], rng, image_size=size) for _ in range(500)])
+    assert (flips >= 0).all() and (flips[:, 0] < 320).all() and (flips[:, 1] < 240).all()
+    assert np.abs(flips - [300, 10]).max(axis=1).min() > 0  # each flip moved the point
+    # far from their truth: a flipped point is as wrong as a random one (mean ~ half the image)
+    assert np.linalg.norm(flips - [300, 10], axis=1).mean() > 100
+    points = ListT(item=POINT)
+    flipped = other_answer(points, [[1, 2], [3, 4]], rng, image_size=size)
+    assert sum(tuple(p) != q for p, q in zip(flipped, [(1, 2), (3, 4)], strict=True)) == 1
+    # without an image there is no pixel space: the unit square
+    assert all(0 <= c < 1 for c in random_answer(POINT, rng))
+
+
+def test_a_plain_int_draws_from_zero_to_nine_as_documented() -> None:
+    rng = np.random.default_rng(1)
+    draws = [random_answer(IntT(), rng) for _ in range(2000)]
+    assert set(draws) == set(range(10))
+    assert _chi_square([draws.count(k) for k in range(10)]) < 27.9  # 0.999 quantile, 9 dof

@@ -174,6 +174,18 @@ def test_rankings_of_integer_ids_and_the_reversed_order() -> None:
     assert generic.spearman([1, 2, 3], [1, 2, 3]) == pytest.approx(1.0)
 
 
+def test_a_text_permutation_answer_scores_against_an_integer_truth_ranking() -> None:
+    truth = [3, 1, 2, 5, 4]  # e.g. the synthetic scenes' size_rank, instance ids
+    answer = ["3", "1", "2", "5", "4"]  # a `permutation of ["1".."5"]` answer, oracle-equivalent
+    assert generic.kendall_tau(answer, truth) == pytest.approx(1.0)
+    assert generic.spearman(answer, truth) == pytest.approx(1.0)
+    assert generic.kendall_tau(answer[::-1], truth) == pytest.approx(-1.0)
+    # and the other way round, whole floats too (a truth ranking written as text, a JSON 3.0)
+    assert generic.kendall_tau([3.0, 1, 2, 5, 4], ["3", "1", "2", "5", "4"]) == pytest.approx(1.0)
+    # labels compare as labels do: case and _/-/space folded
+    assert generic.kendall_tau(["Traffic light", "CAT"], ["traffic_light", "cat"]) == 1.0
+
+
 @pytest.mark.parametrize(
     ("pred", "truth", "message"),
     [
