@@ -123,11 +123,27 @@ def test_zip_gives_records_whose_fields_keep_their_types() -> None:
 DOC = Path(__file__).resolve().parents[2] / "docs" / "stdlib.md"
 
 
-def test_every_chain_example_in_the_stdlib_docs_checks_clean() -> None:
+def test_every_chain_example_in_the_stdlib_docs_checks_clean(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     blocks = re.findall(r"```chain\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
     assert len(blocks) >= 2
+    # the worked plugin example checks with the plugin's operation and metric, and is the
+    # chain the package ships
+    plugin = DOC.parents[1] / "examples" / "plugin"
+    monkeypatch.syspath_prepend(str(plugin / "src"))
+    from chainlang_snap.metrics import within
+    from chainlang_snap.operations import snap
+
+    from chainlang.stdlib.metrics import metric_registry
+
+    ops, metrics = default_registry().with_operations([snap]), metric_registry(extra=[within])
     for block in blocks:
-        result = check_source(block)
+        if "chainlang-snap plugin" in block:
+            assert block == (plugin / "snap.chain").read_text(encoding="utf-8")
+            result = check_source(block, registry=ops, metrics=metrics)
+        else:
+            result = check_source(block)
         assert not result.diagnostics, result.render()
 
 

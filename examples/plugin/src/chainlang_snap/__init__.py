@@ -1,0 +1,1 @@
+"""An example chainlang plugin: the ``snap`` operation and the ``within`` metric."""
