@@ -23,6 +23,12 @@ def syn_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def syn_four(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four small synthetic scenes: enough answers for the example chains' flip column."""
+    return generate(4, tmp_path_factory.mktemp("syn4"), seed=0, size=(320, 240))
+
+
+@pytest.fixture(scope="session")
 def photo_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four real photos (scikit-image data) with ``truth.label`` and ``truth.boxes``."""
     return build_photo_dataset(tmp_path_factory.mktemp("photos"))

@@ -6,7 +6,10 @@ data it runs on and the metric that judges it, so no chain ships untested.
 
 Each chain runs on small data with ``oracle``, ``oracle:flip=0.3`` and
 ``random``; every item must end ``ok``, the score must report the chain's
-headline metrics, and ``oracle`` must beat ``random`` on the main metric.
+headline metrics (or the metrics its ``score`` line names), and ``oracle`` must
+beat ``random`` on the main metric. The example chains of new tasks
+(``examples/``) must also order the three answerers: oracle above
+``oracle:flip=0.3`` above random, on each metric they list.
 Each chain is also planned for one model of each real provider (the plan's
 dry run evaluates the whole chain with stand-in answers). Exact figures are
 left to the ceiling, calibration and plan-accuracy tests.
@@ -42,6 +45,10 @@ class Case:
     main: str  # the metric on which oracle must beat random
     params: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=lambda: dict(RELABEL))
+    # The metrics of the chain's `score` line (none: the output type's headline metrics).
+    metrics: tuple[str, ...] = ()
+    # Metrics on which oracle > oracle:flip=0.3 > random (in each metric's direction).
+    ordered: tuple[str, ...] = ()
 
 
 # Every .chain file under chains/, relative to it.
@@ -59,6 +66,28 @@ EXPECTED: dict[str, Case] = {
     "dense_group.chain": Case("syn_manifest", "InstanceMask", "miou", {"side": "384"}),
     # A user label set of its own: the bundled animal photos carry its labels.
     "examples/label.chain": Case("sample_manifest", "Label", "top1", labels={}),
+    # New tasks (docs/tasks.md), scored by their `score` lines against the scenes' truth.
+    "examples/count.chain": Case(
+        "syn_four", "Int", "exact", metrics=("exact", "mae"), ordered=("exact", "mae")
+    ),
+    "examples/centres.chain": Case(
+        "syn_four",
+        "[Point]",  # `Points` is the list of points
+        "pck",
+        metrics=("point_error", "pck"),
+        ordered=("point_error", "pck"),
+    ),
+    "examples/size_rank.chain": Case(
+        "syn_four",
+        "Ranking",
+        "kendall_tau",
+        metrics=("kendall_tau", "spearman"),
+        ordered=("kendall_tau", "spearman"),
+    ),
+    "examples/instances.chain": Case("syn_four", "Boxes", "ap", metrics=("ap",), ordered=("ap",)),
+    "examples/listwise_depth.chain": Case(
+        "syn_four", "DepthMap", "spearman", {"segments": "40"}, ordered=("spearman", "delta1")
+    ),
 }
 
 
@@ -103,7 +132,7 @@ def _run(name: str, model: str, data: Path, root: Path) -> RunScore:
     assert not result.summary.failures, result.summary.failures
     score = score_run(out, n_boot=0)
     assert score.output == case.output
-    missing = set(HEADLINE[case.output]) - set(score.metrics)
+    missing = set(case.metrics or HEADLINE[case.output]) - set(score.metrics)
     assert not missing, f"{name} under {model}: no {sorted(missing)} in {sorted(score.metrics)}"
     assert score.coverage.items_failed == 0
     return score
@@ -124,6 +153,20 @@ def test_oracle_beats_random(name: str, scored: Callable[[str, str], RunScore]) 
     if not high.higher_is_better:
         high, low = low, high
     assert high.value > low.value, f"{name}: oracle {main} {high.value} vs random {low.value}"
+
+
+ORDERED = sorted(n for n in EXPECTED if EXPECTED[n].ordered)
+
+
+@pytest.mark.parametrize("name", ORDERED)
+def test_flipped_oracle_lies_between_oracle_and_random(
+    name: str, scored: Callable[[str, str], RunScore]
+) -> None:
+    for metric in EXPECTED[name].ordered:
+        values = [scored(name, model).metrics[metric] for model in ANSWERERS]
+        got = [v.value for v in values]
+        sign = 1.0 if values[0].higher_is_better else -1.0
+        assert sign * got[0] > sign * got[1] > sign * got[2], f"{name} {metric}: {got}"
 
 
 @pytest.mark.parametrize("provider", sorted(REAL_MODELS))
