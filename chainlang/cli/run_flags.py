@@ -126,6 +126,13 @@ RUN_FLAGS: tuple[RunFlag, ...] = (
         RUN,
     ),
     RunFlag(
+        "--workers",
+        "workers",
+        int,
+        "processes for the image work (default: one per core; 1: all in the run's process)",
+        RUN,
+    ),
+    RunFlag(
         "--poll",
         "poll_s",
         float,

@@ -9,6 +9,7 @@ items that finished and replays the rest from the journal.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -19,22 +20,25 @@ from typing import Any
 import numpy as np
 
 from chainlang.data.manifest import Dataset, Item
-from chainlang.errors import ChainlangError, RunError, UsageError
 from chainlang.image import ImageData
 from chainlang.language import ir
-from chainlang.runtime.batching import ItemBatcher
-from chainlang.runtime.interpreter import (
-    Interpreter,
-    ItemContext,
-    ItemFailed,
-    Question,
-    Settings,
+from chainlang.runtime.interpreter import Question, Settings
+from chainlang.runtime.itemrun import (
+    ItemResult,
+    asks_of,
+    evaluate_item,
+    item_batched_asks,
+    item_inputs,
+    result_key,
+    unit_batchers,
 )
+from chainlang.runtime.prep_pool import AUTO_MIN_UNITS, PrepPool, pool_size
 from chainlang.runtime.runfolder import RunFolder, iter_results
 from chainlang.runtime.scheduler import Scheduler
 from chainlang.runtime.truth import TruthSource, truth_source_for
 
 SPECIALIST_CACHE = Path(".chainlang") / "specialists"  # next to the default journal
+Unit = list[tuple[Item, int]]  # items run together: one, or a ``batch items`` chunk
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,12 @@ class Runner:
     # specialist that cannot serve the chain stops the run before any item).
     truth_source: TruthSource | None = None
     specialist_cache: Path | None = SPECIALIST_CACHE
+    # Processes evaluating items (chainlang.runtime.prep_pool); 1: all in this process;
+    # None: decided by the run's size (pool_size).
+    workers: int | None = 1
     # Totals of the records this invocation wrote (what it paid).
     _now: _Totals = field(default_factory=lambda: _Totals())
+    _pool: PrepPool | None = None
 
     def __post_init__(self) -> None:
         if self.truth_source is None:
@@ -99,9 +107,11 @@ class Runner:
     async def run(self, dataset: Dataset) -> RunSummary:
         """Run every item (and sample) not finished before; return the summary."""
         gate = asyncio.Semaphore(max(self.window, self.batch_items or 1))
+        units = self._units(dataset)
         try:
+            units = await self._start_pool(units)
             async with asyncio.TaskGroup() as tg:
-                for unit in self._units(dataset):
+                for unit in units:
                     for _ in unit:
                         await gate.acquire()
                     if self.scheduler.budget_stop:
@@ -111,7 +121,25 @@ class Runner:
             # Interrupted (Ctrl-C, SIGTERM): the summary still totals what finished.
             self._write_summary()
             raise
+        finally:
+            if self._pool is not None:
+                await self._pool.aclose()
+                self._pool = None
         return self._write_summary()
+
+    async def _start_pool(self, units: Iterator[Unit]) -> Iterator[Unit]:
+        """Start the preparation workers when they can help (:func:`pool_size`). A
+        specialist's predictions are made in this process (one model, loaded once), so
+        its runs stay serial."""
+        if self.workers == 1 or self.truth_source is not None:
+            return units
+        first = list(itertools.islice(units, AUTO_MIN_UNITS))
+        size = pool_size(self.workers, len(first))
+        if size > 1:
+            pool = PrepPool(size, self.program, self.settings, self.batch_items, self.scheduler)
+            self._pool = pool
+            await pool.start()
+        return itertools.chain(first, units)
 
     def _write_summary(self) -> RunSummary:
         # Streamed: the run's records stay on disk while they are totalled.
@@ -137,49 +165,39 @@ class Runner:
         return all(self.folder.is_done(result_key(i.id, s)) for i, s in chunk)
 
     async def _run_unit(self, unit: list[tuple[Item, int]], gate: asyncio.Semaphore) -> None:
-        batchers = self._batchers([result_key(i.id, s) for i, s in unit])
+        keys = [result_key(i.id, s) for i, s in unit]
+        batchers = unit_batchers(self.program, keys, self.batch_items)
+
+        async def one(item: Item, sample: int) -> None:
+            self._record(item, sample, await self._evaluate(item, sample, batchers))
+
         try:
-            await asyncio.gather(*(self._run_item(i, s, batchers) for i, s in unit))
+            if self._pool is not None:
+                await self._pool.run_unit(unit, self._record)
+            else:
+                await asyncio.gather(*(one(i, s) for i, s in unit))
         finally:
             for _ in unit:
                 gate.release()
 
-    def _batchers(self, keys: list[str]) -> dict[str, ItemBatcher]:
-        if not self.batch_items:
-            return {}
-        return {origin: ItemBatcher(keys) for origin in item_batched_asks(self.program)}
+    async def _evaluate(self, item: Item, sample: int, batchers: dict[str, Any]) -> ItemResult:
+        truth_for = None if self.truth_source is None else self.truth_source.for_item
+        return await evaluate_item(
+            self.program, self.settings, self.scheduler, item, sample, batchers, truth_for
+        )
 
-    async def _run_item(self, item: Item, sample: int, batchers: dict[str, ItemBatcher]) -> None:
-        key = result_key(item.id, sample)
-        ctx = ItemContext(key, truth=item.truth, batchers=batchers)
-        settings = self.settings
-        if sample != settings.sample_index:
-            settings = _with_sample(settings, sample)
-        interp = Interpreter(self.program, settings, self.scheduler)
-        t0 = time.perf_counter()
+    def _record(self, item: Item, sample: int, result: ItemResult) -> None:
+        """Append the item's record to ``results.jsonl`` (its output arrays to ``outputs/``)."""
+        key = result.key
         record: dict[str, Any] = {"id": item.id, "sample": sample, "key": key}
-        try:
-            if self.truth_source is not None:
-                ctx.answer_truth = await self.truth_source.for_item(item)
-            value = await interp.run(item_inputs(self.program, item), ctx)
-            if (all_failed := _all_questions_failed(ctx)) is not None:
-                # Fallbacks and skips let the chain finish, but nothing was answered.
-                record.update(status="failed", error=_error("all_questions_failed", all_failed, ""))
-            else:
-                record.update(status="ok", output=self._store(key, value))
-        except ItemFailed as err:
-            record.update(status="failed", error=_error(err.kind, err.message, err.origin))
-        except (RunError, UsageError):
-            raise  # run-wide (the error budget is spent, a setting fits no item): stop the run
-        except ChainlangError as err:
-            record.update(status="failed", error=_error("data", str(err), ""))
-        finally:
-            for b in batchers.values():
-                b.finished(key)
-        record.update(_question_totals(ctx), wall_s=round(time.perf_counter() - t0, 4))
-        record["loops_at_bound"] = ctx.loops_at_bound
-        record["questions"] = [q.to_json(self.folder.write_image) for q in ctx.questions]
-        record["identical_asks"] = identical_asks(ctx.questions)
+        if result.ok:
+            record.update(status="ok", output=self._store(key, result.value))
+        else:
+            record.update(status="failed", error=result.error)
+        record.update(_question_totals(result.questions), wall_s=result.wall_s)
+        record["loops_at_bound"] = result.loops_at_bound
+        record["questions"] = [q.to_json(self.folder.write_image) for q in result.questions]
+        record["identical_asks"] = identical_asks(result.questions)
         self.folder.append_result(record)
         self._now.add_item(record)
 
@@ -209,32 +227,6 @@ def item_chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def result_key(item_id: str, sample: int) -> str:
-    """The key of one (item, sample) result."""
-    return f"{item_id}#{sample}"
-
-
-def item_inputs(program: ir.Program, item: Item) -> dict[str, Any]:
-    """Load the chain's declared inputs for an item (``image`` is the item's picture)."""
-    out: dict[str, Any] = {}
-    for decl in program.inputs:
-        if decl.type.kind == "image":
-            out[decl.name] = item.image()
-        else:
-            out[decl.name] = item.input(decl.name)
-    return out
-
-
-def asks_of(program: ir.Program) -> list[ir.Ask]:
-    """Every ``ask`` of a program, in source order."""
-    return [node for node in ir.walk(program) if isinstance(node, ir.Ask)]
-
-
-def item_batched_asks(program: ir.Program) -> list[str]:
-    """Origins of the asks that coalesce across items (``batch items``)."""
-    return [a.origin for a in asks_of(program) if a.batch_items is not None or program.batch_items]
 
 
 def summarise(records: Iterable[Mapping[str, Any]], wall_s: float) -> RunSummary:
@@ -324,8 +316,7 @@ class _Totals:
         )
 
 
-def _question_totals(ctx: ItemContext) -> dict[str, Any]:
-    qs = ctx.questions
+def _question_totals(qs: Sequence[Question]) -> dict[str, Any]:
     return {
         "n_questions": len(qs),
         "n_failed": sum(not q.outcome.ok for q in qs),
@@ -362,23 +353,6 @@ def identical_asks(questions: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _all_questions_failed(ctx: ItemContext) -> str | None:
-    """Why an item that finished is still a failure: every one of its questions failed."""
-    qs = ctx.questions
-    if not qs or any(q.outcome.ok for q in qs):
-        return None
-    kinds = Counter(q.outcome.failure_kind or "failed" for q in qs)
-    by_kind = ", ".join(f"{k}: {n}" for k, n in kinds.most_common())
-    return (
-        f"all {len(qs)} questions failed ({by_kind}); "
-        "the output would come only from fallbacks and skips"
-    )
-
-
-def _error(kind: str, message: str, origin: str) -> dict[str, str]:
-    return {"kind": kind, "message": message, "origin": origin}
-
-
 def _box_json(b: Any) -> dict[str, Any]:
     return {
         "label": b.label,
@@ -387,10 +361,14 @@ def _box_json(b: Any) -> dict[str, Any]:
     }
 
 
-def _with_sample(settings: Settings, sample: int) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, sample_index=sample)
-
-
-__all__ = ["RunSummary", "Runner", "item_inputs", "result_key", "summarise"]
+# asks_of, item_batched_asks, item_inputs, result_key: defined in itemrun (what a
+# preparation worker imports), still importable from here.
+__all__ = [
+    "RunSummary",
+    "Runner",
+    "asks_of",
+    "item_batched_asks",
+    "item_inputs",
+    "result_key",
+    "summarise",
+]

@@ -56,6 +56,8 @@ class RunOptions:
         poll_s: with ``dispatch="batch"``, seconds between two looks at a running batch.
         flush_s: with ``dispatch="batch"``, submit once no question arrived for this long.
         force_new: start the run folder afresh even if it holds another run.
+        workers: processes evaluating items, image work included (1: everything in this
+            process; None: one per core once a run has 8 or more items left, else 1).
         progress: ``auto`` (rich on a terminal, plain lines otherwise), ``plain`` or ``none``.
         temperature, max_tokens, seed: sampling settings sent to the model.
     """
@@ -81,8 +83,11 @@ class RunOptions:
     dispatch: str = "sync"
     poll_s: float = 60.0
     flush_s: float = 2.0
+    workers: int | None = None
 
     def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {self.workers}")
         if self.samples < 1:
             raise UsageError(f"--samples must be at least 1, got {self.samples}")
         if self.window is not None and self.window < 1:
@@ -103,7 +108,15 @@ class RunOptions:
         """The item window, defaulting by dispatch mode."""
         if self.window is not None:
             return self.window
-        return 64 if self.dispatch == "batch" else 4
+        # two items per worker: one is drawn while the other's questions are asked
+        return max(64 if self.dispatch == "batch" else 4, 2 * self.worker_count)
+
+    @property
+    def worker_count(self) -> int:
+        """The preparation workers of a run (``workers``, defaulting to the cores)."""
+        from chainlang.runtime.prep_pool import default_workers
+
+        return self.workers if self.workers is not None else default_workers()
 
 
 @dataclass(frozen=True)
@@ -306,8 +319,9 @@ async def arun(
         raise
     batch = items_per_batch(program, settings)
     runner = Runner(
-        program, settings, scheduler, folder, options.samples, options.items_in_flight, batch
-    )
+        program, settings, scheduler, folder, options.samples, options.items_in_flight, batch,
+        workers=options.workers,
+    )  # fmt: skip
     try:
         summary = await _unwrapped(runner.run(dataset))
     finally:

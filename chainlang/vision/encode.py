@@ -59,9 +59,55 @@ class EncodePolicy:
         return f"image/{self.format}"
 
 
+EncodingKey = tuple[tuple[int, int], EncodePolicy]  # (size sent, policy)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EncodedImage(ImageData):
+    """An image prepared in another process: its digest, its size and the encodings
+    made there for the requests that show it, without its pixels.
+
+    A preparation worker (``chainlang.runtime.prep_pool``) draws and encodes the
+    images of a request and ships this instead of the pixels, so the process that
+    sends the request neither copies megabytes of pixels nor encodes them again.
+    It is an :class:`ImageData` with the same digest (request keys, the journal and
+    the simulated answerers see the same image) and the same ``size``; ``pixels`` is
+    an empty ``H x W x 0`` array, so anything that would draw on it or encode it
+    anew fails at once instead of reading made-up pixels.
+    """
+
+    encodings: tuple[tuple[EncodingKey, bytes], ...] = ()
+
+    @staticmethod
+    def stand_in(image: ImageData, encodings: dict[EncodingKey, bytes]) -> EncodedImage:
+        """``image`` without its pixels, carrying ``encodings``."""
+        height, width = image.pixels.shape[:2]
+        placeholder = np.empty((height, width, 0), dtype=np.uint8)
+        placeholder.setflags(write=False)
+        return EncodedImage(placeholder, image.digest, tuple(encodings.items()))
+
+    def encoded(self, target: tuple[int, int], policy: EncodePolicy) -> bytes:
+        """The bytes prepared for ``(target, policy)``.
+
+        Raises:
+            UsageError: the image was not prepared for that size and policy (the
+                preparing process and the sender disagree on the model's image rule).
+        """
+        for key, data in self.encodings:
+            if key == (target, policy):
+                return data
+        made = ", ".join(f"{w}x{h} {p.format}" for (w, h), p in (k for k, _ in self.encodings))
+        raise UsageError(
+            f"image {self.digest[:12]} was prepared in a worker as [{made or 'nothing'}], "
+            f"not as {target[0]}x{target[1]} {policy.format}; run with --workers 1"
+        )
+
+
 def encode(image: ImageData, policy: EncodePolicy | None = None) -> bytes:
     """The image's bytes in the policy's format (no resizing, no memo)."""
     policy = policy or EncodePolicy()
+    if isinstance(image, EncodedImage):  # no pixels here: only what was prepared
+        return image.encoded(image.size, policy)
     buffer = io.BytesIO()
     picture = Image.fromarray(image.pixels)
     if policy.format == "jpeg":
@@ -124,6 +170,8 @@ def resize_to_fit(
     target = fit_size(image.size, max_long, max_short, max_pixels)
     if target == image.size:
         return image
+    if isinstance(image, EncodedImage):
+        raise UsageError(f"image {image.digest[:12]} was prepared in a worker: it has no pixels")
     resized = Image.fromarray(image.pixels).resize(target, Image.Resampling.LANCZOS)
     return ImageData.of(np.asarray(resized))
 
@@ -163,6 +211,8 @@ class Encoder:
         """Resize ``image`` to fit the limits and encode it, or return the memoised bytes."""
         policy = policy or EncodePolicy()
         target = fit_size(image.size, max_long, max_short, max_pixels)
+        if isinstance(image, EncodedImage):  # encoded where it was drawn
+            return image.encoded(target, policy)
         key = (image.digest, target, policy)
         with self._lock:
             found = self._memo.get(key)

@@ -33,6 +33,7 @@ SAMPLE = {
     "--max-retry-wait": (["15"], 15.0),
     "--force-new": ([], True),
     "--window": (["2"], 2),
+    "--workers": (["2"], 2),
     "--poll": (["5"], 5.0),
     "--progress": (["plain"], "plain"),
 }

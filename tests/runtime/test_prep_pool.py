@@ -1,0 +1,161 @@
+"""The preparation pool (``--workers N``): the same run, byte for byte, with the image
+work in worker processes and none of it on the run's event loop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainlang.api import RunOptions, run
+from chainlang.data.synthetic import generate
+from chainlang.testing.fake_provider import FakeCall, FakeProviderServer
+
+CHAINS = Path(__file__).parents[2] / "chains"
+# What differs between two runs of the same chain however they ran: clocks.
+TIMING = {"wall_s", "latency_s"}
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three small synthetic scenes (two workers, one of them gets a second item)."""
+    return generate(3, tmp_path_factory.mktemp("scenes"), seed=4, size=(160, 120))
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviderServer]:
+    """The fake server answering each question from the bytes of its images."""
+    with FakeProviderServer(answer=_by_images) as srv:
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.openai_base_url)
+        yield srv
+
+
+def _by_images(call: FakeCall) -> Any:
+    """An answer picked by the hash of the request's image URLs: different questions get
+    different answers, and only identical encodings get identical ones."""
+    digest = hashlib.sha256(json.dumps(_urls(call.request.json)).encode()).digest()
+    return _fill(call.schema or {}, digest[0])
+
+
+def _urls(body: Any) -> list[str]:
+    if isinstance(body, dict):
+        own = [body["url"]] if isinstance(body.get("url"), str) else []
+        return own + [u for v in body.values() for u in _urls(v)]
+    if isinstance(body, list):
+        return [u for v in body for u in _urls(v)]
+    return []
+
+
+def _fill(schema: dict[str, Any], pick: int) -> Any:
+    if "enum" in schema:
+        return schema["enum"][pick % len(schema["enum"])]
+    if schema.get("type") == "object":
+        return {k: _fill(v, pick + i) for i, (k, v) in enumerate(schema["properties"].items())}
+    if schema.get("type") == "array":
+        item = schema.get("items", {})
+        enum = item.get("enum")
+        if enum:  # an order: every colour once, starting at the picked one
+            first = enum[pick % len(enum)]
+            return [first, *(e for e in enum if e != first)]
+        return [_fill(item, pick)]
+    if schema.get("type") == "integer":
+        return pick % 3
+    if schema.get("type") == "number":
+        return float(pick % 5)
+    if schema.get("type") == "boolean":
+        return pick % 2 == 0
+    return "tabby"
+
+
+def _run(chain: str, data: Path, model: str, out: Path, workers: int, **params: Any) -> Any:
+    options = RunOptions(
+        workers=workers,
+        cache=out.with_suffix(".sqlite"),
+        progress="none",
+        params=params,
+        labels={"coco_stuff133": "synthetic"} if chain == "segment.chain" else {},
+    )
+    return run(CHAINS / chain, data, model, out=out, options=options)
+
+
+def _folder(out: Path) -> dict[str, Any]:
+    """Everything a run folder holds, clocks left out: records by key, files by name.
+
+    Records and an item's questions are written in the order they finish, which
+    depends on answer latency in the serial path too; they are compared by key.
+    """
+    records = {}
+    for line in (out / "results.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        r.pop("wall_s")
+        for q in r["questions"]:
+            q.pop("latency_s")
+        r["questions"].sort(key=lambda q: (q["origin"], q["key"]))
+        records[r["key"]] = r
+    files = {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.parent != out  # outputs/ and images/: arrays and pictures
+    }
+    summary = json.loads((out / "summary.json").read_text())
+    summary.pop("wall_s")
+    return {"records": records, "files": files, "summary": summary}
+
+
+@pytest.mark.parametrize(
+    ("chain", "params"),
+    [("depth.chain", {"segments": 24, "pairs": 12}), ("segment.chain", {"segments": 24})],
+)
+def test_pool_gives_the_serial_run_folder_with_the_oracle(
+    chain: str, params: dict[str, Any], scenes: Path, tmp_path: Path
+) -> None:
+    serial = _run(chain, scenes, "oracle", tmp_path / "serial", 1, **params)
+    pooled = _run(chain, scenes, "oracle", tmp_path / "pooled", 2, **params)
+    assert serial.summary.items_ok == 3
+    assert _folder(tmp_path / "pooled") == _folder(tmp_path / "serial")
+    assert pooled.summary.questions == serial.summary.questions > 0
+
+
+def test_pool_sends_the_serial_requests_through_a_real_adapter(
+    scenes: Path, tmp_path: Path, server: FakeProviderServer
+) -> None:
+    """Images drawn and JPEG-encoded in the workers reach the wire as the serial path
+    sends them: the same request bodies, so the same answers and run folder."""
+    _run("depth.chain", scenes, "openai:gpt-4o", tmp_path / "serial", 1, segments=24, pairs=12)
+    sent_serial = sorted(r.body for r in server.requests)
+    _run("depth.chain", scenes, "openai:gpt-4o", tmp_path / "pooled", 2, segments=24, pairs=12)
+    sent_pooled = sorted(r.body for r in server.requests[len(sent_serial) :])
+    assert len(sent_pooled) == len(sent_serial) > 0  # separate journals: each run asks all
+    assert sent_pooled == sent_serial
+    assert _folder(tmp_path / "pooled") == _folder(tmp_path / "serial")
+
+
+def test_pool_does_no_image_work_in_the_run_process(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With workers, the run's process (its event loop) never computes superpixels or
+    draws markers: they are refused here, and the run still finishes every item."""
+    from chainlang.vision import ops
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("image work on the run's event loop")
+
+    monkeypatch.setattr(ops, "superpixels", refuse)  # what the chain's calls resolve to
+    monkeypatch.setattr(ops, "mark", refuse)
+    pooled = _run("depth.chain", scenes, "oracle", tmp_path / "pooled", 2, segments=24, pairs=12)
+    assert pooled.summary.items_ok == 3
+
+
+def test_pool_size_follows_the_request_and_the_work_left() -> None:
+    from chainlang.runtime.prep_pool import AUTO_MIN_UNITS, default_workers, pool_size
+
+    assert pool_size(None, AUTO_MIN_UNITS - 1) == 1  # a small run: no workers to start
+    assert pool_size(None, AUTO_MIN_UNITS) == default_workers()
+    assert pool_size(4, 2) == 2  # never more workers than units
+    assert pool_size(4, 1) == 1
+    assert pool_size(4, AUTO_MIN_UNITS) == 4
