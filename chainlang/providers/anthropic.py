@@ -2,9 +2,10 @@
 
 Structured output by forced tool use (default: the tool's ``input_schema`` is
 the answer schema and ``tool_choice`` forces it), or natively with
-``output_config`` when the spec says ``api=native``. The static prefix (system
-prompt and the leading text of the first user turn: instructions, label lists)
-carries ``cache_control`` so repeated questions read it from the prompt cache.
+``output_config`` when the spec says ``api=native``. Prompt caching: the system
+block, and the last block of a batched ask's shared prefix (the full image a batch of
+crops shares), carry ``cache_control``, so the requests of an item read them from the
+cache (``providers/prompt_cache.py`` has the rules and sources).
 
 The same bodies can go through the Message Batches API instead (half price):
 each batch line's ``params`` is the synchronous body, and each result line's
@@ -36,6 +37,7 @@ from chainlang.providers.base import (
     Usage,
 )
 from chainlang.providers.capabilities import prepare_image
+from chainlang.providers.prompt_cache import shared_end
 from chainlang.providers.registry import ProviderSettings
 from chainlang.vision.encode import Encoder
 
@@ -189,6 +191,7 @@ class AnthropicProvider:
             "max_tokens": p.max_tokens or DEFAULT_MAX_TOKENS,
             "messages": self._messages(request.messages),
         }
+        _mark_shared_prefix(body["messages"], shared_end(request))
         system = common.system_text(request.messages)
         if system is not None:
             body["system"] = [{"type": "text", "text": system, "cache_control": EPHEMERAL}]
@@ -217,10 +220,7 @@ class AnthropicProvider:
         return {"tools": [tool], "tool_choice": {"type": "tool", "name": request.schema_name}}
 
     def _messages(self, messages: tuple[Message, ...]) -> list[dict[str, Any]]:
-        out = [self._message(m) for m in common.conversation(messages)]
-        if out and out[0]["role"] == "user":
-            _mark_static_prefix(out[0]["content"])
-        return out
+        return [self._message(m) for m in common.conversation(messages)]
 
     def _message(self, msg: Message) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
@@ -264,15 +264,18 @@ class AnthropicProvider:
         return ModelResponse(text=text, parsed=parsed, usage=use, provider_id=resp.id)
 
 
-def _mark_static_prefix(content: list[dict[str, Any]]) -> None:
-    """Put a cache breakpoint on the last text block before the first image."""
-    last_text = None
-    for i, block in enumerate(content):
-        if block["type"] == "image":
-            break
-        last_text = i
-    if last_text is not None:
-        content[last_text]["cache_control"] = EPHEMERAL
+def _mark_shared_prefix(messages: list[dict[str, Any]], end: int | None) -> None:
+    """Put a cache breakpoint on the last block of a batched ask's shared prefix (the
+    full image beside its crops), which every request of the item repeats. A request
+    without one gets none beyond the system text's: a breakpoint on a prefix that never
+    repeats would pay the cache-write premium for nothing."""
+    if end is None:
+        return
+    for msg in messages:
+        if end < len(msg["content"]):
+            msg["content"][end]["cache_control"] = EPHEMERAL
+            return
+        end -= len(msg["content"])
 
 
 def _usage(request: ModelRequest | None, u: Any) -> Usage:
@@ -283,4 +286,4 @@ def _usage(request: ModelRequest | None, u: Any) -> Usage:
     # Anthropic's input_tokens excludes cache reads and writes; report the total
     # like OpenAI does, with the cached share separately.
     total = (u.input_tokens or 0) + read + written
-    return common.usage(request, total, u.output_tokens, read)
+    return common.usage(request, total, u.output_tokens, read, written)

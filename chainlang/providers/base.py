@@ -116,6 +116,11 @@ class ModelRequest:
     oracle: Any = None
     origin: str | None = None  # "chains/depth.chain:31:5" for error messages
     questions: tuple[str, ...] = ()  # keyed requests: one digest per key, keys in order
+    # How many leading parts (counted over the messages in order, system first) are the
+    # ask's shared arguments, before its first per-key (``each``) part: the prefix the
+    # requests of a batched ask repeat (the full image beside its crops). 0: not keyed.
+    # Never sent and not in the cache key; adapters put a cache breakpoint after it.
+    shared_parts: int = 0
     # simulated answerers only: the truth values behind the oracle answer, by answer path
     # (``"near"``, ``"3.right"``; see chainlang/language/graded.py), for the noisy answerers
     graded: dict[str, Any] | None = None
@@ -125,8 +130,10 @@ class ModelRequest:
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
-    cached_input_tokens: int = 0
+    cached_input_tokens: int = 0  # prompt-cache reads, included in input_tokens
     image_tokens: int = 0  # estimated where the provider does not say
+    # prompt-cache writes, included in input_tokens (Anthropic bills them at a premium)
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -134,6 +141,7 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cached_input_tokens + other.cached_input_tokens,
             self.image_tokens + other.image_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
 

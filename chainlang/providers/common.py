@@ -275,9 +275,16 @@ def estimate_image_tokens(request: ModelRequest) -> int:
 
 
 def usage(
-    request: ModelRequest | None, inp: int | None, out: int | None, cached: int | None
+    request: ModelRequest | None,
+    inp: int | None,
+    out: int | None,
+    cached: int | None,
+    written: int | None = 0,
 ) -> Usage:
     """A :class:`Usage` from reported counts (None → 0) plus the image-token estimate.
+
+    ``cached`` are prompt-cache reads and ``written`` prompt-cache writes, both
+    included in ``inp``.
 
     Without a request (a batch result line) the estimate is left at 0: the batch
     dispatcher adds it from the request it answers.
@@ -287,6 +294,7 @@ def usage(
         output_tokens=int(out or 0),
         cached_input_tokens=int(cached or 0),
         image_tokens=estimate_image_tokens(request) if request is not None else 0,
+        cache_write_tokens=int(written or 0),
     )
 
 

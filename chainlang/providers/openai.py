@@ -38,7 +38,9 @@ from chainlang.providers.base import (
     Usage,
 )
 from chainlang.providers.capabilities import encode_png, prepare_image
+from chainlang.providers.prompt_cache import routing_key
 from chainlang.providers.registry import ProviderSettings
+from chainlang.providers.specs import find_spec
 from chainlang.vision.encode import Encoder
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
@@ -121,7 +123,17 @@ class OpenAIProvider:
                 },
             }
         body.update(self._sampling(request, "max_completion_tokens", "max_tokens"))
+        body.update(self._cache_routing(request))
         return body
+
+    def _cache_routing(self, request: ModelRequest) -> dict[str, Any]:
+        """``prompt_cache_key`` naming the request's static prefix, where the provider
+        caches automatically (OpenAI; not an OpenAI-compatible server, which may reject
+        the field): requests sharing the prefix then reach the same cache."""
+        spec = find_spec(self.ref.provider)
+        if spec is None or spec.prompt_cache.kind != "automatic":
+            return {}
+        return {"prompt_cache_key": routing_key(request)}
 
     def _chat_message(self, msg: Message) -> dict[str, Any]:
         if msg.role != "user" or not any(isinstance(p, ImagePart) for p in msg.parts):
@@ -228,6 +240,7 @@ class OpenAIProvider:
         if effort is not None:
             sampling["reasoning"] = {"effort": effort}
         body.update(sampling)
+        body.update(self._cache_routing(request))
         return body
 
     def _responses_message(self, msg: Message) -> dict[str, Any]:

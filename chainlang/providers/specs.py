@@ -23,6 +23,13 @@ from typing import Literal
 
 from chainlang.errors import UsageError
 from chainlang.providers.base import Detail
+from chainlang.providers.prompt_cache import (
+    ANTHROPIC_CACHE,
+    GEMINI_CACHE,
+    NO_CACHE,
+    OPENAI_CACHE,
+    CacheRule,
+)
 
 AnswersFrom = Literal["truth", "predictions"]
 COMPAT_PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK wants one
@@ -119,6 +126,7 @@ class ProviderSpec:
     simulated: bool = False
     free: bool = False
     answers_from: AnswersFrom | None = None
+    prompt_cache: CacheRule = NO_CACHE  # how it caches prompt prefixes (prompt_cache.py)
 
     @property
     def oracle(self) -> bool:
@@ -136,6 +144,7 @@ _SPECS = (
         apis=("chat", "responses"),
         image=ImageRule(Fit(2048, 768), keep_low=Fit(512), tokens=_openai_tokens),
         batch=True,
+        prompt_cache=OPENAI_CACHE,
     ),
     ProviderSpec(
         name="anthropic",
@@ -145,6 +154,7 @@ _SPECS = (
         apis=("tools", "native"),
         image=ImageRule(Fit(1568, max_pixels=1_150_000), tokens=_anthropic_tokens),
         batch=True,
+        prompt_cache=ANTHROPIC_CACHE,
     ),
     ProviderSpec(
         name="gemini",
@@ -155,6 +165,7 @@ _SPECS = (
         # our choice: Gemini tiles large images into 768² crops itself
         image=ImageRule(Fit(3072), tokens=_gemini_tokens),
         batch=True,
+        prompt_cache=GEMINI_CACHE,
     ),
     ProviderSpec(
         name="openai-compat",

@@ -132,7 +132,10 @@ class BatchStore:
 
 def _dump(r: ModelResponse) -> str:
     u = r.usage
-    usage = [u.input_tokens, u.output_tokens, u.cached_input_tokens, u.image_tokens]
+    usage = [
+        u.input_tokens, u.output_tokens, u.cached_input_tokens, u.image_tokens,
+        u.cache_write_tokens,
+    ]  # fmt: skip
     return json.dumps(
         {"text": r.text, "parsed": r.parsed, "usage": usage, "finish": r.finish,
          "provider_id": r.provider_id}

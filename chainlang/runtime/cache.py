@@ -219,6 +219,7 @@ class Journal:
                             usage.output_tokens,
                             usage.cached_input_tokens,
                             usage.image_tokens,
+                            usage.cache_write_tokens,
                         ]
                     ),
                     entry.attempts,

@@ -43,6 +43,8 @@ _PRICE_KEYS = frozenset(
         "input",
         "output",
         "cached_input",
+        "cache_write",
+        "batch_cache",
         "image_input",
         "batch_discount",
         "image_tokens",
@@ -67,6 +69,11 @@ class ModelInfo:
     batch_discount: float
     max_output: int
     image_tokens: str | None = None
+    # Prompt-cache writes (Anthropic: a premium over ``input``; others write for free).
+    cache_write: float | None = None  # None: at the ``input`` price
+    # Whether cache reads and writes keep their own prices inside the batch API (else
+    # every input token of a batch line is charged at the batch ``input`` price).
+    batch_cache: bool = True
     concurrency: int | None = None
     rpm: float | None = None
     tpm: float | None = None
@@ -140,11 +147,16 @@ class PriceTable:
         if info is None:
             return None
         cached = min(usage.cached_input_tokens, usage.input_tokens)
-        images = min(usage.image_tokens, usage.input_tokens - cached)
-        plain = usage.input_tokens - cached - images
+        written = min(usage.cache_write_tokens, usage.input_tokens - cached)
+        if batch and not info.batch_cache:
+            cached = written = 0  # the batch API bills them as plain input
+        images = min(usage.image_tokens, usage.input_tokens - cached - written)
+        plain = usage.input_tokens - cached - written - images
+        write_price = info.input if info.cache_write is None else info.cache_write
         dollars = (
             plain * info.input
             + cached * info.cached_input
+            + written * write_price
             + images * info.image_input
             + usage.output_tokens * info.output
         ) / 1e6
@@ -220,7 +232,12 @@ def _parse_entry(entry: Mapping[str, Any], defaults: Mapping[str, Any], where: s
     patterns = entry["match"]
     if isinstance(patterns, str):
         patterns = [patterns]
-    prices = [entry["input"], entry["output"], entry.get("cached_input", entry["input"])]
+    prices = [
+        entry["input"],
+        entry["output"],
+        entry.get("cached_input", entry["input"]),
+        entry.get("cache_write", entry["input"]),
+    ]
     if any(not isinstance(p, int | float) or p < 0 for p in prices):
         raise UsageError(f"{where}: prices must be non-negative numbers, got {prices}")
     return ModelInfo(
@@ -233,6 +250,8 @@ def _parse_entry(entry: Mapping[str, Any], defaults: Mapping[str, Any], where: s
         batch_discount=float(entry.get("batch_discount", defaults.get("batch_discount", 1.0))),
         max_output=int(entry.get("max_output", defaults.get("max_output", 4096))),
         image_tokens=entry.get("image_tokens"),
+        cache_write=None if "cache_write" not in entry else float(entry["cache_write"]),
+        batch_cache=bool(entry.get("batch_cache", defaults.get("batch_cache", True))),
         concurrency=entry.get("concurrency", defaults.get("concurrency")),
         rpm=entry.get("rpm"),
         tpm=entry.get("tpm"),

@@ -37,7 +37,9 @@ from chainlang.runtime.render import (
     question_digests,
     render,
     request_type,
+    shared_parts,
 )
+from chainlang.runtime.sampling import sample_params
 from chainlang.stdlib import Operation, default_registry
 
 MAX_BODIES_IN_FLIGHT = 32  # per for-loop: bounds the marked images alive at once
@@ -92,6 +94,7 @@ class Question:
             "input_tokens": o.usage.input_tokens,
             "output_tokens": o.usage.output_tokens,
             "cached_input_tokens": o.usage.cached_input_tokens,
+            "cache_write_tokens": o.usage.cache_write_tokens,
             "cost_usd": o.cost_usd,
             "attempts": o.attempts,
             "reasks": o.reasks,
@@ -137,6 +140,7 @@ class Settings:
     params: Mapping[str, Any]
     variants: Mapping[str, str] = field(default_factory=dict)
     sample_index: int = 0
+    samples: int = 1  # the run's --samples: above 1, each sample sends its own seed
     sampling: Params = field(default_factory=Params)
     origin_file: str = ""
     dataset_labels: str | None = None  # the label set the dataset's truth indexes into
@@ -353,13 +357,18 @@ class Interpreter:
         asked = await self._question(e, scopes, ctxs, batched)
         # The arguments and the oracle are evaluated once; the K samples differ only in
         # ``ask_sample``, so each is its own request, journal entry and simulated draw.
-        drawn = await _gather(
-            [self._send(asked, replace(asked.request, ask_sample=j)) for j in range(k)]
-        )
+        drawn = await _gather([self._send(asked, self._sample(asked, e, j)) for j in range(k)])
         if e.samples is None:
             one: list[Any] = drawn[0]
             return one
         return [list(answers) for answers in zip(*drawn, strict=True)]
+
+    def _sample(self, asked: _Asked, e: ir.Ask, j: int) -> ModelRequest:
+        """Sample ``j`` of an ask's request; with ``samples K`` it sends its own seed."""
+        if e.samples is None:
+            return asked.request
+        params = sample_params(self.settings.sampling, self.settings.sample_index, j)
+        return replace(asked.request, ask_sample=j, params=params)
 
     async def _question(
         self, e: ir.Ask, scopes: list[dict[str, Any]], ctxs: list[ItemContext], batched: bool
@@ -389,10 +398,11 @@ class Interpreter:
         request = ModelRequest(
             model=self.settings.model,
             messages=render(variant, shared, each),
+            shared_parts=0 if each is None else shared_parts(variant, shared, len(each)),
             answer_type=(t := request_type(prompt, variant, n)),
             schema=None if t.kind == "image" else answers.schema_for(t),
             schema_name=_schema_name(prompt.name),
-            params=self.settings.sampling,
+            params=self._sampling(),
             sample_index=self.settings.sample_index,
             oracle=given if simulated or self.settings.answer_from_truth else None,
             graded=gradings if simulated and gradings else None,
@@ -403,6 +413,11 @@ class Interpreter:
             else (),
         )
         return _Asked(e, prompt, variant, n, request, expected, scopes, ctxs)
+
+    def _sampling(self) -> Params:
+        """The sampling parameters; with ``--samples`` above 1, the run sample's seed."""
+        s = self.settings
+        return sample_params(s.sampling, s.sample_index, 0) if s.samples > 1 else s.sampling
 
     async def _send(self, asked: _Asked, request: ModelRequest) -> list[Any]:
         """Send one request of an ask and record it: its values, one per scope."""

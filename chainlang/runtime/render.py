@@ -61,6 +61,21 @@ def render(
     return tuple(_merge(out))
 
 
+def shared_parts(variant: ir.Variant, shared: Mapping[str, Any], count: int) -> int:
+    """How many leading parts of a batched ask's request (``count`` keys) come before
+    its first per-key (``each``) part: the shared prefix (system text, the full image
+    beside its crops) that the requests of an item repeat and providers can cache.
+    0 for a variant without ``each`` messages."""
+    if not any(m.each for m in variant.messages):
+        return 0
+    parts = 0
+    for msg in variant.messages:
+        if msg.each:
+            break
+        parts += len(_message(msg, {**shared, "count": count}).parts)
+    return parts
+
+
 def request_type(prompt: ir.Prompt, variant: ir.Variant, n: int | None) -> Type:
     """The answer type sent to the model: one answer, or ``n`` keyed answers.
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from providers_helpers import provider, request
 
 from chainlang.language.types import FieldT, ImageT, IntRangeT, RecordT, permutation_of
-from chainlang.providers.base import Params, ProviderError
+from chainlang.providers.base import ImagePart, Message, Params, ProviderError, TextPart
 
 
 async def test_messages_shape_with_cache_control_and_forced_tool(fake, image) -> None:
@@ -23,8 +24,10 @@ async def test_messages_shape_with_cache_control_and_forced_tool(fake, image) ->
         {"type": "text", "text": "You judge depth.", "cache_control": {"type": "ephemeral"}}
     ]
     text, img = body["messages"][0]["content"]
-    assert text["cache_control"] == {"type": "ephemeral"}  # the static prefix before the image
-    assert img["type"] == "image" and "cache_control" not in img
+    # a single question repeats nothing after the system text: no second breakpoint,
+    # which would pay the cache-write premium for a prefix no later request reads
+    assert "cache_control" not in text and "cache_control" not in img
+    assert img["type"] == "image"
     assert img["source"]["type"] == "base64" and img["source"]["media_type"] == "image/jpeg"
     assert body["tools"] == [
         {
@@ -36,6 +39,28 @@ async def test_messages_shape_with_cache_control_and_forced_tool(fake, image) ->
     assert body["tool_choice"] == {"type": "tool", "name": "answer"}
     assert (body["max_tokens"], body["temperature"]) == (500, 0.0)
     assert resp.parsed == {"reasoning": "…", "nearer": "red"}
+
+
+async def test_a_batched_asks_shared_prefix_ends_with_a_breakpoint(fake, image) -> None:
+    # system, then the shared "whole image" text and image, then two keys' crops:
+    # the breakpoint goes on the shared image, the last block every request repeats
+    prov = provider("anthropic:claude-x", fake)
+    shared = (TextPart("The whole image:"), ImagePart(image))
+    keyed = (TextPart("Region 1:"), ImagePart(image, "low"), TextPart("Region 2:"))
+    req = replace(
+        request(prov, None),
+        messages=(
+            Message("system", (TextPart("Label regions."),)),
+            Message("user", shared + keyed),
+        ),
+        shared_parts=3,
+    )
+    await prov.send(req, 5)
+    await prov.aclose()
+    content = fake.requests[-1].json["messages"][0]["content"]
+    marked = [i for i, block in enumerate(content) if "cache_control" in block]
+    assert marked == [1] and content[1]["type"] == "image"
+    assert fake.requests[-1].json["system"][0]["cache_control"] == {"type": "ephemeral"}
 
 
 async def test_native_output_config_and_temperature_off(fake, image) -> None:

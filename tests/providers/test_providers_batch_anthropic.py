@@ -68,8 +68,9 @@ async def test_each_line_carries_the_sync_body(fake, image, spec) -> None:
         assert line.size == len(compact.encode()) + 1
     await prov.aclose()
     image_line = prov.batch_line(cid(9), requests_of(prov, image)[2]).payload["params"]
-    text, img = image_line["messages"][0]["content"]
-    assert text["cache_control"] == {"type": "ephemeral"} and img["type"] == "image"
+    _, img = image_line["messages"][0]["content"]
+    assert img["type"] == "image" and "cache_control" not in img  # as the sync body: system only
+    assert image_line["system"][0]["cache_control"] == {"type": "ephemeral"}
 
 
 async def test_submit_sends_the_lines_and_the_custom_ids_round_trip(fake, image) -> None:

@@ -105,8 +105,8 @@ def _billed_usd(fake: FakeProviderServer, spec: str) -> float:
     """The price of every answer the server wrote."""
     prices, ref = PriceTable.load(), parse_model(spec)
     total = 0.0
-    for inp, out, cached in fake.billed:
-        price = prices.price(ref, Usage(inp, out, cached))
+    for inp, out, cached, written in fake.billed:
+        price = prices.price(ref, Usage(inp, out, cached, 0, written))
         assert price is not None
         total += price
     return total

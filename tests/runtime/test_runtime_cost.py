@@ -46,7 +46,18 @@ def test_cached_tokens_and_batch_discount():
     ref = ModelRef("openai", "gpt-4o")
     usage = Usage(input_tokens=1_000_000, output_tokens=0, cached_input_tokens=400_000)
     assert TABLE.price(ref, usage) == pytest.approx(0.6 * 2.5 + 0.4 * 1.25)
-    assert TABLE.price(ref, usage, batch=True) == pytest.approx((0.6 * 2.5 + 0.4 * 1.25) / 2)
+    # gpt-4o's batch API gives no cache discount: every input token at the batch price
+    assert TABLE.price(ref, usage, batch=True) == pytest.approx(2.5 / 2)
+
+
+def test_anthropic_cache_writes_cost_a_premium_and_stack_with_the_batch_discount():
+    ref = ModelRef("anthropic", "claude-sonnet-4-5")
+    usage = Usage(1_000_000, 0, cached_input_tokens=300_000, cache_write_tokens=200_000)
+    # 0.5 M plain at $3, 0.3 M read at $0.30, 0.2 M written at 1.25 x $3
+    full = 0.5 * 3 + 0.3 * 0.30 + 0.2 * 3.75
+    assert TABLE.price(ref, usage) == pytest.approx(full)
+    assert TABLE.price(ref, usage, batch=True) == pytest.approx(full / 2)
+    assert TABLE.lookup(ref).cache_write == pytest.approx(1.25 * TABLE.lookup(ref).input)
 
 
 def test_unknown_model_has_unknown_price_and_simulated_are_free():

@@ -29,6 +29,7 @@ from chainlang.testing.fake_provider.faults import (
     Reply,
 )
 from chainlang.testing.fake_provider.http import fmt_seconds, read_request, write, write_raw
+from chainlang.testing.fake_provider.prompt_cache import FakePromptCaches
 from chainlang.testing.fake_provider.wire import (
     BUILDERS,
     call_of,
@@ -46,12 +47,15 @@ class FakeProviderServer:
         seed: seeds enum choices (with ``choice="seeded"``) and nothing else.
         answer: optional ``callable(FakeCall) -> value | Reply | None``; None falls through.
         choice: ``"first"`` enum value or a ``"seeded"`` random one in schema examples.
-        cached_tokens: cached input tokens to report in usage (to test cache accounting).
+        cached_tokens: cached input tokens to report in every usage (to test cache
+            accounting); 0 (the default): each provider's prompt cache is played instead
+            (``prompt_cache.py``), so a request whose prefix repeats an earlier one's
+            reports the cache reads (and Anthropic's writes) the real API would.
 
     ``usage_scale`` (default 1) multiplies the input tokens the server reports, to play a
     provider whose count is far above a client's estimate.
 
-    :attr:`billed` lists the usage ``(input, output, cached)`` of every answer the server
+    :attr:`billed` lists the usage ``(input, output, cached, written)`` of every answer the server
     wrote (error replies and dropped connections bill nothing), so a test can compare
     what a client says it spent with what the server charged.
     """
@@ -75,7 +79,8 @@ class FakeProviderServer:
         self._rng = random.Random(seed) if choice == "seeded" else None
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._billed: list[tuple[int, int, int]] = []
+        self._billed: list[tuple[int, int, int, int]] = []
+        self.prompt_caches = FakePromptCaches()
         self._scripts: list[tuple[str, deque[Any]]] = []
         self._counter = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,8 +111,9 @@ class FakeProviderServer:
             return list(self._requests)
 
     @property
-    def billed(self) -> list[tuple[int, int, int]]:
-        """The usage ``(input, output, cached)`` of every answer written so far (a copy)."""
+    def billed(self) -> list[tuple[int, int, int, int]]:
+        """The usage ``(input, output, cached, written)`` of every answer written so far
+        (``written``: prompt-cache writes, reported by Anthropic only; a copy)."""
         with self._lock:
             return list(self._billed)
 
@@ -118,6 +124,7 @@ class FakeProviderServer:
             self._billed.clear()
             self._scripts.clear()
         self.faults.clear()
+        self.prompt_caches.clear()
         self.batches = FakeBatches(self.answer_line)
 
     def script(self, marker: str, *replies: Any) -> None:
@@ -303,7 +310,12 @@ class FakeProviderServer:
             text = text[: max(1, len(text) // 2)]
         body = call.request.json
         tokens_in = round(estimate_tokens(body) * self.usage_scale)
-        usage = (tokens_in, max(1, len(text) // 4), self.cached_tokens)
+        if self.cached_tokens:
+            read, written = self.cached_tokens, 0
+        else:
+            read, written = self.prompt_caches.send(call.dialect, call.model, body or {})
+        read = min(read, tokens_in)
+        usage = (tokens_in, max(1, len(text) // 4), read, min(written, tokens_in - read))
         with self._lock:
             self._billed.append(usage)
         builder = BUILDERS[call.dialect]

@@ -74,13 +74,13 @@ def _texts(value: Any, out: list[str]) -> list[str]:
 
 
 def _chat_body(
-    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int], n: int
+    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int, int], n: int
 ) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
     finish = {"truncated": "length"}.get(kind or "", "stop")
     if kind == "refusal":
         message.update(content=None, refusal="I can't help with that.")
-    inp, out, cached = usage
+    inp, out, cached, _ = usage  # writes are free: plain input
     return {
         "id": f"chatcmpl-fake-{n}",
         "object": "chat.completion",
@@ -97,12 +97,12 @@ def _chat_body(
 
 
 def _responses_body(
-    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int], n: int
+    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int, int], n: int
 ) -> dict:
     content: dict[str, Any] = {"type": "output_text", "text": text, "annotations": []}
     if kind == "refusal":
         content = {"type": "refusal", "refusal": "I can't help with that."}
-    inp, out, cached = usage
+    inp, out, cached, _ = usage
     return {
         "id": f"resp_fake_{n}",
         "object": "response",
@@ -133,7 +133,7 @@ def _responses_body(
 
 
 def _anthropic_body(
-    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int], n: int
+    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int, int], n: int
 ) -> dict:
     body = call.request.json or {}
     tools = body.get("tools") or []
@@ -150,7 +150,7 @@ def _anthropic_body(
         stop = "tool_use"
     if kind == "refusal":
         block = {"type": "text", "text": "I can't help with that."}
-    inp, out, cached = usage
+    inp, out, cached, written = usage
     return {
         "id": f"msg_fake_{n}",
         "type": "message",
@@ -160,10 +160,11 @@ def _anthropic_body(
         "stop_reason": stop,
         "stop_sequence": None,
         "usage": {
-            "input_tokens": inp - cached,  # Anthropic counts cache reads separately
+            # Anthropic counts cache reads and writes apart from input_tokens
+            "input_tokens": inp - cached - written,
             "output_tokens": out,
             "cache_read_input_tokens": cached,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": written,
         },
     }
 
@@ -176,7 +177,7 @@ def _json_or_none(text: str) -> Any:
 
 
 def _gemini_body(
-    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int], n: int
+    call: FakeCall, text: str, kind: str | None, usage: tuple[int, int, int, int], n: int
 ) -> dict:
     finish = {"truncated": "MAX_TOKENS", "refusal": "SAFETY"}.get(kind or "", "STOP")
     candidate: dict[str, Any] = {
@@ -186,7 +187,7 @@ def _gemini_body(
     }
     if kind == "refusal":
         candidate.pop("content")
-    inp, out, cached = usage
+    inp, out, cached, _ = usage
     return {
         "candidates": [candidate],
         "usageMetadata": {
