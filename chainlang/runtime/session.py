@@ -165,6 +165,7 @@ def settings_for(
         params=dict(resolved.params),
         variants=dict(resolved.variants),
         sampling=sampling,
+        samples=options.samples,
         dataset_labels=dataset.labelset if dataset is not None else None,
     )
 
