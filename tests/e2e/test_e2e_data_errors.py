@@ -41,6 +41,8 @@ def _broken_dataset(syn_manifest: Path, root: Path) -> tuple[Path, dict[str, Pat
         {**template, "id": "no_depth", "truth": no_depth},
     ]
     manifest = root / "manifest.jsonl"
+    # the scenes' typed truth fields (count, centres, ...) are declared in their dataset.json
+    (root / "dataset.json").write_bytes((base / "dataset.json").read_bytes())
     lines = [json.dumps(r) for r in [*records, *extra]]
     manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return manifest, bad
