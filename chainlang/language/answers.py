@@ -579,6 +579,12 @@ def _check_int(v: Any, path: str) -> int:
 
 
 def _check_word(vocab: _Vocab, v: Any, path: str, what: str) -> str:
+    if isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer():
+        # a choice "3" given as the number 3: an oracle clause over integer truth ids
+        # (`order = truth.size_rank` for a `permutation of ["1", ...]`)
+        hit = vocab.match(str(int(v)))
+        if hit is not None:
+            return hit
     if not isinstance(v, str):
         raise _fail(path, f"expected a string, {what}, got {_show(v)}")
     hit = vocab.match(v)

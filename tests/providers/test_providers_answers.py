@@ -470,3 +470,14 @@ def test_a_plain_int_draws_from_zero_to_nine_as_documented() -> None:
     draws = [random_answer(IntT(), rng) for _ in range(2000)]
     assert set(draws) == set(range(10))
     assert _chi_square([draws.count(k) for k in range(10)]) < 27.9  # 0.999 quantile, 9 dof
+
+
+def test_a_permutation_of_numbered_choices_takes_the_numbers_of_an_integer_truth() -> None:
+    # `oracle { order = truth.size_rank }` gives [3, 1, 2, 5, 4] for choices "1".."5"
+    order = permutation_of(("1", "2", "3", "4", "5"))
+    assert validate(order, [3, 1, 2, 5, 4]) == ["3", "1", "2", "5", "4"]
+    assert validate(EnumT(values=("1", "2")), 2.0) == "2"
+    with pytest.raises(AnswerError, match="expected a string"):
+        validate(EnumT(values=("1", "2")), 7)
+    with pytest.raises(AnswerError, match="expected a string"):
+        validate(EnumT(values=("1", "2")), True)
