@@ -27,12 +27,21 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviderServer]:
-    """The fake server answering each question from the bytes of its images."""
-    with FakeProviderServer(answer=_by_images) as srv:
+def servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Start a fresh fake server per run (its prompt cache must not carry over from one
+    run to the next), answering each question from the bytes of its images."""
+    started: list[FakeProviderServer] = []
+
+    def start() -> FakeProviderServer:
+        srv = FakeProviderServer(answer=_by_images).start()
+        started.append(srv)
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         monkeypatch.setenv("OPENAI_BASE_URL", srv.openai_base_url)
-        yield srv
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
 
 
 def _by_images(call: FakeCall) -> Any:
@@ -122,16 +131,17 @@ def test_pool_gives_the_serial_run_folder_with_the_oracle(
 
 
 def test_pool_sends_the_serial_requests_through_a_real_adapter(
-    scenes: Path, tmp_path: Path, server: FakeProviderServer
+    scenes: Path, tmp_path: Path, servers: Any
 ) -> None:
     """Images drawn and JPEG-encoded in the workers reach the wire as the serial path
     sends them: the same request bodies, so the same answers and run folder."""
+    serial_server = servers()
     _run("depth.chain", scenes, "openai:gpt-4o", tmp_path / "serial", 1, segments=24, pairs=12)
-    sent_serial = sorted(r.body for r in server.requests)
+    pooled_server = servers()
     _run("depth.chain", scenes, "openai:gpt-4o", tmp_path / "pooled", 2, segments=24, pairs=12)
-    sent_pooled = sorted(r.body for r in server.requests[len(sent_serial) :])
-    assert len(sent_pooled) == len(sent_serial) > 0  # separate journals: each run asks all
-    assert sent_pooled == sent_serial
+    sent_serial = sorted(r.body for r in serial_server.requests)
+    assert sorted(r.body for r in pooled_server.requests) == sent_serial
+    assert sent_serial
     assert _folder(tmp_path / "pooled") == _folder(tmp_path / "serial")
 
 
