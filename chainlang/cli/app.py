@@ -104,6 +104,16 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="also print each chain's model calls per item (formula or upper bound)",
     )
     p.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="also check every request the chain would send MODEL (with its 'defaults for') "
+        "against the provider's documented limits: a dry run on synthetic scenes, or on "
+        "--data; nothing is sent (repeatable)",
+    )
+    p.add_argument("--data", type=Path, help="the dataset --model's dry run uses")
     p.set_defaults(func=cmd_check)
 
 
@@ -125,7 +135,46 @@ def cmd_check(args: argparse.Namespace) -> int:
         chains = sum(r.program is not None for r in results)
         print(f"ok ({_count(len(results), 'file')}, {_count(chains, 'chain')} checked)")
     errors = any(d.severity is Severity.ERROR for d in diags)
+    if args.model and not errors and not _contracts_ok(args, results):
+        return EXIT_DIAGNOSTICS
     return EXIT_DIAGNOSTICS if errors else EXIT_OK  # warnings alone do not fail a check
+
+
+def _contracts_ok(args: argparse.Namespace, results: Sequence[Result]) -> bool:
+    """``check --model``: every request of every chain against each model's contract."""
+    import tempfile
+
+    from chainlang.data.manifest import load_dataset
+    from chainlang.runtime.contract_check import check_chain
+    from chainlang.runtime.session import run_sync
+
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="chainlang-check-") as tmp:
+        data = load_dataset(args.data or _scenes(Path(tmp)))
+        for f, r in zip(args.files, results, strict=True):
+            if r.program is None:
+                continue
+            for model in args.model:
+                report = run_sync(check_chain(r.program, data, model))
+                for line in report.lines():
+                    out = sys.stdout if line.startswith("adapted: ") else sys.stderr
+                    print(f"{f}: {model}: {line}" if line.startswith("warning") else line,
+                          file=out)  # fmt: skip
+                if report.ok:
+                    print(f"{f}: {model}: every request within the provider's limits")
+                ok = ok and report.ok
+    return ok
+
+
+def _scenes(folder: Path) -> Path:
+    """Two synthetic scenes at 640x480, listed 100 times over (a packed chain's chunk)."""
+    from chainlang.data.synthetic import generate
+
+    generate(2, folder, seed=0, size=(640, 480))
+    items = [json.loads(x) for x in (folder / "manifest.jsonl").read_text().splitlines()]
+    many = [{**items[i % len(items)], "id": f"item_{i:03d}"} for i in range(100)]
+    (folder / "hundred.jsonl").write_text("".join(json.dumps(x) + "\n" for x in many))
+    return folder / "hundred.jsonl"
 
 
 def _count(n: int, noun: str) -> str:

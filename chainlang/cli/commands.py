@@ -19,6 +19,7 @@ from chainlang.cli.run_flags import add_run_flags, option_values
 from chainlang.cli.support import (
     EXIT_BUDGET,
     EXIT_BUSY,
+    EXIT_DIAGNOSTICS,
     EXIT_FAILED,
     EXIT_OK,
     Interrupted,
@@ -97,10 +98,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
         options=_options(args, "plan"),
         sample_items=args.sample_items,
     )
+    report = result.contract
+    refused = report is not None and not report.ok
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
-        return EXIT_OK
+        return EXIT_DIAGNOSTICS if refused else EXIT_OK
     print(format_plan(result))
+    if report is not None:
+        for line in report.lines():
+            # adaptations are part of the plan; warnings and broken limits go to stderr
+            print(line, file=sys.stdout if line.startswith("adapted: ") else sys.stderr)
+    if refused:
+        print(f"refused: {len(report.violations)} request limit(s) of {result.model} broken; "
+              "a run would pay for requests the provider rejects", file=sys.stderr)  # fmt: skip
+        return EXIT_DIAGNOSTICS
     return EXIT_OK
 
 
@@ -123,12 +134,28 @@ def format_plan(plan: Any) -> str:
             f"({per['image_tokens']:.0f} image), ~{per['output_tokens']:.0f} output "
             f"(max {per['max_output_tokens']:.0f})"
         )
+    lines += _cache_lines(plan)
     lines += [
         f"per item         {money} expected, {worst} worst case",
         f"total            {plan.total_calls:g} calls, {total} expected, {total_worst} worst case",
     ]
     lines += [f"note: {n}" for n in plan.notes]
     return "\n".join(lines)
+
+
+def _cache_lines(plan: Any) -> list[str]:
+    """The prompt-cache line of a plan: tokens read and written per call, and the saving."""
+    per = plan.per_call
+    read, written = per.get("cached_tokens", 0.0), per.get("cache_write_tokens", 0.0)
+    if not (read or written):
+        return []
+    line = f"prompt cache     ~{read:.0f} input tokens per call read from the cache"
+    if written:
+        line += f", ~{written:.0f} written"
+    before, after = plan.total_usd_uncached, plan.total_usd
+    if before is not None and after is not None and before > 0:
+        line += f"; saves ${before - after:.2f} of ${before:.2f} ({(before - after) / before:.0%})"
+    return [line]
 
 
 # ---- run -------------------------------------------------------------------------------

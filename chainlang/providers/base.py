@@ -27,6 +27,7 @@ FailureKind = Literal[
     "timeout",  # no answer in time: retry
     "connection",  # dropped / refused connection: retry
     "bad_request",  # 400 / 413 / 422: never retry
+    "contract",  # the request broke one of the provider's documented limits: never retry
     "auth",  # 401 / 403: never retry
     "not_found",  # 404 (unknown model): never retry
     "refused",  # the model declined to answer: never retry
@@ -116,6 +117,9 @@ class ModelRequest:
     oracle: Any = None
     origin: str | None = None  # "chains/depth.chain:31:5" for error messages
     questions: tuple[str, ...] = ()  # keyed requests: one digest per key, keys in order
+    # What was rewritten to fit the provider's contract (providers/conformance.py), for
+    # the plan to say; never sent, and not part of the cache key (messages and schema are).
+    adapted: tuple[str, ...] = ()
     # How many leading parts (counted over the messages in order, system first) are the
     # ask's shared arguments, before its first per-key (``each``) part: the prefix the
     # requests of a batched ask repeat (the full image beside its crops). 0: not keyed.

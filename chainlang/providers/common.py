@@ -167,6 +167,48 @@ def _reset_seconds(raw: str, now: float | None) -> float | None:
     return max(0.0, when - (time.time() if now is None else now))
 
 
+# What a provider says when a request broke one of its documented limits (the bodies the
+# fake server answers with, from the providers' own errors: providers/contracts.py).
+# Each pattern's match names the limit in the failure message.
+_LIMIT_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"expected at most [\d,]+ [^.;]*",  # openai strict schema: enum values, properties
+        r"\d+ levels of nesting exceeds limit of \d+",  # openai strict schema depth
+        r"maximum context length is [\d,]+ tokens",  # openai, vllm
+        r"prompt is too long: \d+ tokens > \d+ maximum",  # anthropic
+        r"input length and `max_tokens` exceed context limit[^.;]*",  # anthropic
+        r"at most \d+ image\(s\) may be provided in one request",  # vllm
+        r"too many images[^.;]*",
+        r"image exceeds [\d.]+ mb maximum[^.;]*",  # anthropic
+        r"image dimensions exceed max allowed size[^.;]*",  # anthropic
+        r"request exceeds the maximum allowed number of bytes",  # anthropic 413
+        r"request payload size exceeds the limit[^.;]*",  # gemini
+        r"input token count \(\d+\) exceeds the maximum[^.;]*",  # gemini
+        r"schema is too complex[^.;]*|compiled grammar is too large",  # anthropic strict
+        r"max_tokens: \d+ > \d+, which is the maximum allowed number of output tokens",
+        r"max_tokens is too large: \d+",  # openai
+        r"maxOutputTokens \d+ is above the model's limit of \d+",
+        r"too many states for serving",  # gemini response schema
+    )
+)
+
+
+def limit_broken(status: int | None, message: str) -> str | None:
+    """The limit a 400/413 error body says the request broke (None: some other refusal).
+
+    Such a failure is of kind ``contract``: resending the same request can only fail
+    again, so it is never retried.
+    """
+    if status not in (400, 413):
+        return None
+    for pattern in _LIMIT_PATTERNS:
+        match = pattern.search(message)
+        if match:
+            return match.group(0).strip()
+    return "request too large" if status == 413 else None
+
+
 def transport_error(exc: httpx2.HTTPError, provider: str) -> ProviderError:
     """Classify a raw httpx2 exception (google-genai lets them through, and so does a
     streamed download cut off after the SDK handed the stream over)."""
@@ -211,9 +253,11 @@ def stainless_error(exc: BaseException, sdk: Any, provider: str) -> ProviderErro
         )
     if isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
+        limit = limit_broken(status, str(exc.message))
+        said = f"broke a request limit ({limit}): " if limit else ""
         return ProviderError(
-            kind_for_status(status),
-            f"{provider}: HTTP {status}: {exc.message}",
+            "contract" if limit else kind_for_status(status),
+            f"{provider}: HTTP {status}: {said}{exc.message}",
             status=status,
             retry_after=retry_after(exc.response.headers),
         )

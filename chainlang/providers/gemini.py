@@ -389,6 +389,9 @@ def _api_error(exc: genai_errors.APIError, provider: str) -> ProviderError:
     headers = getattr(response, "headers", None)
     wait = common.retry_after(headers) or _retry_delay(exc.details)
     head = f"HTTP {status} {exc.status}" if exc.status else f"HTTP {status}"
+    limit = common.limit_broken(status, str(exc.message or ""))
+    if limit:  # a documented limit: resending cannot help
+        kind, head = "contract", f"{head}: broke a request limit ({limit})"
     return ProviderError(
         kind,
         f"{provider}: {head}: {exc.message}",

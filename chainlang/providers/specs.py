@@ -23,6 +23,7 @@ from typing import Literal
 
 from chainlang.errors import UsageError
 from chainlang.providers.base import Detail
+from chainlang.providers.contracts import ANTHROPIC, GEMINI, OPENAI, OPENAI_COMPAT, Contract
 from chainlang.providers.prompt_cache import (
     ANTHROPIC_CACHE,
     GEMINI_CACHE,
@@ -110,6 +111,9 @@ class ProviderSpec:
         answers_from: what a simulated answerer replies with: the request's ``oracle``
             value computed over the truth, or over a specialist's predictions. The
             oracle value then joins the cache key.
+        contract: what the provider refuses (schema, image, body, context and batch
+            limits, with their sources: :mod:`chainlang.providers.contracts`); None for
+            a simulated answerer.
     """
 
     name: str
@@ -126,6 +130,7 @@ class ProviderSpec:
     simulated: bool = False
     free: bool = False
     answers_from: AnswersFrom | None = None
+    contract: Contract | None = None
     prompt_cache: CacheRule = NO_CACHE  # how it caches prompt prefixes (prompt_cache.py)
 
     @property
@@ -145,6 +150,7 @@ _SPECS = (
         image=ImageRule(Fit(2048, 768), keep_low=Fit(512), tokens=_openai_tokens),
         batch=True,
         prompt_cache=OPENAI_CACHE,
+        contract=OPENAI,
     ),
     ProviderSpec(
         name="anthropic",
@@ -155,6 +161,7 @@ _SPECS = (
         image=ImageRule(Fit(1568, max_pixels=1_150_000), tokens=_anthropic_tokens),
         batch=True,
         prompt_cache=ANTHROPIC_CACHE,
+        contract=ANTHROPIC,
     ),
     ProviderSpec(
         name="gemini",
@@ -166,6 +173,7 @@ _SPECS = (
         image=ImageRule(Fit(3072), tokens=_gemini_tokens),
         batch=True,
         prompt_cache=GEMINI_CACHE,
+        contract=GEMINI,
     ),
     ProviderSpec(
         name="openai-compat",
@@ -174,6 +182,7 @@ _SPECS = (
         placeholder_key=COMPAT_PLACEHOLDER_KEY,
         needs_base_url=True,
         apis=("chat",),
+        contract=OPENAI_COMPAT,
     ),
     ProviderSpec(
         name="oracle",

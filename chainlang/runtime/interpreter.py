@@ -27,6 +27,7 @@ from chainlang.language.analysis import staticeval
 from chainlang.language.graded import split_graded
 from chainlang.language.types import LabelT, RecordT
 from chainlang.providers.base import ModelRef, ModelRequest, Params
+from chainlang.providers.conformance import adapt, target_for, too_many_images
 from chainlang.providers.specs import find_spec
 from chainlang.runtime.batching import ItemBatcher
 from chainlang.runtime.outcome import Outcome
@@ -346,15 +347,34 @@ class Interpreter:
         ctxs: list[ItemContext],
         *,
         batched: bool,
+        split: str = "",
     ) -> list[Any]:
         """Ask ``scopes`` (one scope, or one per batch item): one request, or with
-        ``samples K`` K requests whose answers make each scope's list of K."""
+        ``samples K`` K requests whose answers make each scope's list of K.
+
+        A keyed request with more images than the provider accepts is split into
+        requests of fewer keys (each asks the same question of its keys; ``split``
+        says so in the requests' ``adapted``)."""
         k = 1
         if e.samples is not None:
             k = _as_int(await self.eval(e.samples, scopes[0], ctxs[0]), e.origin)
             if k < 1:  # a parameter's value; a literal below 1 is refused by the checker (E608)
                 raise OperationError(f"`samples` must be at least 1, got {k}", e.origin)
         asked = await self._question(e, scopes, ctxs, batched)
+        over = too_many_images(asked.request, target_for(self.settings.model))
+        if batched and len(scopes) > 1 and over is not None:
+            half = (len(scopes) + 1) // 2
+            note = split or (
+                f"a request of {asked.request.schema_name} had {over[0]} images; "
+                f"{self.settings.model.provider} accepts {over[1]}: its keys were split "
+                "over several requests"
+            )
+            parts = [(scopes[:half], ctxs[:half]), (scopes[half:], ctxs[half:])]
+            done = await _gather([self._ask(e, s, c, batched=True, split=note) for s, c in parts])
+            return [v for part in done for v in part]
+        if split:
+            request = replace(asked.request, adapted=(*asked.request.adapted, split))
+            asked = replace(asked, request=request)
         # The arguments and the oracle are evaluated once; the K samples differ only in
         # ``ask_sample``, so each is its own request, journal entry and simulated draw.
         drawn = await _gather([self._send(asked, self._sample(asked, e, j)) for j in range(k)])
@@ -412,6 +432,8 @@ class Interpreter:
             if each is not None and spec is not None and spec.simulated
             else (),
         )
+        # rewritten where the provider's contract refuses it and the meaning survives
+        request = adapt(request, target_for(self.settings.model))
         return _Asked(e, prompt, variant, n, request, expected, scopes, ctxs)
 
     def _sampling(self) -> Params:

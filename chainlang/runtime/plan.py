@@ -40,10 +40,12 @@ from chainlang.providers.base import ModelRequest, Usage
 from chainlang.providers.simulated import random_image
 from chainlang.providers.specs import is_free
 from chainlang.runtime.batching import ItemBatcher
+from chainlang.runtime.contract_check import ContractReport, check_requests
 from chainlang.runtime.cost import PriceTable, estimate_input_tokens
 from chainlang.runtime.execute import item_batched_asks, item_inputs
 from chainlang.runtime.interpreter import Interpreter, ItemContext, ItemFailed, Settings
 from chainlang.runtime.outcome import Outcome
+from chainlang.runtime.prompt_cost import steady_hits
 
 REASONING_TOKENS = 200  # a typical reasoning preamble when a variant asks for one
 
@@ -57,6 +59,8 @@ class ItemEstimate:
     image_tokens: int
     output_tokens: int
     max_output_tokens: int
+    cached_tokens: int = 0  # prompt-cache reads expected (runtime/prompt_cost.py)
+    cache_write_tokens: int = 0  # prompt-cache writes expected
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,10 @@ class Plan:
     # Whole-run figures of a packed chain (summed over its chunks), else None.
     totals: ItemEstimate | None = None
     totals_usd: tuple[float | None, float | None] = (None, None)
+    # expected dollars per item if no prompt-cache hit were priced (the saving's baseline)
+    usd_uncached_per_item: float | None = None
+    # every dry-run request checked against the model's contract (runtime/contract_check.py)
+    contract: ContractReport | None = None
 
     @property
     def total_calls(self) -> float:
@@ -102,6 +110,13 @@ class Plan:
         if self.usd_per_item is None:
             return None
         return self.usd_per_item * self.items * self.samples
+
+    @property
+    def total_usd_uncached(self) -> float | None:
+        """Expected dollars of the run without prompt-cache prices (None: unknown)."""
+        if self.usd_uncached_per_item is None:
+            return None
+        return self.usd_uncached_per_item * self.items * self.samples
 
     @property
     def total_usd_worst(self) -> float | None:
@@ -128,8 +143,10 @@ class Plan:
             "total_input_tokens": self.total_input_tokens,
             "total_usd": self.total_usd,
             "total_usd_worst": self.total_usd_worst,
+            "total_usd_uncached": self.total_usd_uncached,
             "dry_run": [e.__dict__ for e in self.dry_run],
             "notes": list(self.notes),
+            "contract": None if self.contract is None else self.contract.to_json(),
         }  # fmt: skip
 
 
@@ -185,12 +202,14 @@ async def make_plan(
     ``batch items = B``, whose chunks of B items share requests)."""
     # Loops that depend on answers take the path a perfect model would take.
     settings = replace(settings, answer_from_truth=True)
+    sent: list[ModelRequest] = []
     if items_per_batch:
-        return await _packed_plan(
+        packed = await _packed_plan(
             program, dataset, settings, prices, items_per_batch,
-            samples=samples, chain_name=chain_name, batch=batch,
+            samples=samples, chain_name=chain_name, batch=batch, sent=sent,
         )  # fmt: skip
-    estimates, notes = await _dry_run(program, dataset, settings, prices, sample_items)
+        return replace(packed, contract=check_requests(program, sent, str(settings.model)))
+    estimates, notes = await _dry_run(program, dataset, settings, prices, sample_items, sent)
     bound = program.bounds
     values = dict(settings.params)
     observed = float(np.mean([e.calls for e in estimates])) if estimates else 0.0
@@ -207,6 +226,7 @@ async def make_plan(
         calls, formula, exact, bounded = observed, "observed in the dry run", False, False
     per_call = _per_call(estimates)
     usd, worst = _dollars(prices, settings, per_call, calls, batch)
+    uncached, _ = _dollars(prices, settings, per_call, calls, batch, cached=False)
     notes += _price_notes(prices, settings, usd, batch)
     return Plan(
         chain=chain_name or program.name,
@@ -222,6 +242,8 @@ async def make_plan(
         notes=tuple(notes),
         per_call=per_call,
         bounded=bounded,
+        contract=check_requests(program, sent, str(settings.model)),
+        usd_uncached_per_item=uncached,
     )
 
 
@@ -249,6 +271,7 @@ async def _packed_plan(
     samples: int,
     chain_name: str,
     batch: bool,
+    sent: list[ModelRequest] | None = None,
 ) -> Plan:
     """Price a chain whose asks pack ``size`` items per request (``batch items``).
 
@@ -265,24 +288,35 @@ async def _packed_plan(
     estimates: list[ItemEstimate] = []
     notes: list[str] = []
     weighted: list[tuple[ItemEstimate, int]] = []
+    groups: list[list[ModelRequest]] = []
     for chunk, times in chunks:
         items = [dataset.get(i) for i in chunk]
-        estimate, why = await _dry_run_chunk(program, settings, prices, items)
+        mine: list[ModelRequest] = []
+        estimate, why = await _dry_run_chunk(program, settings, prices, items, mine)
+        if sent is not None:
+            sent += mine
         notes += why
         if estimate is not None:
             estimates.append(estimate)
             weighted.append((estimate, times))
+            groups.append(mine)
+    estimates = _with_cache_hits(estimates, groups)
+    weighted = [(e, k) for e, (_, k) in zip(estimates, weighted, strict=True)]
     totals = ItemEstimate(
         *(sum(getattr(e, f) * k for e, k in weighted) for f in ItemEstimate.__dataclass_fields__)
     )
-    usd = worst = None
+    usd = worst = uncached = None
     if is_free(settings.model.provider):
-        usd = worst = 0.0
+        usd = worst = uncached = 0.0
     elif weighted:
-        usage = Usage(totals.input_tokens, totals.output_tokens, 0, totals.image_tokens)
-        most = Usage(totals.input_tokens, totals.max_output_tokens, 0, totals.image_tokens)
+        t = totals
+        usage = Usage(t.input_tokens, t.output_tokens, t.cached_tokens, t.image_tokens,
+                      t.cache_write_tokens)  # fmt: skip
+        most = Usage(t.input_tokens, t.max_output_tokens, 0, t.image_tokens, t.cache_write_tokens)
         usd = prices.price(settings.model, usage, batch=batch)
         worst = prices.price(settings.model, most, batch=batch)
+        plain = Usage(t.input_tokens, t.output_tokens, 0, t.image_tokens)
+        uncached = prices.price(settings.model, plain, batch=batch)
     if not weighted:
         notes.append("the dry run asked no question; per-call tokens are unknown")
     short = f" and 1 of {rest}" if rest else ""
@@ -309,11 +343,16 @@ async def _packed_plan(
         items_per_batch=size,
         totals=totals,
         totals_usd=(usd, worst),
+        usd_uncached_per_item=None if uncached is None else uncached / n,
     )
 
 
 async def _dry_run_chunk(
-    program: ir.Program, settings: Settings, prices: PriceTable, items: Sequence[Any]
+    program: ir.Program,
+    settings: Settings,
+    prices: PriceTable,
+    items: Sequence[Any],
+    sent: list[ModelRequest] | None = None,
 ) -> tuple[ItemEstimate | None, list[str]]:
     """Dry-run one chunk of items together, their ``batch items`` asks packed as the run
     packs them; the estimate covers every request of the chunk."""
@@ -331,7 +370,29 @@ async def _dry_run_chunk(
                 b.finished(item.id)
 
     await asyncio.gather(*(one(item) for item in items))
+    if sent is not None:
+        sent += fake.requests
     return (_estimate(fake.requests, prices) if fake.requests else None), notes
+
+
+async def dry_run_requests(
+    program: ir.Program,
+    dataset: Dataset,
+    settings: Settings,
+    items: int = 1,
+    items_per_batch: int | None = None,
+) -> list[ModelRequest]:
+    """Every request the first ``items`` items send (the first packed chunk of a
+    ``batch items`` chain), built as the run builds them; nothing is sent."""
+    settings = replace(settings, answer_from_truth=True)
+    prices = PriceTable.load(None)
+    sent: list[ModelRequest] = []
+    if items_per_batch:
+        chunk = [dataset.get(i) for i in dataset.ids()[:items_per_batch]]
+        await _dry_run_chunk(program, settings, prices, chunk, sent)
+    else:
+        await _dry_run(program, dataset, settings, prices, items, sent)
+    return sent
 
 
 def _estimate_notes(bound: Bound, values: Mapping[str, Any]) -> list[str]:
@@ -344,10 +405,16 @@ def _estimate_notes(bound: Bound, values: Mapping[str, Any]) -> list[str]:
 
 
 async def _dry_run(
-    program: ir.Program, dataset: Dataset, settings: Settings, prices: PriceTable, n: int
+    program: ir.Program,
+    dataset: Dataset,
+    settings: Settings,
+    prices: PriceTable,
+    n: int,
+    sent: list[ModelRequest] | None = None,
 ) -> tuple[list[ItemEstimate], list[str]]:
     estimates: list[ItemEstimate] = []
     notes: list[str] = []
+    groups: list[list[ModelRequest]] = []
     for item in _first(dataset, n):
         fake = DryRun(prices)
         await _interpret(
@@ -355,9 +422,23 @@ async def _dry_run(
         )
         if fake.requests:
             estimates.append(_estimate(fake.requests, prices))
+            groups.append(fake.requests)
+        if sent is not None:
+            sent += fake.requests
     if not estimates:
         notes.append("the dry run asked no question; per-call tokens are unknown")
-    return estimates, notes
+    return _with_cache_hits(estimates, groups), notes
+
+
+def _with_cache_hits(
+    estimates: list[ItemEstimate], groups: list[list[ModelRequest]]
+) -> list[ItemEstimate]:
+    """Each estimate with the prompt-cache reads and writes its requests will get."""
+    hits = steady_hits(groups)
+    return [
+        replace(e, cached_tokens=h.read, cache_write_tokens=h.written)
+        for e, h in zip(estimates, hits, strict=True)
+    ]
 
 
 async def _interpret(
@@ -412,6 +493,8 @@ def _per_call(estimates: Sequence[ItemEstimate]) -> dict[str, float]:
         "image_tokens": sum(e.image_tokens for e in estimates) / calls,
         "output_tokens": sum(e.output_tokens for e in estimates) / calls,
         "max_output_tokens": sum(e.max_output_tokens for e in estimates) / calls,
+        "cached_tokens": sum(e.cached_tokens for e in estimates) / calls,
+        "cache_write_tokens": sum(e.cache_write_tokens for e in estimates) / calls,
     }
 
 
@@ -421,15 +504,21 @@ def _dollars(
     per_call: Mapping[str, float],
     calls: float,
     batch: bool = False,
+    cached: bool = True,
 ) -> tuple[float | None, float | None]:
+    """Expected and worst-case dollars of ``calls`` calls like ``per_call``; with
+    ``cached`` the expected prompt-cache reads and writes are priced at their rates (the
+    worst case counts the writes' premium but no read: a cache may always miss)."""
     if is_free(settings.model.provider):
         return 0.0, 0.0
     if not per_call:
         return None, None
     inp, img = round(per_call["input_tokens"]), round(per_call["image_tokens"])
-    expected = Usage(inp, round(per_call["output_tokens"]), 0, img)
+    read = round(per_call.get("cached_tokens", 0)) if cached else 0
+    written = round(per_call.get("cache_write_tokens", 0)) if cached else 0
+    expected = Usage(inp, round(per_call["output_tokens"]), read, img, written)
     one = prices.price(settings.model, expected, batch=batch)
-    most = Usage(inp, round(per_call["max_output_tokens"]), 0, img)
+    most = Usage(inp, round(per_call["max_output_tokens"]), 0, img, written)
     worst = prices.price(settings.model, most, batch=batch)
     if one is None or worst is None:
         return None, None

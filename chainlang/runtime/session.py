@@ -287,6 +287,7 @@ async def arun(
     ``scheduler`` so that every cell shares one set of limits and one cache
     (the caller then owns closing it).
     """
+    from chainlang.runtime.contract_check import check_before_paying
     from chainlang.runtime.execute import Runner
     from chainlang.runtime.labels import check_truth_labels
     from chainlang.runtime.runfolder import RunFolder
@@ -300,6 +301,11 @@ async def arun(
     ref = parse_model(model)
     settings = settings_for(program, ref, options, dataset)
     identity = run_identity(program, path, dataset, ref, settings, options)
+    # Every request shape is checked against the provider's contract before anything is
+    # paid: a limit the documentation says it enforces stops the run here.
+    await check_before_paying(
+        program, dataset, settings, items_per_batch=items_per_batch(program, settings)
+    )
     own = scheduler is None
     providers = make_providers([ref], options) if own else None
     folder = None

@@ -20,6 +20,7 @@ from chainlang.testing.fake_provider.answers import (
 )
 from chainlang.testing.fake_provider.batch_routes import batch_route_of
 from chainlang.testing.fake_provider.batches import FakeBatches
+from chainlang.testing.fake_provider.contracts import refusal
 from chainlang.testing.fake_provider.faults import (
     ANSWER_FAULTS,
     STATUS_FAULTS,
@@ -51,6 +52,8 @@ class FakeProviderServer:
             accounting); 0 (the default): each provider's prompt cache is played instead
             (``prompt_cache.py``), so a request whose prefix repeats an earlier one's
             reports the cache reads (and Anthropic's writes) the real API would.
+        contracts: refuse a request that breaks its provider's documented limits with the
+            provider's status and error body (``contracts.py``); on by default.
 
     ``usage_scale`` (default 1) multiplies the input tokens the server reports, to play a
     provider whose count is far above a client's estimate.
@@ -68,12 +71,14 @@ class FakeProviderServer:
         answer: Callable[[FakeCall], Any] | None = None,
         choice: str = "first",
         cached_tokens: int = 0,
+        contracts: bool = True,
     ) -> None:
         if choice not in ("first", "seeded"):
             raise UsageError(f"choice must be 'first' or 'seeded', got {choice!r}")
         self.latency = latency
         self.answer = answer
         self.cached_tokens = cached_tokens
+        self.contracts = contracts
         self.usage_scale = 1.0
         self.faults = Faults()
         self._rng = random.Random(seed) if choice == "seeded" else None
@@ -245,6 +250,10 @@ class FakeProviderServer:
             return True
         assert dialect is not None
         call = call_of(dialect, req)
+        refused = refusal(call) if self.contracts else None
+        if refused is not None:  # what the real provider answers a request over its limits
+            write(writer, refused[0], refused[1])
+            return True
         kind = fault.kind if fault and fault.kind in ANSWER_FAULTS else None
         body = self._answer_body(call, kind, n)
         if fault and fault.kind == "cut":
@@ -275,7 +284,11 @@ class FakeProviderServer:
             return 500, error_body(dialect, 500)
         kind = fault.kind if fault and fault.kind in ANSWER_FAULTS else None
         req = RecordedRequest("POST", path, {}, json.dumps(body).encode())
-        return 200, self._answer_body(call_of(dialect, req), kind, n)
+        call = call_of(dialect, req)
+        refused = refusal(call) if self.contracts else None
+        if refused is not None:  # a batch line over a limit fails as the sync call would
+            return refused
+        return 200, self._answer_body(call, kind, n)
 
     def _answer_text(self, call: FakeCall, kind: str | None) -> str:
         if kind == "malformed":
