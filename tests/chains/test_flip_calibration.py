@@ -41,11 +41,14 @@ SMALL: dict[str, dict[str, Any]] = {
     "dense_depth": {"side": 128},
     "dense_normals": {"side": 128},
     "dense_group": {"side": 128},
+    "listwise_depth": {"segments": 40},
 }
 # Chains with a packing parameter are measured at per_call 1 and at their default.
 PACKED = {"classify", "segment", "group"}
 # One answer per image (or per point): more, tiny scenes for a usable count.
 MANY_SCENES = {"classify", "label", "dense_depth", "dense_normals", "dense_group"}
+# A few answers per image (three samples; a list and a zoom per object; a pair of objects).
+MANY_SCENES |= {"count", "centres", "size_rank"}
 
 
 @pytest.fixture(scope="module")
