@@ -140,6 +140,23 @@ RUN_FLAGS: tuple[RunFlag, ...] = (
         RUN,
     ),
     RunFlag(
+        "--engine",
+        "engine",
+        str,
+        "ray: spread the items over a Ray cluster's workers, with one shared rate limit, "
+        "journal and budget (needs chainlang[ray]; docs/scale.md); default local",
+        RUN,
+        choices=("local", "ray"),
+    ),
+    RunFlag(
+        "--address",
+        "address",
+        str,
+        "with --engine ray: the cluster to join, e.g. ray://head:10001 or auto "
+        "(default: start a local cluster)",
+        RUN,
+    ),
+    RunFlag(
         "--progress",
         "progress",
         str,

@@ -147,6 +147,8 @@ class Scheduler:
             :class:`~chainlang.runtime.batchapi.BatchDispatcher`: priced at the batch
             discount, not limited (a batch holds every waiting question), and given
             ``batch_timeout_s`` instead of ``timeout_s``.
+        limits_source: the limiters to use instead of building them from ``limits``
+            (the Ray engine passes limiters that one actor holds for the whole cluster).
     """
 
     def __init__(
@@ -167,6 +169,7 @@ class Scheduler:
         adaptive: AdaptiveSettings | None = None,
         batch_models: frozenset[ModelRef] = frozenset(),
         batch_timeout_s: float = 48 * 3600.0,
+        limits_source: Limits | None = None,
     ) -> None:
         if timeout_s <= 0:
             raise UsageError(f"timeout must be positive, got {timeout_s}")
@@ -186,7 +189,7 @@ class Scheduler:
         self._salt = salt
         self._batch = batch_models
         self._batch_timeout = batch_timeout_s
-        self._limits = Limits(
+        self._limits = limits_source or Limits(
             limits or LimitsConfig(),
             self._clock,
             base=self._table_limits,

@@ -60,6 +60,9 @@ class RunOptions:
             process; None: one per core once a run has 8 or more items left, else 1).
         progress: ``auto`` (rich on a terminal, plain lines otherwise), ``plain`` or ``none``.
         temperature, max_tokens, seed: sampling settings sent to the model.
+        engine: ``local`` (this process) or ``ray`` (items spread over the workers of a Ray
+            cluster, one shared rate limit and budget; :mod:`chainlang.runtime.rayengine`).
+        address: with ``engine="ray"``, the cluster to join (None: start a local one).
     """
 
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -83,6 +86,8 @@ class RunOptions:
     dispatch: str = "sync"
     poll_s: float = 60.0
     flush_s: float = 2.0
+    engine: str = "local"
+    address: str | None = None
     workers: int | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +107,15 @@ class RunOptions:
             )
         if self.max_tokens is not None and self.max_tokens < 1:
             raise UsageError(f"--max-tokens must be at least 1, got {self.max_tokens}")
+        self._check_engine()
+
+    def _check_engine(self) -> None:
+        if self.engine not in ("local", "ray"):
+            raise UsageError(f"--engine must be 'local' or 'ray', got {self.engine!r}")
+        if self.engine == "ray" and self.dispatch != "sync":
+            raise UsageError("--engine ray sends questions one by one: use --dispatch sync")
+        if self.engine == "ray" and self.cache is None:
+            raise UsageError("--engine ray needs a cache file: it is how workers share answers")
 
     @property
     def items_in_flight(self) -> int:
@@ -192,6 +206,9 @@ def make_providers(models: list[ModelRef], options: RunOptions) -> dict[ModelRef
     from chainlang.providers.registry import check_credentials, make_provider
     from chainlang.vision.encode import Encoder
 
+    if options.address is not None and options.engine != "ray":
+        # checked here, where every local run and sweep passes before any work
+        raise UsageError("--address names a Ray cluster: use it with --engine ray")
     creds = check_credentials(models, os.environ, read_config(options.config))
     encoder = Encoder()  # shared: an image shown to several models is encoded once per size
     made = {ref: make_provider(ref, creds[ref], encoder=encoder) for ref in models}
@@ -241,25 +258,33 @@ def make_scheduler(
     *,
     salt: str = "",
     providers: dict[ModelRef, Any] | None = None,
+    limits_source: Any = None,
+    budget: Any = None,
 ) -> Any:
-    """The one scheduler of a run or sweep (providers built by :func:`make_providers`)."""
+    """The one scheduler of a run or sweep (providers built by :func:`make_providers`).
+
+    With ``engine="ray"`` (and no ``providers``) this is the driver's
+    :class:`~chainlang.runtime.rayengine.RayEngine` instead: each of its workers
+    makes its own scheduler here, passing the cluster's shared ``limits_source``
+    and ``budget``.
+    """
     from chainlang.runtime.cache import Journal
     from chainlang.runtime.cost import Budget, PriceTable
-    from chainlang.runtime.limits import LimitsConfig, ModelLimits
     from chainlang.runtime.retry import RetryPolicy
     from chainlang.runtime.scheduler import ErrorBudget, Scheduler
 
+    if options.engine == "ray" and providers is None:
+        return ray_engine().RayEngine.start(models, options)
     config = read_config(options.config)
     providers = providers if providers is not None else make_providers(models, options)
-    limits = LimitsConfig.from_mapping(config.get("limits", {}))
-    if options.concurrency or options.rpm or options.tpm:
-        default = ModelLimits(options.concurrency or 16, options.rpm, options.tpm)
-        limits = LimitsConfig(default, limits.per_model)
+    if budget is None and options.max_cost is not None:
+        budget = Budget(options.max_cost)
     return Scheduler(
         providers=providers,
-        limits=limits,
+        limits=limits_config(options, config),
+        limits_source=limits_source,
         cache=Journal(options.cache) if options.cache else None,
-        budget=Budget(options.max_cost) if options.max_cost is not None else None,
+        budget=budget,
         prices=PriceTable.load(config.get("prices")),
         error_budget=ErrorBudget(max_failures=options.max_failures),
         observer=observer,
@@ -268,6 +293,35 @@ def make_scheduler(
         salt=salt or f"ir{ir.IR_VERSION}",
         batch_models=batch_models(providers),
     )
+
+
+def ray_engine() -> Any:
+    """The Ray engine's module, imported now (never before ``engine="ray"`` asks for it).
+
+    Raises:
+        UsageError: Ray is not installed.
+    """
+    try:
+        import ray  # noqa: F401  (only to say clearly that it is missing)
+    except ImportError:
+        raise UsageError(
+            "--engine ray needs Ray: pip install 'chainlang[ray]' (docs/scale.md)"
+        ) from None
+    from chainlang.runtime import rayengine
+
+    return rayengine
+
+
+def limits_config(options: RunOptions, config: Mapping[str, Any]) -> Any:
+    """The user's limits: the config's ``[limits]``, with ``--concurrency``, ``--rpm`` and
+    ``--tpm`` as the default of every model when given."""
+    from chainlang.runtime.limits import LimitsConfig, ModelLimits
+
+    limits = LimitsConfig.from_mapping(config.get("limits", {}))
+    if options.concurrency or options.rpm or options.tpm:
+        default = ModelLimits(options.concurrency or 16, options.rpm, options.tpm)
+        limits = LimitsConfig(default, limits.per_model)
+    return limits
 
 
 async def arun(
@@ -294,6 +348,10 @@ async def arun(
     from chainlang.runtime.truth import check_truth_types
 
     options = options or RunOptions()
+    if options.engine == "ray":
+        return await ray_engine().arun_ray(  # type: ignore[no-any-return]  # a RunResult
+            chain, data, model, out=out, options=options, chain_path=chain_path, engine=scheduler
+        )
     program, path = _program(chain, chain_path, options.labels)
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
     check_truth_labels(program, dataset)

@@ -36,6 +36,8 @@ SAMPLE = {
     "--workers": (["2"], 2),
     "--poll": (["5"], 5.0),
     "--progress": (["plain"], "plain"),
+    "--engine": (["local"], "local"),  # ray would refuse --dispatch batch above
+    "--address": (["auto"], "auto"),
 }
 
 
