@@ -45,7 +45,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
-from chainlang.data.manifest import Dataset, load_dataset
+from chainlang.data.manifest import Dataset
 from chainlang.errors import ChainlangError, RunError, UsageError
 from chainlang.image import ImageData
 from chainlang.language import ir
@@ -622,23 +622,16 @@ async def arun_ray(
     """:func:`chainlang.runtime.session.arun` on a Ray cluster (same arguments; a sweep
     passes its :class:`RayEngine` as ``engine``)."""
     from chainlang.runtime.execute import SPECIALIST_CACHE
-    from chainlang.runtime.labels import check_truth_labels
     from chainlang.runtime.session import (
         _expected_questions,
-        _program,
         _progress,
         items_per_batch,
-        parse_model,
-        run_identity,
-        settings_for,
+        prepare_run,
     )
 
-    program, path = _program(chain, chain_path, options.labels)
-    dataset = data if isinstance(data, Dataset) else load_dataset(data)
-    check_truth_labels(program, dataset)
-    ref = parse_model(model)
-    settings = settings_for(program, ref, options, dataset)
-    identity = run_identity(program, path, dataset, ref, settings, options)
+    program, dataset, ref, settings, identity = await prepare_run(
+        chain, data, model, options, chain_path
+    )
     own = engine is None
     if own:
         engine = RayEngine.start([ref], options)

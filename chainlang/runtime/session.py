@@ -341,28 +341,16 @@ async def arun(
     ``scheduler`` so that every cell shares one set of limits and one cache
     (the caller then owns closing it).
     """
-    from chainlang.runtime.contract_check import check_before_paying
     from chainlang.runtime.execute import Runner
-    from chainlang.runtime.labels import check_truth_labels
     from chainlang.runtime.runfolder import RunFolder
-    from chainlang.runtime.truth import check_truth_types
 
     options = options or RunOptions()
     if options.engine == "ray":
         return await ray_engine().arun_ray(  # type: ignore[no-any-return]  # a RunResult
             chain, data, model, out=out, options=options, chain_path=chain_path, engine=scheduler
         )
-    program, path = _program(chain, chain_path, options.labels)
-    dataset = data if isinstance(data, Dataset) else load_dataset(data)
-    check_truth_labels(program, dataset)
-    check_truth_types(program, dataset)
-    ref = parse_model(model)
-    settings = settings_for(program, ref, options, dataset)
-    identity = run_identity(program, path, dataset, ref, settings, options)
-    # Every request shape is checked against the provider's contract before anything is
-    # paid: a limit the documentation says it enforces stops the run here.
-    await check_before_paying(
-        program, dataset, settings, items_per_batch=items_per_batch(program, settings)
+    program, dataset, ref, settings, identity = await prepare_run(
+        chain, data, model, options, chain_path
     )
     own = scheduler is None
     providers = make_providers([ref], options) if own else None
@@ -398,6 +386,37 @@ async def arun(
         finally:
             folder.close()  # the next run into the folder may start
     return RunResult(Path(out), summary, progress)
+
+
+async def prepare_run(
+    chain: str | Path | ir.Program,
+    data: str | Path | Dataset,
+    model: str | ModelRef,
+    options: RunOptions,
+    chain_path: str | Path | None = None,
+) -> tuple[ir.Program, Dataset, ModelRef, Settings, Any]:
+    """What every engine does before a run: compile, load, check, resolve.
+
+    Returns the program (label sets bound), the dataset, the model, the
+    settings and the run's identity, once the label sets, the truth types and the
+    provider's contract are checked (a limit the provider's documentation says it
+    enforces stops the run here, before anything is paid).
+    """
+    from chainlang.runtime.contract_check import check_before_paying
+    from chainlang.runtime.labels import check_truth_labels
+    from chainlang.runtime.truth import check_truth_types
+
+    program, path = _program(chain, chain_path, options.labels)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    check_truth_labels(program, dataset)
+    check_truth_types(program, dataset)
+    ref = parse_model(model)
+    settings = settings_for(program, ref, options, dataset)
+    identity = run_identity(program, path, dataset, ref, settings, options)
+    await check_before_paying(
+        program, dataset, settings, items_per_batch=items_per_batch(program, settings)
+    )
+    return program, dataset, ref, settings, identity
 
 
 async def _unwrapped(coro: Coroutine[Any, Any, T]) -> T:
