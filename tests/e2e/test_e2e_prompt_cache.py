@@ -101,3 +101,13 @@ def test_plan_prices_the_cache_hits_and_shows_the_saving(photo_manifest: Path) -
     # a model without a cache (Gemini 2.0) plans no hit and no saving
     flash = plan(SEGMENT, photo_manifest, "gemini:gemini-2.0-flash", options=options)
     assert flash.per_call["cached_tokens"] == 0 and flash.total_usd == flash.total_usd_uncached
+
+
+def test_a_packed_chain_plans_its_shared_label_list_as_cached(photo_manifest: Path) -> None:
+    # one full chunk of 4 images: the next chunk repeats the schema and the 1,000-label
+    # system text (well over OpenAI's 1,024-token minimum) around its own images
+    options = RunOptions(params={"per_call": "4"})
+    planned = plan(CHAINS / "classify.chain", photo_manifest, "openai:gpt-4o", options=options)
+    assert planned.items_per_batch == 4 and planned.total_calls == 1
+    assert planned.per_call["cached_tokens"] >= 1024
+    assert planned.total_usd < planned.total_usd_uncached
