@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("ray")  # the ray extra; without it these tests are skipped
+
 from conftest import CHAIN, QUESTIONS_PER_ITEM
 
 from chainlang.api import RunOptions, arun
