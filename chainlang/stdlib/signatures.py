@@ -118,6 +118,16 @@ VISION: tuple[str | Sig, ...] = (
     "box_overlaps(boxes: Boxes, label: Label, box: Box) -> Bool",
     "labels_in(boxes: Boxes, box: Box) -> [Label]",
     "instance_overlap(instances: InstanceMask, point: Point, region: Region) -> Float",
+    # Adaptive strategies (issue 14; chainlang/vision/active.py):
+    sig(
+        "closest_pairs(regions: Regions, scores: [Float], asked: [Pair], n: Int, seed: Int = 0)"
+        " -> [Pair]",
+        size="at_most(n)",
+    ),
+    sig(
+        "balance_colours(pairs: [Pair], asked: [Pair]? = none) -> [Pair]",
+        size="len(pairs)",
+    ),
     "vote(answers: [Text?], first: Text, second: Text) -> [Int?]",
     "globalize_order(regions: Regions, pairs: [Pair], order: [Int?], smoothness: Float = 10.0,"
     " connectivity: Int = 4) -> [Float]",

@@ -5,6 +5,7 @@ The compiler's registry binds operation ``NAME`` to ``chainlang.vision.ops.NAME`
 
 from __future__ import annotations
 
+from chainlang.vision.active import balance_colours, closest_pairs
 from chainlang.vision.geometry import (
     bbox,
     cell_at,
@@ -80,6 +81,7 @@ from chainlang.vision.superpixels import count, region_at, regions_of, superpixe
 __all__ = [
     "adjacency",
     "area",
+    "balance_colours",
     "bbox",
     "box_area",
     "box_labels",
@@ -93,6 +95,7 @@ __all__ = [
     "center_crop",
     "centre",
     "centroid",
+    "closest_pairs",
     "count",
     "crop",
     "degenerate",

@@ -37,6 +37,7 @@ SHIPPED = {
     "classify", "detect", "segment", "group", "depth", "normals",
     "dense_depth", "dense_normals", "dense_group", "label",
     "count", "centres", "size_rank", "instances", "listwise_depth",
+    "depth_strategies", "normals_strategies",
 }  # fmt: skip
 # Chains that name a label set of their own run on the bundled sample photos.
 ON_PHOTOS = {"label"}

@@ -61,6 +61,19 @@ EXPECTED: dict[str, Case] = {
     "normals.chain": Case(
         "syn_manifest", "NormalMap", "spearman_z", {"pairs": "16", "segments": "30"}
     ),
+    # Issue 14's strategies at a small budget: the adaptive rounds and the listwise rounds.
+    "depth_strategies.chain": Case(
+        "syn_manifest",
+        "DepthMap",
+        "spearman",
+        {"strategy": "adaptive", "calls": "16", "rounds": "2", "segments": "30"},
+    ),
+    "normals_strategies.chain": Case(
+        "syn_manifest",
+        "NormalMap",
+        "spearman_z",
+        {"strategy": "sortrefine", "calls": "8", "rounds": "2", "segments": "30"},
+    ),
     "dense_depth.chain": Case("syn_manifest", "DepthMap", "spearman", {"side": "384"}),
     "dense_normals.chain": Case("syn_manifest", "NormalMap", "spearman_z", {"side": "384"}),
     "dense_group.chain": Case("syn_manifest", "InstanceMask", "miou", {"side": "384"}),

@@ -641,6 +641,8 @@ def _formula_call(
 def _prefix(xs: ir.Expr, n: Static | None, scope: Scope) -> Static | None:
     """The length of the first (or last) ``n`` elements of ``xs``."""
     inner = _size(xs, scope)
+    if inner is not None and _unestimated(inner.formula, scope):
+        inner = None  # a length known only at run time: at most n says more
     if n is None:
         return None if inner is None else Static(inner.formula, exact=False)
     if inner is None and nonnegative(n.formula, scope):
@@ -649,6 +651,14 @@ def _prefix(xs: ir.Expr, n: Static | None, scope: Scope) -> Static | None:
     if wanted is None or inner is None:
         return wanted
     return _combine("min", [inner, wanted])
+
+
+def _unestimated(e: BExpr, scope: Scope) -> bool:
+    """True for a bare data-dependent size with no estimate (``len(found)``)."""
+    if not isinstance(e, BSym):
+        return False
+    known = scope.symbols.get(e.name)
+    return known is not None and known.estimate is None
 
 
 def nonnegative(e: BExpr, scope: Scope) -> bool:
