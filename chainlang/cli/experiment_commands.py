@@ -193,19 +193,11 @@ def _print_sweep_results(out: Path, exp: Any, metric: str | None) -> None:
             scores[cell.name] = sweep.score_cell(out / sweep.CELLS_DIR / cell.name)
         except ChainlangError:
             continue
-    rows = sweep.sweep_rows(out, metric, scores=scores)
-    chosen = next((r.metric for r in rows if r.metric), metric or "-")
-    print(f"\nresults: {chosen} per cell, 95% CI over images")
-    print(sweep.format_sweep_table(rows))
-    if len(scores) < 2:
-        print("\ncomparisons: fewer than two cells have results; nothing to compare")
-        return
-    comps = sweep.compare_cells(out, metric, baseline=exp.baseline, scores=scores)
-    print(
-        f"\npaired comparisons of {chosen}: B − A on the images both cells share; "
-        f"q = Benjamini–Hochberg over {len(comps)} comparison{'s' if len(comps) > 1 else ''}"
-    )
-    print(sweep.format_comparisons(comps))
+    # --metric overrides the experiment's metrics; each metric gets its own tables
+    metrics: list[str | None] = [metric] if metric else [*exp.metrics] or [None]
+    names = [_print_comparisons(out, exp, each, scores) for each in metrics]
+    chosen = names[0]
+    metric = metrics[0]
     if exp.samples < 2 and all(len(v) < 2 for v in exp.variants.values()):
         return
     print(f"\nvariance of {chosen} per model: shares of images, variants, sampling (95% CI)")
@@ -213,6 +205,32 @@ def _print_sweep_results(out: Path, exp: Any, metric: str | None) -> None:
         print(sweep.format_variance(sweep.variance_by_model(out, metric, scores=scores)))
     except ChainlangError as err:
         print(f"not available: {err}")
+
+
+def _print_comparisons(out: Path, exp: Any, metric: str | None, scores: dict[str, Any]) -> str:
+    """The results table and the paired comparisons of one metric; the metric's name."""
+    from chainlang.experiments import sweep
+
+    rows = sweep.sweep_rows(out, metric, scores=scores)
+    chosen = next((r.metric for r in rows if r.metric), metric or "-")
+    print(f"\nresults: {chosen} per cell, 95% CI over images")
+    print(sweep.format_sweep_table(rows))
+    if len(scores) < 2:
+        print("\ncomparisons: fewer than two cells have results; nothing to compare")
+        return chosen
+    comps = sweep.compare_cells(
+        out,
+        metric,
+        baseline=exp.baseline,
+        baseline_params=exp.baseline_params,
+        scores=scores,
+    )
+    print(
+        f"\npaired comparisons of {chosen}: B − A on the images both cells share; "
+        f"q = Benjamini–Hochberg over {len(comps)} comparison{'s' if len(comps) > 1 else ''}"
+    )
+    print(sweep.format_comparisons(comps, margin=exp.margin))
+    return chosen
 
 
 def _add_report(sub: Sub) -> None:

@@ -6,6 +6,7 @@ See :mod:`chainlang.experiments.sweep` for the whole story.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,7 @@ def compare_cells(
     metric: str | None = None,
     *,
     baseline: str | None = None,
+    baseline_params: Mapping[str, Any] | None = None,
     scores: Mapping[str, CellScore] | None = None,
     n_boot: int = 2000,
     n_perm: int = 10_000,
@@ -116,7 +118,9 @@ def compare_cells(
     """Compare cells of a sweep on their common images, with BH-adjusted q-values.
 
     Every pair of cells is compared (B against A, in grid order), or every cell
-    against ``baseline`` (default: the sweep's own ``baseline``).
+    against ``baseline`` (default: the sweep's own ``baseline``), or, with
+    ``baseline_params``, every cell against the cell of the same model and variants
+    whose parameters are its own updated with ``baseline_params``.
 
     Raises:
         UsageError: the baseline is not a cell, or fewer than two cells have results.
@@ -130,11 +134,14 @@ def compare_cells(
     baseline = baseline or doc.get("baseline")
     if baseline is not None and baseline not in names:
         raise UsageError(f"baseline {baseline!r} is not a cell with results; cells: {names}")
-    pairs = (
-        [(baseline, n) for n in names if n != baseline]
-        if baseline
-        else list(itertools.combinations(names, 2))
-    )
+    if baseline_params:
+        pairs = _pairs_by_params(doc["cells"], names, baseline_params)
+        if not pairs:
+            raise UsageError(f"no cell with results has a baseline cell {dict(baseline_params)}")
+    elif baseline:
+        pairs = [(baseline, n) for n in names if n != baseline]
+    else:
+        pairs = list(itertools.combinations(names, 2))
     rng = np.random.default_rng(seed)
     chosen = primary_metric(scores[names[0]], metric)
     raw = []
@@ -149,30 +156,53 @@ def compare_cells(
     return [CellComparison(a, b, chosen, c) for (a, b), c in zip(pairs, adjusted, strict=True)]
 
 
+def _pairs_by_params(
+    cells: Sequence[Mapping[str, Any]], names: Sequence[str], wanted: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """(baseline, cell) for each cell with results whose baseline cell has results too."""
+
+    def key(c: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+        return json.dumps([c["model"], c["variants"], dict(params)], sort_keys=True, default=str)
+
+    by_key = {key(c, c["params"]): c["name"] for c in cells if c["name"] in names}
+    pairs = []
+    for c in cells:
+        base = by_key.get(key(c, {**c["params"], **wanted}))
+        if c["name"] in names and base is not None and base != c["name"]:
+            pairs.append((base, c["name"]))
+    return pairs
+
+
 def _one_per_image(p: PerImage) -> bool:
     # McNemar applies to one right/wrong value per image; repeats make averages.
     return len(set(p.ids)) == len(p.ids)
 
 
-def format_comparisons(comparisons: Sequence[CellComparison]) -> str:
-    """Plain-text table of comparisons: difference, CI, p and q values, test."""
-    rows = [["B", "A", "metric", "B − A", "95% CI", "p", "q", "images", "test"]]
+def format_comparisons(comparisons: Sequence[CellComparison], margin: float | None = None) -> str:
+    """Plain-text table of comparisons: difference, CI, p and q values, test; with a
+    ``margin``, whether B is non-inferior to A (the CI's lower end >= −margin)."""
+    head = ["B", "A", "metric", "B − A", "95% CI", "p", "q", "images", "test"]
+    rows = [head + ([f"non-inferior (−{margin:g})"] if margin is not None else [])]
     for c in comparisons:
         r = c.result
-        rows.append(
-            [
-                c.b,
-                c.a,
-                c.metric,
-                f"{r.diff:+.4f}",
-                f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]",
-                f"{r.p_value:.4g}",
-                "" if r.q_value is None else f"{r.q_value:.4g}",
-                str(r.n_images),
-                r.test_name,
-            ]
-        )
+        verdict = [] if margin is None else ["yes" if r.ci_low >= -margin else "no"]
+        rows.append([*_comparison_cells(c), *verdict])
     return format_table(rows)
+
+
+def _comparison_cells(c: CellComparison) -> list[str]:
+    r = c.result
+    return [
+        c.b,
+        c.a,
+        c.metric,
+        f"{r.diff:+.4f}",
+        f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]",
+        f"{r.p_value:.4g}",
+        "" if r.q_value is None else f"{r.q_value:.4g}",
+        str(r.n_images),
+        r.test_name,
+    ]
 
 
 # --------------------------------------------------------------------------- variance

@@ -48,6 +48,12 @@ class Experiment:
         options: run options shared by every cell (its ``params`` and ``samples``
             are ignored: they come from the fields above).
         baseline: a cell name every other cell is compared with (None: all pairs).
+        baseline_params: instead of one baseline cell, one per model and variants: the
+            cell with these parameter values (``{strategy = "reference", calls = 200}``
+            compares every cell with the reference at 200 calls under the same answerer).
+        metrics: the metrics compared, each in its own table (empty: the headline).
+        margin: a non-inferiority margin: a cell is non-inferior to its baseline when
+            the lower end of the 95% interval of (cell − baseline) is at least −margin.
     """
 
     chain: Path
@@ -59,8 +65,26 @@ class Experiment:
     samples: int = 1
     options: RunOptions = field(default_factory=RunOptions)
     baseline: str | None = None
+    baseline_params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
+    margin: float | None = None
 
     def __post_init__(self) -> None:
+        if self.baseline is not None and self.baseline_params:
+            raise UsageError("give either a baseline cell or baseline_params, not both")
+        if self.margin is not None and not self.margin >= 0:
+            raise UsageError(f"margin must be a number >= 0, got {self.margin}")
+        for name, value in self.baseline_params.items():
+            if name not in self.params:
+                raise UsageError(
+                    f"baseline_params: {name!r} is not a swept parameter "
+                    f"(swept: {', '.join(self.params) or 'none'})"
+                )
+            if _canon(value) not in set(map(_canon, self.params[name])):
+                raise UsageError(
+                    f"baseline_params: {name} = {_show(value)} is not one of its values "
+                    f"{[_show(v) for v in self.params[name]]}"
+                )
         if not self.models:
             raise UsageError("an experiment needs at least one model")
         if self.samples < 1:
@@ -182,6 +206,7 @@ def load_experiment(path: str | Path) -> Experiment:
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"experiment file {path} is not valid TOML: {err}") from None
     known = {"chain", "data", "models", "samples", "baseline", "variants", "params", "options"}
+    known |= {"baseline_params", "metrics", "margin"}
     unknown = set(doc) - known
     if unknown:
         raise UsageError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
@@ -206,7 +231,18 @@ def load_experiment(path: str | Path) -> Experiment:
         samples=_int(doc.get("samples", 1), "samples", path),
         options=_options(_table(doc, "options", path), base, path),
         baseline=doc.get("baseline") or None,
+        baseline_params=_table(doc, "baseline_params", path),
+        metrics=tuple(_as_list(doc.get("metrics", []), "metrics", path, str)),
+        margin=_margin(doc.get("margin"), path),
     )
+
+
+def _margin(value: Any, path: Path) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"{path}: 'margin' must be a number, got {value!r}")
+    return float(value)
 
 
 def experiment_from_args(
