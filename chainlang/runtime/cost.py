@@ -183,16 +183,12 @@ class PriceTable:
         max_out = self.output_cap(request)
         if info is None:
             return Estimate(input_tokens, max_out, None)
-        worst = self.price(
-            ref,
-            Usage(
-                math.ceil(input_tokens * margin),
-                max_out,
-                0,
-                math.ceil(image_part * margin),
-            ),
-            batch=batch,
-        )
+        inp = math.ceil(input_tokens * margin)
+        worst = self.price(ref, Usage(inp, max_out, 0, math.ceil(image_part * margin)), batch=batch)
+        if worst is not None and info.cache_write is not None and info.cache_write > info.input:
+            # every input token may be a prompt-cache write, at its premium (Anthropic)
+            written = self.price(ref, Usage(inp, max_out, 0, 0, inp), batch=batch)
+            worst = max(worst, written or 0.0)
         return Estimate(input_tokens, max_out, worst)
 
 

@@ -92,6 +92,17 @@ def test_openai_requests_name_their_prefix_and_get_cached_tokens(
     assert out.summary.cost_usd == pytest.approx(cached, rel=1e-6) and cached < plain
 
 
+def test_gemini_reports_implicit_cache_hits_that_are_priced(
+    fake_env: FakeProviderServer, photo_manifest: Path, tmp_path: Path
+) -> None:
+    model = "gemini:gemini-2.5-flash"
+    out = run_chain(SEGMENT, photo_manifest, model, tmp_path / "g", params=PARAMS)
+    assert out.summary.items_ok == 4
+    assert sum(read for _, _, read, _ in fake_env.billed) > 0  # usageMetadata.cachedContent…
+    cached, plain = _priced(fake_env, model)
+    assert out.summary.cost_usd == pytest.approx(cached, rel=1e-6) and cached < plain
+
+
 def test_plan_prices_the_cache_hits_and_shows_the_saving(photo_manifest: Path) -> None:
     options = RunOptions(params=dict(PARAMS))
     planned = plan(SEGMENT, photo_manifest, "anthropic:claude-sonnet-4-5", options=options)

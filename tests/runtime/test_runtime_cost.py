@@ -60,6 +60,21 @@ def test_anthropic_cache_writes_cost_a_premium_and_stack_with_the_batch_discount
     assert TABLE.lookup(ref).cache_write == pytest.approx(1.25 * TABLE.lookup(ref).input)
 
 
+def test_the_worst_case_of_a_call_covers_writing_its_whole_prompt_to_the_cache():
+    from chainlang.language.types import TextT
+    from chainlang.providers.base import Message, ModelRequest, Params, TextPart
+
+    ref = ModelRef("anthropic", "claude-sonnet-4-5")
+    text = "x" * 40_000  # 10,000 tokens
+    request = ModelRequest(
+        ref, (Message("user", (TextPart(text),)),), TextT(), None, params=Params(max_tokens=10)
+    )
+    est = TABLE.estimate(request, margin=1.0)
+    all_written = TABLE.price(ref, Usage(est.input_tokens, 10, 0, 0, est.input_tokens))
+    assert est.worst_case_usd == pytest.approx(all_written)
+    assert est.worst_case_usd > TABLE.price(ref, Usage(est.input_tokens, 10))
+
+
 def test_unknown_model_has_unknown_price_and_simulated_are_free():
     assert TABLE.price(ModelRef("openai", "gpt-4o-like"), Usage(10, 10)) is None
     assert TABLE.price(ModelRef("openai-compat", "gpt-4o"), Usage(10, 10)) is None
