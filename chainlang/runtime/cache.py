@@ -24,8 +24,9 @@ sending, the scheduler claims the question's key (:meth:`Journal.claim`, one
 finds a live claim of another waits for the answer instead. Recording the answer
 releases the claim in the same transaction. A claim is dead, and taken over, when
 its process is gone (same host: its pid no longer runs) or when it has not been
-refreshed for ``claim_lease_s`` (a process refreshes all its claims whenever it
-records an answer) -- so a killed process never blocks the others for long.
+refreshed for ``claim_lease_s`` (a process refreshes all its claims when it records
+an answer, at most ``CLAIM_REFRESHES_PER_LEASE`` times per lease) -- so a killed
+process never blocks the others for long.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ CREATE TABLE IF NOT EXISTS claims (
 _HOST = socket.gethostname()
 _PROCESS = secrets.token_hex(8)
 DEFAULT_CLAIM_LEASE_S = 600.0
+CLAIM_REFRESHES_PER_LEASE = 20  # record() refreshes the claims at most this often per lease
 
 ClaimState = Literal["mine", "answered", "taken"]
 
@@ -119,6 +121,7 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = _connect(self.path)
         self.claim_lease_s = claim_lease_s
+        self._refreshed = 0.0  # when record() last refreshed this journal's claims
         self._owner = f"{_HOST}:{os.getpid()}:{_PROCESS}:{secrets.token_hex(4)}"
 
     def lookup(self, key: str) -> Entry | None:
@@ -198,9 +201,15 @@ class Journal:
             self._db.execute(
                 "DELETE FROM claims WHERE key = ? AND owner = ?", (entry.key, self._owner)
             )
-            self._db.execute(
-                "UPDATE claims SET refreshed = ? WHERE owner = ?", (time.time(), self._owner)
-            )
+            now = time.time()
+            # Refreshing rewrites every claim this journal holds (one per question in
+            # flight): once per twentieth of the lease keeps them alive at a fraction of
+            # the cost of doing it with every answer.
+            if now - self._refreshed >= self.claim_lease_s / CLAIM_REFRESHES_PER_LEASE:
+                self._db.execute(
+                    "UPDATE claims SET refreshed = ? WHERE owner = ?", (now, self._owner)
+                )
+                self._refreshed = now
             self._db.execute(
                 "INSERT INTO journal (key, ok, created, model, value, image, raw_text, usage,"
                 " attempts, reasks, latency_s, cost_usd, failure_kind, failure_message, origin)"
