@@ -9,6 +9,7 @@ items that finished and replays the rest from the journal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import Counter
@@ -32,7 +33,7 @@ from chainlang.runtime.itemrun import (
     result_key,
     unit_batchers,
 )
-from chainlang.runtime.prep_pool import AUTO_MIN_UNITS, PrepPool, pool_size
+from chainlang.runtime.prep_pool import AUTO_MIN_UNITS, Job, PrepPool, pool_size, shared_pool
 from chainlang.runtime.runfolder import RunFolder, iter_results
 from chainlang.runtime.scheduler import Scheduler
 from chainlang.runtime.truth import TruthSource, truth_source_for
@@ -96,7 +97,7 @@ class Runner:
     workers: int | None = 1
     # Totals of the records this invocation wrote (what it paid).
     _now: _Totals = field(default_factory=lambda: _Totals())
-    _pool: PrepPool | None = None
+    _pool: tuple[PrepPool, Job] | None = None
 
     def __post_init__(self) -> None:
         if self.truth_source is None:
@@ -107,38 +108,37 @@ class Runner:
     async def run(self, dataset: Dataset) -> RunSummary:
         """Run every item (and sample) not finished before; return the summary."""
         gate = asyncio.Semaphore(max(self.window, self.batch_items or 1))
-        units = self._units(dataset)
-        try:
-            units = await self._start_pool(units)
-            async with asyncio.TaskGroup() as tg:
-                for unit in units:
-                    for _ in unit:
-                        await gate.acquire()
-                    if self.scheduler.budget_stop:
-                        break  # the budget refused a question: start no more items
-                    tg.create_task(self._run_unit(unit, gate))
-        except asyncio.CancelledError:
-            # Interrupted (Ctrl-C, SIGTERM): the summary still totals what finished.
-            self._write_summary()
-            raise
-        finally:
-            if self._pool is not None:
-                await self._pool.aclose()
-                self._pool = None
+        async with contextlib.AsyncExitStack() as pool:  # closes the pool, if one starts
+            try:
+                units = await self._start_pool(self._units(dataset), pool)
+                async with asyncio.TaskGroup() as tg:
+                    for unit in units:
+                        for _ in unit:
+                            await gate.acquire()
+                        if self.scheduler.budget_stop:
+                            break  # the budget refused a question: start no more items
+                        tg.create_task(self._run_unit(unit, gate))
+            except asyncio.CancelledError:
+                # Interrupted (Ctrl-C, SIGTERM): the summary still totals what finished.
+                self._write_summary()
+                raise
+        self._pool = None
         return self._write_summary()
 
-    async def _start_pool(self, units: Iterator[Unit]) -> Iterator[Unit]:
-        """Start the preparation workers when they can help (:func:`pool_size`). A
-        specialist's predictions are made in this process (one model, loaded once), so
-        its runs stay serial."""
+    async def _start_pool(
+        self, units: Iterator[Unit], stack: contextlib.AsyncExitStack
+    ) -> Iterator[Unit]:
+        """Start the preparation workers when they can help (:func:`pool_size`), or join
+        the pool of the runs sharing this run's scheduler (a sweep's). A specialist's
+        predictions are made in this process (one model, loaded once), so its runs stay
+        serial."""
         if self.workers == 1 or self.truth_source is not None:
             return units
         first = list(itertools.islice(units, AUTO_MIN_UNITS))
         size = pool_size(self.workers, len(first))
         if size > 1:
-            pool = PrepPool(size, self.program, self.settings, self.batch_items, self.scheduler)
-            self._pool = pool
-            await pool.start()
+            pool = await stack.enter_async_context(shared_pool(self.scheduler, size))
+            self._pool = (pool, pool.job(self.program, self.settings, self.batch_items))
         return itertools.chain(first, units)
 
     def _write_summary(self) -> RunSummary:
@@ -173,7 +173,8 @@ class Runner:
 
         try:
             if self._pool is not None:
-                await self._pool.run_unit(unit, self._record)
+                pool, job = self._pool
+                await pool.run_unit(job, unit, self._record)
             else:
                 await asyncio.gather(*(one(i, s) for i, s in unit))
         finally:

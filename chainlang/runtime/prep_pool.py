@@ -30,13 +30,14 @@ guard). A worker imports only the interpreter and the operations it calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -104,31 +105,36 @@ class _Handle:
     load: int = 0  # items sent and not finished
     units: set[int] = field(default_factory=set)
     asks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    jobs: set[int] = field(default_factory=set)  # jobs this worker has been sent
     lost: bool = False
 
 
+@dataclass(frozen=True)
+class Job:
+    """One run's part of a pool: what its items are evaluated with (sent to a worker
+    once, before the first of its units that the worker gets)."""
+
+    id: int
+    program: ir.Program
+    settings: Settings
+    batch_items: int | None
+
+
 class PrepPool:
-    """``size`` worker processes evaluating a run's items; see the module docstring.
+    """``size`` worker processes evaluating items; see the module docstring.
 
     Args:
         size: worker processes (at least 2; one is the serial path, without a pool).
-        program, settings, batch_items: what the run evaluates (sent once per worker).
-        scheduler: the run's scheduler; every question of every worker goes through it.
+        scheduler: the scheduler every question of every worker goes through (a
+            sweep's runs share it, and so share one pool: :func:`shared_pool`).
     """
 
-    def __init__(
-        self,
-        size: int,
-        program: ir.Program,
-        settings: Settings,
-        batch_items: int | None,
-        scheduler: Any,
-    ) -> None:
+    def __init__(self, size: int, scheduler: Any) -> None:
         if size < 2:
             raise UsageError(f"a preparation pool needs at least 2 workers, got {size}")
         self.size = size
-        self._args = (program, settings, batch_items)
         self._scheduler = scheduler
+        self._next_job = 0
         self._workers: list[_Handle] = []
         self._units: dict[int, _Unit] = {}
         self._next_unit = 0
@@ -155,14 +161,17 @@ class PrepPool:
                 stdout=subprocess.DEVNULL,  # a worker has nothing to say; its errors go to stderr
             )
             theirs.close()
-            conn = Connection(ours.detach())
-            conn.send(("setup", *self._args))
-            handles.append(_Handle(i, process, conn))
+            handles.append(_Handle(i, process, Connection(ours.detach())))
         return handles
 
-    async def run_unit(self, items: list[tuple[Item, int]], on_item: OnItem) -> None:
-        """Evaluate ``items`` (one unit) in a worker; ``on_item`` gets each result as
-        it arrives, on the event loop.
+    def job(self, program: ir.Program, settings: Settings, batch_items: int | None) -> Job:
+        """Register a run's program and settings; its units name the job."""
+        self._next_job += 1
+        return Job(self._next_job, program, settings, batch_items)
+
+    async def run_unit(self, job: Job, items: list[tuple[Item, int]], on_item: OnItem) -> None:
+        """Evaluate ``items`` (one unit of ``job``) in a worker; ``on_item`` gets each
+        result as it arrives, on the event loop.
 
         Raises:
             RunError, UsageError: a run-wide stop met by one of the items, or a worker
@@ -177,7 +186,10 @@ class PrepPool:
         worker.units.add(unit_id)
         worker.load += len(items)
         try:
-            self._send(worker, ("unit", unit_id, items))
+            if job.id not in worker.jobs:
+                worker.jobs.add(job.id)
+                self._send(worker, ("job", job.id, job.program, job.settings, job.batch_items))
+            self._send(worker, ("unit", unit_id, job.id, items))
             await unit.done
         finally:
             worker.load -= len(items)
@@ -311,6 +323,38 @@ class PrepPool:
             self._send(w, ("refused", ask_id, "internal", repr(err)))
             return
         self._send(w, ("outcome", ask_id, outcome))
+
+
+@dataclass
+class _Shared:
+    pool: PrepPool
+    started: asyncio.Future[None]
+    users: int = 0
+
+
+# The pools in use, by the scheduler they ask through: the runs of a sweep share one
+# scheduler, so they share one pool instead of starting one per cell on the same cores.
+_SHARED: dict[int, _Shared] = {}
+
+
+@contextlib.asynccontextmanager
+async def shared_pool(scheduler: Any, size: int) -> AsyncIterator[PrepPool]:
+    """The pool of ``scheduler``'s runs: started by the first run that needs it (with
+    ``size`` workers), closed when the last run using it ends."""
+    entry = _SHARED.get(id(scheduler))
+    if entry is None:
+        pool = PrepPool(size, scheduler)
+        entry = _Shared(pool, asyncio.ensure_future(pool.start()))
+        _SHARED[id(scheduler)] = entry
+    entry.users += 1
+    try:
+        await asyncio.shield(entry.started)
+        yield entry.pool
+    finally:
+        entry.users -= 1
+        if entry.users == 0:
+            del _SHARED[id(scheduler)]
+            await entry.pool.aclose()
 
 
 def _fatal_message(kind: str, message: str) -> str:

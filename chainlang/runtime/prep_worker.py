@@ -14,8 +14,10 @@ in the worker that evaluates the item, and the run's event loop only moves
 small messages. The worker imports only what evaluating an item needs: this
 module, the interpreter and, on first use, the operations a chain calls.
 
-Messages are tuples. From the run: ``("unit", id, [(item, sample), ...])``,
-``("outcome", ask, outcome)``, ``("refused", ask, kind, message)``, ``("close",)``.
+Messages are tuples. From the run: ``("job", job, program, settings, batch_items)``
+once per run before its first unit (a sweep's runs share the pool: one job each),
+``("unit", id, job, [(item, sample), ...])``, ``("outcome", ask, outcome)``,
+``("refused", ask, kind, message)``, ``("close",)``.
 To the run: ``("ask", ask, request)``, ``("cancel", ask)``,
 ``("item", unit, index, result)``, ``("fatal", unit, kind, message)``.
 """
@@ -66,16 +68,11 @@ WORKER_MODULE = "chainlang.runtime.prep_worker"  # what the pool runs with ``pyt
 
 
 def serve(conn: Connection) -> None:
-    """Serve one run: its setup message, then units until the run closes the connection."""
+    """Serve units of the run's jobs until the run closes the connection."""
     # Ctrl-C reaches every process of the terminal's group: the run's process stops the
     # pool in order, so a worker must not die of it first (nor print a traceback).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        kind, program, settings, batch_items = conn.recv()
-    except EOFError:
-        return  # the run ended before it needed us
-    assert kind == "setup", kind
-    asyncio.run(_Worker(conn, program, settings, batch_items).serve())
+    asyncio.run(_Worker(conn).serve())
 
 
 def main(argv: list[str]) -> None:
@@ -89,13 +86,9 @@ def main(argv: list[str]) -> None:
 class _Worker:
     """Evaluates units of items; is also the scheduler its interpreters ask."""
 
-    def __init__(
-        self, conn: Connection, program: ir.Program, settings: Settings, batch_items: int | None
-    ) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._program = program
-        self._settings = settings
-        self._batch_items = batch_items
+        self._jobs: dict[int, tuple[ir.Program, Settings, int | None]] = {}
         self._encoder = Encoder()  # this worker's images, encoded once per size and policy
         self._pending: dict[int, asyncio.Future[Outcome]] = {}
         self._next_ask = 0
@@ -125,8 +118,11 @@ class _Worker:
 
     def _on_message(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
-        if kind == "unit":
-            task = asyncio.get_running_loop().create_task(self._run_unit(msg[1], msg[2]))
+        if kind == "job":
+            self._jobs[msg[1]] = (msg[2], msg[3], msg[4])
+        elif kind == "unit":
+            unit = self._run_unit(msg[1], *self._jobs[msg[2]], msg[3])
+            task = asyncio.get_running_loop().create_task(unit)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif kind in ("outcome", "refused"):
@@ -198,15 +194,20 @@ class _Worker:
 
     # ------------------------------------------------------------ items
 
-    async def _run_unit(self, unit_id: int, unit: list[tuple[Item, int]]) -> None:
+    async def _run_unit(
+        self,
+        unit_id: int,
+        program: ir.Program,
+        settings: Settings,
+        batch_items: int | None,
+        unit: list[tuple[Item, int]],
+    ) -> None:
         keys = [result_key(i.id, s) for i, s in unit]
-        batchers = unit_batchers(self._program, keys, self._batch_items)
+        batchers = unit_batchers(program, keys, batch_items)
 
         async def one(index: int, item: Item, sample: int) -> None:
             try:
-                result = await evaluate_item(
-                    self._program, self._settings, self, item, sample, batchers
-                )
+                result = await evaluate_item(program, settings, self, item, sample, batchers)
             except (RunError, UsageError) as err:
                 self._send(("fatal", unit_id, type(err).__name__, str(err)))
             except Exception:  # a bug: the run stops and shows where

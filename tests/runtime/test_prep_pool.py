@@ -169,3 +169,50 @@ def test_pool_size_follows_the_request_and_the_work_left() -> None:
     assert pool_size(4, 2) == 2  # never more workers than units
     assert pool_size(4, 1) == 1
     assert pool_size(4, AUTO_MIN_UNITS) == 4
+
+
+def test_runs_sharing_a_scheduler_share_one_pool(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep's cells run at once through one scheduler: they share one pool of workers
+    instead of each starting its own on the same cores."""
+    import asyncio
+
+    from chainlang.api import arun
+    from chainlang.runtime import prep_pool
+    from chainlang.runtime.session import make_scheduler, parse_model
+
+    started: list[int] = []
+    spawn = prep_pool.PrepPool._spawn
+
+    def counted(self: prep_pool.PrepPool) -> Any:
+        started.append(self.size)
+        return spawn(self)
+
+    monkeypatch.setattr(prep_pool.PrepPool, "_spawn", counted)
+    options = RunOptions(workers=2, cache=tmp_path / "c.sqlite", progress="none",
+                         params={"segments": 24, "pairs": 12})  # fmt: skip
+
+    async def both() -> list[Any]:
+        scheduler = make_scheduler([parse_model("oracle"), parse_model("random")], options)
+        try:
+            return await asyncio.gather(
+                *(
+                    arun(
+                        CHAINS / "depth.chain",
+                        scenes,
+                        model,
+                        out=tmp_path / model,
+                        options=options,
+                        scheduler=scheduler,
+                    )
+                    for model in ("oracle", "random")
+                )
+            )
+        finally:
+            await scheduler.aclose()
+
+    results = asyncio.run(both())
+    assert [r.summary.items_ok for r in results] == [3, 3]
+    assert started == [2]
+    assert not prep_pool._SHARED  # closed with its last run
