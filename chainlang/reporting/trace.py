@@ -272,6 +272,8 @@ def trace_item(
         temperature=recorded.get("temperature", temperature),
         max_tokens=recorded.get("max_tokens", max_tokens),
         seed=recorded.get("seed", seed),
+        # with samples, each request carries its sample's seed (runtime/sampling.py)
+        samples=int(run.get("samples") or 1),
     )
     settings = dataclasses.replace(
         settings_for(program, ref, options, dataset), sample_index=sample
