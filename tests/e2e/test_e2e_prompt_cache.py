@@ -87,6 +87,14 @@ def test_openai_requests_name_their_prefix_and_get_cached_tokens(
     keys = [{b["prompt_cache_key"] for b in group} for group in groups.values()]
     assert all(len(k) <= 2 for k in keys)  # one key per item (a short last batch: its own)
     assert not set.intersection(*keys)  # items with different images route apart
+    for requests in groups.values():
+        widest = max(len(json.dumps(b["response_format"])) for b in requests)
+        prefixes = {
+            json.dumps([b["response_format"], b["messages"][0], b["messages"][1]["content"][:3]])
+            for b in requests
+            if len(json.dumps(b["response_format"])) == widest
+        }
+        assert len(prefixes) == 1, "schema, system text and full image repeat byte for byte"
     assert sum(read for _, _, read, _ in fake_env.billed) > 0
     cached, plain = _priced(fake_env, model)
     assert out.summary.cost_usd == pytest.approx(cached, rel=1e-6) and cached < plain
