@@ -14,10 +14,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CHAIN = REPO / "tests" / "sweep" / "chains" / "spot.chain"  # six questions per scene
-QUESTIONS_PER_ITEM = 6
-
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[str]:

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("ray")  # the ray extra; without it these tests are skipped
 
-from conftest import CHAIN, QUESTIONS_PER_ITEM
+from ray_helpers import CHAIN, QUESTIONS_PER_ITEM
 
 from chainlang.api import RunOptions, arun
 from chainlang.experiments.sweep import experiment_from_args, run_sweep
@@ -139,31 +139,32 @@ def test_capture_folder_names_files_as_the_run_folder_does(tmp_path: Path) -> No
 
 
 async def test_two_workers_share_one_rate_limit(scenes: Path, tmp_path: Path) -> None:
-    """The server allows 10 requests in any second and the run asks for 600 rpm:
-    two workers together stay within it (each alone would have kept to 600 rpm and
-    together sent twice that)."""
+    """The run asks for 300 rpm (10 requests in 2 s) and the server refuses more than
+    11 in any 2 s (the limit + 10%): two workers together stay within it, with no
+    429s (each on its own limiter would have kept to 300 rpm and together sent twice
+    that)."""
     answered: list[float] = []
 
     def note(call: FakeCall) -> None:
         answered.append(time.monotonic())
 
     with FakeProviderServer(answer=note, latency=0.05) as server:
-        server.faults.rate_limit(10, window=1.0)
+        server.faults.rate_limit(11, window=2.0)
         result = await arun(
             CHAIN,
             scenes,
             f"openai-compat:fake@{server.openai_base_url}",
             out=tmp_path / "run",
-            options=ray_options(tmp_path, rpm=600, concurrency=8),
+            options=ray_options(tmp_path, rpm=300, concurrency=8),
         )
         refused = len(server.requests) - len(server.billed)
     assert result.summary.items_ok == 6
-    busiest = max(sum(1 for t in answered if s <= t < s + 1.0) for s in answered)
-    # 0 or near 0 429s: starts are spaced by the coordinator, but each then travels
-    # back to its worker before it is sent, so arrivals jitter a little (measured: 0-2
-    # of 36; 16 of 36 when each worker kept its own limiter)
-    assert refused <= 3
-    assert busiest <= 11  # the limit, within 10%
+    busiest = max(sum(1 for t in answered if s <= t < s + 2.0) for s in answered)
+    # 0 or near 0 429s: the coordinator spaces the starts 204 ms apart, but each then
+    # travels back to its worker before it is sent, and a worker busy drawing markers
+    # sends late, so arrivals may bunch a little
+    assert refused <= 2  # measured: 0-1 (a local run: 0-1; a limiter per worker: 6-16)
+    assert busiest <= 11
 
 
 async def test_the_budget_is_one_for_the_cluster(scenes: Path, tmp_path: Path) -> None:
