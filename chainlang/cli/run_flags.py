@@ -152,8 +152,8 @@ RUN_FLAGS: tuple[RunFlag, ...] = (
         "--address",
         "address",
         str,
-        "with --engine ray: the cluster to join, e.g. ray://head:10001 or auto "
-        "(default: start a local cluster)",
+        "with --engine ray: the cluster to join, e.g. auto (the one started on this "
+        "machine) or HOST:6379 (default: start a local cluster)",
         RUN,
     ),
     RunFlag(

@@ -10,7 +10,8 @@ what it is; the workers only evaluate items:
   :class:`~chainlang.runtime.runfolder.RunFolder` a local run uses, so the folder
   and its scores are those of a local run. Progress and the summary are totalled
   here, over every worker.
-* **Workers** (:class:`ChainWorker`, one actor per CPU of the cluster) each hold
+* **Workers** (:class:`ChainWorker`, one actor per CPU of the driver's node, where
+  the sqlite journal is: see :func:`_home`) each hold
   one :class:`~chainlang.runtime.scheduler.Scheduler` and run the ordinary
   :class:`~chainlang.runtime.execute.Runner` on their shards.
 * **One coordinator** (:class:`Coordinator`) holds what must be counted once for
@@ -504,14 +505,13 @@ class RayEngine:
                 options.max_cost,
             )
         )
-        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        return cls(models, options, credentials, coordinator, workers, started)
+        return cls(models, options, credentials, coordinator, _home_cpus(), started)
 
     def _new_worker(self) -> _Slot:
         token = uuid.uuid4().hex
         handle = (
             ray.remote(ChainWorker)
-            .options(num_cpus=1, max_concurrency=1000)
+            .options(num_cpus=1, max_concurrency=1000, scheduling_strategy=_home())
             .remote(token, self.models, self._credentials, self.options, self.coordinator)
         )
         return _Slot(handle, token)
@@ -577,6 +577,27 @@ class RayEngine:
         ray.kill(self.coordinator)
         if self._started_ray:
             ray.shutdown()
+
+
+def _home() -> Any:
+    """Where workers run: the driver's node, which holds the sqlite journal.
+
+    sqlite's WAL mode needs every process that writes the file on one host, and a
+    worker on another node would open a file of its own there and pay again what
+    this node's journal holds (docs/scale.md, "What a cluster needs").
+    """
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+
+
+def _home_cpus() -> int:
+    """The CPUs of the driver's node: one worker each."""
+    here = ray.get_runtime_context().get_node_id()
+    for node in ray.nodes():
+        if node.get("NodeID") == here and node.get("Alive"):
+            return max(1, int(node.get("Resources", {}).get("CPU", 1)))
+    return 1
 
 
 def connect(address: str | None) -> bool:
