@@ -165,3 +165,23 @@ def test_a_config_list_names_a_fleet_and_bad_urls_are_refused() -> None:
         parse_model("openai-compat:fake@http://h1:8000/v1,h2:8000/v1")
     with pytest.raises(UsageError, match="endpoint_concurrency"):
         resolve_credentials(ref, {"OPENAI_API_KEY": "k"}, {"openai": {"endpoint_concurrency": 0}})
+
+
+async def test_through_the_scheduler_every_question_is_answered_by_the_healthy_replica(
+    replicas, tmp_path
+) -> None:
+    """The scheduler's retry of a question a failing replica refused lands on the other."""
+    from chainlang.runtime.retry import RetryPolicy
+
+    a, b = replicas
+    a.faults.push("503", count=1000)
+    spec = fleet_spec(a, b)
+    scheduler = Scheduler(
+        {parse_model(spec): build(spec)},
+        cache=Journal(tmp_path / "j.sqlite"),
+        retry=RetryPolicy(base=0.01, cap=0.02),
+    )
+    outcomes = await asyncio.gather(*(scheduler.ask(ask(spec, f"q{i}")) for i in range(10)))
+    await scheduler.aclose()
+    assert all(o.ok for o in outcomes)
+    assert len(b.requests) == 10 and len(a.requests) <= 4  # out after its first failures
