@@ -479,6 +479,7 @@ class RayEngine:
                 self._free.put_nowait(i)
         self._restarts_left = RESTARTS_PER_WORKER * workers
         self.replaced = 0  # workers that died and were replaced
+        self._failed: set[str] = set()  # questions that failed when asked now, all workers
         self.budget_stop: str | None = None
 
     @classmethod
@@ -556,6 +557,29 @@ class RayEngine:
             self._free.put_nowait(index)
         self.budget_stop = self.budget_stop or result.budget_stop
         on_result(result)
+        self._count_failures(result.records)
+
+    def _count_failures(self, records: list[dict[str, Any]]) -> None:
+        """``--max-failures`` over the whole cluster (each worker also stops at it alone).
+
+        Counted as the scheduler counts: questions asked now (not journal hits) that
+        failed, ``budget`` refusals aside.
+
+        Raises:
+            RunError: more questions failed than the error budget allows.
+        """
+        limit = self.options.max_failures
+        if limit is None:
+            return
+        for record in records:
+            for q in record.get("questions", []):
+                if not (q["ok"] or q["cache_hit"] or q.get("failure") == "budget"):
+                    self._failed.add(q["key"])
+        if len(self._failed) > limit:
+            raise RunError(
+                f"stopping: {len(self._failed)} questions failed across the cluster's "
+                f"workers, more than the error budget of {limit}"
+            )
 
     async def _replace(self, index: int, dead: _Slot, err: BaseException) -> None:
         """A worker died: free what it held at the coordinator and start another."""

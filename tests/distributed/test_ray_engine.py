@@ -192,6 +192,23 @@ async def test_the_budget_is_one_for_the_cluster(scenes: Path, tmp_path: Path) -
     assert len(billed) < 6 * QUESTIONS_PER_ITEM
 
 
+async def test_the_error_budget_is_one_for_the_cluster(scenes: Path, tmp_path: Path) -> None:
+    """16 of the 36 questions fail (about 8 per worker): --max-failures 10 stops the run,
+    though neither worker alone passed it."""
+    from chainlang.errors import RunError
+
+    with FakeProviderServer(latency=0.02) as server:
+        server.faults.random("400", 0.3, seed=1)  # 16 of the first 36 draws
+        with pytest.raises(RunError, match="error budget of 10"):
+            await arun(
+                CHAIN,
+                scenes,
+                f"openai-compat:fake@{server.openai_base_url}",
+                out=tmp_path / "run",
+                options=ray_options(tmp_path, max_failures=10, window=2),
+            )
+
+
 # ------------------------------------------------------------------ killed processes
 
 
