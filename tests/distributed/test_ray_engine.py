@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("ray")  # the ray extra; without it these tests are skipped
 
-from ray_helpers import CHAIN, QUESTIONS_PER_ITEM
+from ray_helpers import CHAIN, QUESTIONS_PER_ITEM, REPO
 
 from chainlang.api import RunOptions, arun
 from chainlang.experiments.sweep import experiment_from_args, run_sweep
@@ -116,6 +116,22 @@ async def test_a_ray_sweep_equals_a_local_sweep(scenes: Path, tmp_path: Path) ->
     assert [c.cell.name for c in local.cells] == [c.cell.name for c in remote.cells]
     for a, b in zip(local.cells, remote.cells, strict=True):
         assert records(a.out) == records(b.out)
+
+
+async def test_arrays_and_image_answers_come_back_to_the_run_folder(
+    scenes: Path, tmp_path: Path
+) -> None:
+    """A dense chain (image answers read back into a depth map): the workers' arrays and
+    images are written by the driver, byte for byte as a local run writes them."""
+    chain = REPO / "chains" / "dense_depth.chain"
+    for engine in ("local", "ray"):
+        options = ray_options(tmp_path, engine=engine, cache=tmp_path / f"{engine}.sqlite")
+        await arun(chain, scenes, "oracle", out=tmp_path / engine, options=options)
+    assert records(tmp_path / "local") == records(tmp_path / "ray")
+    for folder in ("outputs", "images"):
+        local = {p.name: p.read_bytes() for p in (tmp_path / "local" / folder).iterdir()}
+        remote = {p.name: p.read_bytes() for p in (tmp_path / "ray" / folder).iterdir()}
+        assert local and local == remote, folder
 
 
 def test_capture_folder_names_files_as_the_run_folder_does(tmp_path: Path) -> None:
