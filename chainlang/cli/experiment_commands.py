@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlang.cli.run_flags import add_run_flags, option_values
-from chainlang.cli.support import EXIT_FAILED, EXIT_OK, Sub, guard, pairs
+from chainlang.cli.support import EXIT_DIAGNOSTICS, EXIT_FAILED, EXIT_OK, Sub, guard, pairs
 from chainlang.errors import UsageError
 
 
@@ -88,6 +88,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(sweep.format_plan_table(plans, [c.name for c in grid]))
     if len(grid) > 1:
         _print_mde(exp, plans[0].items, args)
+    if not _contracts_kept(plans, [c.name for c in grid]):
+        return EXIT_DIAGNOSTICS  # no cell runs: one would pay for requests that are refused
     if args.plan_only:
         return EXIT_OK
     try:
@@ -98,6 +100,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _print_sweep_results(args.out, exp, args.metric)
     failed = sum(c.summary.items_failed for c in result.cells)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _contracts_kept(plans: list[Any], names: list[str]) -> bool:
+    """Print each cell's adaptations, warnings and broken provider limits; False if any
+    cell would send a request its provider's documented limits refuse."""
+    ok = True
+    for plan, name in zip(plans, names, strict=True):
+        report = plan.contract
+        if report is None:
+            continue
+        for line in report.lines():
+            out = sys.stdout if line.startswith("adapted: ") else sys.stderr
+            print(f"{name}: {line}", file=out)
+        ok = ok and report.ok
+    if not ok:
+        print("refused: request limits broken (above); no cell was run", file=sys.stderr)
+    return ok
 
 
 def _print_mde(exp: Any, n_images: int, args: argparse.Namespace) -> None:

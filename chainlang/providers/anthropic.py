@@ -37,6 +37,7 @@ from chainlang.providers.base import (
     Usage,
 )
 from chainlang.providers.capabilities import prepare_image
+from chainlang.providers.contracts import ANTHROPIC
 from chainlang.providers.prompt_cache import shared_end
 from chainlang.providers.registry import ProviderSettings
 from chainlang.vision.encode import Encoder
@@ -64,8 +65,10 @@ _ERROR_STATUS = {
 class AnthropicProvider:
     """Adapter for ``anthropic:MODEL`` (one client, reused across calls)."""
 
-    # 100,000 requests or 256 MB per batch, with margin on the size.
-    batch_limits = BatchLimits(max_lines=100_000, max_bytes=240 * 2**20)
+    # the contract's 100,000 requests or 256 MB per batch, with margin on the size
+    batch_limits = BatchLimits(
+        ANTHROPIC.batch_lines or 0, (ANTHROPIC.batch_bytes or 0) - 16 * 2**20
+    )
 
     def __init__(
         self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None

@@ -46,6 +46,7 @@ from chainlang.providers.base import (
     ProviderError,
 )
 from chainlang.providers.capabilities import encode_png, prepare_image
+from chainlang.providers.contracts import GEMINI
 from chainlang.providers.registry import ProviderSettings
 from chainlang.vision.encode import Encoder
 
@@ -62,8 +63,9 @@ SAFETY_OFF = [
         gt.HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT,
     )
 ]
-# Inline batch submissions must stay under 20 MB in total; the rest is margin.
-BATCH_LIMITS = BatchLimits(max_lines=10_000, max_bytes=18 * 2**20)
+# Inline batch submissions stay under the contract's 20 MB in total (2 MB of margin); the
+# 10,000 lines per batch are our choice (Gemini documents no count for inline batches).
+BATCH_LIMITS = BatchLimits(max_lines=10_000, max_bytes=(GEMINI.batch_bytes or 0) - 2 * 2**20)
 _BATCH_HTTP = gt.HttpOptions(api_version="v1beta")
 _ID_KEY = "custom_id"  # the inlined request's metadata key that carries the custom id
 _RUNNING_STATES = frozenset(

@@ -38,6 +38,7 @@ from chainlang.providers.base import (
     Usage,
 )
 from chainlang.providers.capabilities import encode_png, prepare_image
+from chainlang.providers.contracts import OPENAI
 from chainlang.providers.prompt_cache import routing_key
 from chainlang.providers.registry import ProviderSettings
 from chainlang.providers.specs import find_spec
@@ -72,8 +73,8 @@ def is_reasoning_model(model: str) -> bool:
 class OpenAIProvider:
     """Adapter for ``openai:MODEL`` (one client, reused across calls)."""
 
-    # published: 50,000 requests and 200 MB per input file; keep 10 MB for the upload framing
-    batch_limits = BatchLimits(max_lines=50_000, max_bytes=190 * 2**20)
+    # the contract's 50,000 requests and 200 MB per input file; 10 MB kept for the framing
+    batch_limits = BatchLimits(OPENAI.batch_lines or 0, (OPENAI.batch_bytes or 0) - 10 * 2**20)
 
     def __init__(
         self, ref: ModelRef, settings: ProviderSettings, *, encoder: Encoder | None = None
