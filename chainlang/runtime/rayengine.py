@@ -479,6 +479,7 @@ class RayEngine:
                 self._free.put_nowait(i)
         self._restarts_left = RESTARTS_PER_WORKER * workers
         self.replaced = 0  # workers that died and were replaced
+        self._probes: list[Any] = []  # providers built only to check the model options
         self._failed: set[str] = set()  # questions that failed when asked now, all workers
         self.budget_stop: str | None = None
 
@@ -487,14 +488,21 @@ class RayEngine:
         """Join (or start) the cluster, then make the coordinator and the workers.
 
         Raises:
-            UsageError: a missing key, or a cluster that cannot be reached.
+            UsageError: a missing key, a bad model option, or a cluster that cannot be
+                reached (all before any worker starts).
         """
-        from chainlang.providers.registry import check_credentials
+        from chainlang.providers.registry import check_credentials, make_provider
+        from chainlang.providers.specs import spec_for
         from chainlang.runtime.session import batch_models, limits_config, read_config
 
         options = _absolute(options)
         config = read_config(options.config)
         credentials = check_credentials(models, os.environ, config)
+        # Built here once so that a bad model option is a usage error now, not a worker
+        # that dies at its start again and again (simulated answerers are left out).
+        probes = [
+            make_provider(r, credentials[r]) for r in models if not spec_for(r.provider).simulated
+        ]
         started = connect(options.address)
         coordinator = (
             ray.remote(Coordinator)
@@ -506,7 +514,9 @@ class RayEngine:
                 options.max_cost,
             )
         )
-        return cls(models, options, credentials, coordinator, _home_cpus(), started)
+        engine = cls(models, options, credentials, coordinator, _home_cpus(), started)
+        engine._probes = probes
+        return engine
 
     def _new_worker(self) -> _Slot:
         token = uuid.uuid4().hex
@@ -594,6 +604,8 @@ class RayEngine:
 
     async def aclose(self) -> None:
         """Stop the workers and the coordinator (and the cluster, if this engine started it)."""
+        for probe in self._probes:
+            await probe.aclose()
         for slot in self._slots:
             with contextlib.suppress(RayActorError):
                 await slot.handle.aclose.remote()

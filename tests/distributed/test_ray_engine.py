@@ -151,6 +151,14 @@ def test_capture_folder_names_files_as_the_run_folder_does(tmp_path: Path) -> No
     assert not _NOWHERE.exists()
 
 
+def test_a_bad_model_option_is_a_usage_error_before_any_worker(tmp_path: Path) -> None:
+    from chainlang.errors import UsageError
+
+    model = parse_model("openai-compat:m:schema=maybe@http://127.0.0.1:9/v1")
+    with pytest.raises(UsageError, match="schema='maybe'"):
+        make_scheduler([model], ray_options(tmp_path))
+
+
 # ------------------------------------------------------------------ shared limits
 
 
