@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_fmt(sub)
     _add_dump(sub)
+    _add_lsp(sub)
     commands.register(sub)
     return parser
 
@@ -286,6 +287,30 @@ def cmd_dump(args: argparse.Namespace) -> int:
         return EXIT_OK
     _print_diagnostics(result.render())
     return EXIT_DIAGNOSTICS
+
+
+# ---- lsp ----
+
+
+def _add_lsp(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "lsp",
+        help="run the language server for editors (stdio)",
+        description="Serve the Language Server Protocol over stdin/stdout: diagnostics, "
+        "hover, definitions, references, completion, formatting, outline and call bounds "
+        "(docs/editors.md).",
+    )
+    p.set_defaults(func=cmd_lsp)
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    """``chainlang lsp``: the language server on stdin/stdout."""
+    try:
+        from chainlang.lsp.server import main as serve
+    except ImportError as exc:  # pygls is an optional extra
+        _err(f"error: chainlang lsp needs pygls ({exc}); pip install 'chainlang[lsp]'")
+        return EXIT_USAGE
+    return serve()
 
 
 # ---- output ----

@@ -5,6 +5,11 @@ carrying every diagnostic; :func:`check_file`/:func:`check_source` return a
 :class:`Result` instead (what ``chainlang check`` uses). Imports are resolved
 relative to the importing file; each imported file is parsed and its
 declarations checked once per compilation.
+
+Two optional hooks serve editors (``chainlang lsp``) without changing what is
+checked: ``observer`` is told the type of every expression and ``let`` of the
+checked file, and ``overlay`` supplies the text of imported files that are open
+(unsaved) in the editor, by resolved path, in place of what is on disk.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from chainlang.errors import CompileError, io_reason
 from chainlang.language import codes, ir
 from chainlang.language.checking.checker import Checker
 from chainlang.language.checking.scores import MetricSignature
-from chainlang.language.checking.state import Scope
+from chainlang.language.checking.state import Scope, TypeObserver
 from chainlang.language.diagnostics import Diagnostic, Diagnostics, did_you_mean, render_all
 from chainlang.language.lower import lower
 from chainlang.language.source import SourceFile
@@ -35,6 +40,8 @@ class Result:
     diagnostics: list[Diagnostic]
     sources: dict[str, SourceFile] = field(default_factory=dict)
     module: n.Module | None = None
+    #: What the checked file sees: its own and imported label sets, answers and prompts.
+    scope: Scope | None = None
 
     def render(self) -> str:
         """The diagnostics as plain text (empty when there are none)."""
@@ -59,7 +66,7 @@ def check_file(
         empty = SourceFile.of(str(path), "")
         diags.add(codes.unreadable_file(empty.whole(), path, io_reason(exc)))
         return Result(None, diags.sorted())
-    return _check(src, registry, metrics)
+    return _check(src, _Compilation(registry or default_registry(), metrics))
 
 
 def check_source(
@@ -67,20 +74,28 @@ def check_source(
     name: str = "<string>",
     registry: Registry | None = None,
     metrics: Metrics | None = None,
+    *,
+    observer: TypeObserver | None = None,
+    overlay: Mapping[str, str] | None = None,
 ) -> Result:
-    """Check chain source text; ``name`` is its path (imports resolve next to it)."""
-    return _check(SourceFile.of(name, text), registry, metrics)
+    """Check chain source text; ``name`` is its path (imports resolve next to it).
+
+    ``observer`` sees each typed expression and ``let`` of this file; ``overlay`` maps
+    resolved paths of imported files to the text to check instead of the file's.
+    """
+    ctx = _Compilation(registry or default_registry(), metrics, overlay)
+    ctx.observer = observer
+    return _check(SourceFile.of(name, text), ctx)
 
 
-def _check(src: SourceFile, registry: Registry | None, metrics: Metrics | None = None) -> Result:
-    ctx = _Compilation(registry or default_registry(), metrics)
+def _check(src: SourceFile, ctx: _Compilation) -> Result:
     ctx.sources[src.name] = src
     diags = Diagnostics()
     module = parse(src, diags)
     program = None
     if module is not None:
         program = ctx.program(module, src, diags)
-    return Result(program, diags.sorted(), ctx.sources, module)
+    return Result(program, diags.sorted(), ctx.sources, module, ctx.main_scope)
 
 
 def compile_source(
@@ -119,14 +134,23 @@ def _raise_or_program(result: Result) -> ir.Program:
 class _Compilation:
     """State of one compilation: sources read and imported scopes (never shared)."""
 
-    def __init__(self, registry: Registry, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        metrics: Metrics | None = None,
+        overlay: Mapping[str, str] | None = None,
+    ) -> None:
         self.registry = registry
         self.metrics = metrics
+        self.overlay = overlay or {}
+        self.observer: TypeObserver | None = None
+        self.main_scope: Scope | None = None
         self.sources: dict[str, SourceFile] = {}
         self.scopes: dict[str, Scope | None] = {}
 
     def program(self, module: n.Module, src: SourceFile, diags: Diagnostics) -> ir.Program | None:
         checker = self._checker(module, src, diags, stack=(_key(src.name),))
+        self.main_scope = checker.scope
         chains = [i for i in module.items if isinstance(i, n.ChainDecl)]
         if len(chains) != 1:
             where = chains[1].span if len(chains) > 1 else module.span
@@ -142,6 +166,8 @@ class _Compilation:
     ) -> Checker:
         base = Path(src.name).parent
         checker = Checker(diags, self.registry, base, self.metrics)
+        if len(stack) == 1:  # the checked file itself, not one it imports
+            checker.observer = self.observer
         for imp in (i for i in module.items if isinstance(i, n.Import)):
             self._import(imp, base, checker, diags, stack)
         checker.declare(tuple(i for i in module.items if not isinstance(i, n.ChainDecl)))
@@ -155,7 +181,7 @@ class _Compilation:
         if key in stack:
             diags.add(codes.import_cycle(imp.span, [Path(k).name for k in (*stack, key)]))
             return
-        if not path.is_file():
+        if key not in self.overlay and not path.is_file():
             diags.add(codes.import_not_found(imp.span, imp.path, base))
             return
         scope = self._scope_of(path, key, diags, stack)
@@ -172,7 +198,8 @@ class _Compilation:
             return self.scopes[key]
         inner = Diagnostics()
         try:
-            src = SourceFile.read(path)
+            text = self.overlay.get(key)
+            src = SourceFile.read(path) if text is None else SourceFile.of(str(path), text)
         except (OSError, UnicodeDecodeError) as exc:
             whole = SourceFile.of(str(path), "").whole()
             inner.add(codes.unreadable_file(whole, path, io_reason(exc)))

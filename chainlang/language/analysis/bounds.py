@@ -15,6 +15,7 @@ come from the one static evaluator, :mod:`chainlang.language.analysis.staticeval
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from chainlang.language.analysis.staticeval import (
@@ -49,6 +50,7 @@ __all__ = [
     "BSym",
     "Bound",
     "Symbol",
+    "ask_bound",
     "bound_program",
     "evaluate",
     "lit",
@@ -93,6 +95,27 @@ class Bound(_B):
 # ---- the walk over the IR ----
 
 _NONE = Static(lit(0))
+
+#: While :func:`ask_bound` walks: the origin of the one ask whose calls are counted.
+_ONLY_ASK: ContextVar[str | None] = ContextVar("_ONLY_ASK", default=None)
+
+
+def ask_bound(program: ir.Program, origin: str, registry: Registry | None = None) -> Bound:
+    """The calls per item of one ask (named by its IR ``origin``), loops around it included.
+
+    The same walk as :func:`bound_program` with every other ask counted as none, so the
+    bounds of a chain's asks are read the same way as its total (editors show them).
+    """
+    token = _ONLY_ASK.set(origin)
+    try:
+        return bound_program(program, registry)
+    finally:
+        _ONLY_ASK.reset(token)
+
+
+def _counted(e: ir.Ask) -> bool:
+    only = _ONLY_ASK.get()
+    return only is None or e.origin == only
 
 
 def bound_program(program: ir.Program, registry: Registry | None = None) -> Bound:
@@ -144,6 +167,8 @@ def _calls(e: ir.Expr, scope: Scope) -> Static:
 
 
 def _ask_calls(e: ir.Ask, scope: Scope) -> Static:
+    if not _counted(e):
+        return _NONE
     one = Static(lit(1))
     if e.batch_items is not None:
         size = value_of(e.batch_items, scope)
@@ -195,8 +220,10 @@ def _for_calls(e: ir.ForEach, scope: Scope) -> Static:
         f"len({e.var}s)", f"number of elements '{e.var}' ranges over"
     )
     if e.batch is not None:
-        requests = _batched_requests(e, n, scope)
         ask = e.body.result
+        if ask.kind == "ask" and not _counted(ask):
+            return _NONE
+        requests = _batched_requests(e, n, scope)
         if ask.kind == "ask" and ask.samples is not None:  # each batch is asked K times
             return _times(_samples(ask.samples, scope), requests)
         return requests

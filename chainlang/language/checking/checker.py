@@ -463,4 +463,6 @@ class Checker(PromptChecks, ValueChecks, ExprChecks, ScoreChecks):
             size=staticeval.size_of(value, scope, s.name),
             item_local=local,
         )
+        if self.observer is not None:
+            self.observer(s, value.type)
         return ir.Let(name=s.name, value=value, origin=s.span.origin())

@@ -60,6 +60,12 @@ class ExprChecks(CheckState):
 
     def expr(self, e: n.Expr) -> ir.Expr:
         """Check an expression and return its typed IR."""
+        out = self._expr(e)
+        if self.observer is not None:
+            self.observer(e, out.type)
+        return out
+
+    def _expr(self, e: n.Expr) -> ir.Expr:
         o = e.span.origin()
         if isinstance(e, n.IntLit | n.FloatLit | n.BoolLit | n.StrLit | n.NoneLit):
             value, t = _literal(e)

@@ -125,6 +125,9 @@ _OPAQUE_FIELDS: dict[str, dict[str, Type]] = {
     "Grid": {"rows": _INT, "cols": _INT, "box": OpaqueT(name="Box")},
 }
 
+#: The fields of the standard library's value types (``p.a`` of a ``Pair``), for editors.
+OPAQUE_FIELDS: dict[str, dict[str, Type]] = _OPAQUE_FIELDS
+
 
 def _literal(e: n.Expr) -> tuple[ir.Scalar, Type | None]:
     if isinstance(e, n.Unary) and e.op == "-" and isinstance(e.operand, n.IntLit | n.FloatLit):

@@ -10,7 +10,7 @@ and oracle flag) on the way out, also when checking raises.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +19,13 @@ from chainlang.language import ir
 from chainlang.language.checking.helpers import Binding
 from chainlang.language.diagnostics import Diagnostics
 from chainlang.language.source import Span
+from chainlang.language.syntax import nodes as n
 from chainlang.language.types import RecordT, Type
 from chainlang.stdlib import Registry
+
+#: Told the type of every expression and ``let`` the checker types (the language server's
+#: index of types by position); never changes what the checker does.
+TypeObserver = Callable[[n.Expr | n.Let, Type], None]
 
 
 @dataclass
@@ -47,6 +52,7 @@ class CheckState:
     broken: set[str]  # prompts with errors: later uses stay quiet
     first_spans: dict[tuple[str, str], Span]  # where each name was first declared
     own_prompts: dict[str, Span]  # declared in this file (not imported)
+    observer: TypeObserver | None  # sees each typed expression and let (None: nobody)
 
     def __init__(self, diags: Diagnostics, registry: Registry, base_dir: Path) -> None:
         self.diags = diags
@@ -61,6 +67,7 @@ class CheckState:
         self.broken = set()
         self.first_spans = {}
         self.own_prompts = {}
+        self.observer = None
 
     @contextmanager
     def scoped(
