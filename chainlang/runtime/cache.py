@@ -166,6 +166,11 @@ class Journal:
         with self._db:
             self._db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self._owner))
 
+    def release_all(self) -> None:
+        """Give up every claim of this journal (the asker it served is gone)."""
+        with self._db:
+            self._db.execute("DELETE FROM claims WHERE owner = ?", (self._owner,))
+
     def _is_live(
         self, owner: str, host: str, pid: int, process: str, refreshed: float, *, now: float
     ) -> bool:

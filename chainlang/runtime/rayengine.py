@@ -10,8 +10,7 @@ what it is; the workers only evaluate items:
   :class:`~chainlang.runtime.runfolder.RunFolder` a local run uses, so the folder
   and its scores are those of a local run. Progress and the summary are totalled
   here, over every worker.
-* **Workers** (:class:`ChainWorker`, one actor per CPU of the driver's node, where
-  the sqlite journal is: see :func:`_home`) each hold
+* **Workers** (:class:`ChainWorker`, one actor per CPU of the cluster) each hold
   one :class:`~chainlang.runtime.scheduler.Scheduler` and run the ordinary
   :class:`~chainlang.runtime.execute.Runner` on their shards.
 * **One coordinator** (:class:`Coordinator`) holds what must be counted once for
@@ -20,8 +19,10 @@ what it is; the workers only evaluate items:
   and the ``--max-cost`` budget. A worker's scheduler sees them through
   :class:`SharedLimits` and :class:`SharedBudget`, so N workers never send
   faster or spend more than one process would.
-* **The journal** (sqlite) stays the source of truth: workers open the same cache
-  file, and its claims (:meth:`~chainlang.runtime.cache.Journal.claim`) make sure
+* **The journal** (sqlite) stays the source of truth: workers on the driver's node
+  open the same cache file, workers on other nodes reach it through one
+  :class:`JournalServer` actor on the driver's node (sqlite cannot be shared across
+  hosts), and its claims (:meth:`~chainlang.runtime.cache.Journal.claim`) make sure
   no question is paid twice. A worker that dies loses only its questions in
   flight: its claims die with its process, the coordinator frees its slots and
   charges its reservations, and the driver gives its shard to a new worker, which
@@ -51,6 +52,7 @@ from chainlang.errors import ChainlangError, RunError, UsageError
 from chainlang.image import ImageData
 from chainlang.language import ir
 from chainlang.providers.base import ModelRef
+from chainlang.runtime.cache import ClaimState, Entry, Journal
 from chainlang.runtime.cost import Budget, PriceTable
 from chainlang.runtime.interpreter import Settings
 from chainlang.runtime.limits import Limits, LimitsConfig, ModelLimiter
@@ -287,6 +289,113 @@ class SharedBudget(Budget):
         self._coord.settle.remote(self._token, reserved, actual)
 
 
+# ---------------------------------------------------------------- the journal
+
+
+class JournalServer:
+    """The sqlite journal served to workers on other nodes (one Ray actor on the driver's
+    node, where the cache file is; sqlite cannot be shared across hosts).
+
+    Each worker gets a :class:`~chainlang.runtime.cache.Journal` of its own here, so
+    claims stay per worker; when one dies, :meth:`drop` gives its claims up. The
+    journals are opened on first use, on the actor's event loop thread (sqlite
+    connections stay on the thread that made them).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._journals: dict[str, Journal] = {}
+        self.records = 0  # answers and failures recorded for workers (tests read it)
+
+    def _of(self, token: str) -> Journal:
+        if token not in self._journals:
+            self._journals[token] = Journal(self._path)
+        return self._journals[token]
+
+    async def recorded(self) -> int:
+        """How many rows this server has recorded for workers."""
+        return self.records
+
+    async def lookup(self, token: str, key: str) -> Entry | None:
+        """See :meth:`Journal.lookup`."""
+        return self._of(token).lookup(key)
+
+    async def claim(self, token: str, key: str) -> ClaimState:
+        """See :meth:`Journal.claim`."""
+        return self._of(token).claim(key)
+
+    async def release(self, token: str, key: str) -> None:
+        """See :meth:`Journal.release`."""
+        self._of(token).release(key)
+
+    async def record(self, token: str, entry: Entry) -> None:
+        """See :meth:`Journal.record` (committed when this returns)."""
+        self._of(token).record(entry)
+        self.records += 1
+
+    async def drop(self, token: str) -> None:
+        """A worker died: its claims are free for the others."""
+        journal = self._journals.pop(token, None)
+        if journal is not None:
+            journal.release_all()
+            journal.close()
+
+    async def close(self) -> None:
+        """Close every connection."""
+        for journal in self._journals.values():
+            journal.close()
+        self._journals.clear()
+
+
+class RemoteJournal(Journal):
+    """A worker's journal when it runs on another node than the cache file: every call
+    goes to the :class:`JournalServer` and waits for it (the scheduler calls the
+    journal synchronously; an answer is committed before anyone uses it)."""
+
+    def __init__(self, server: Any, token: str, path: Path) -> None:
+        # No connection of its own: the server holds it.
+        self.path = path
+        self._server = server
+        self._token = token
+
+    def lookup(self, key: str) -> Entry | None:
+        return ray.get(self._server.lookup.remote(self._token, key))  # type: ignore[no-any-return]  # an Entry or None
+
+    def claim(self, key: str) -> ClaimState:
+        return ray.get(self._server.claim.remote(self._token, key))  # type: ignore[no-any-return]  # a ClaimState
+
+    def release(self, key: str) -> None:
+        ray.get(self._server.release.remote(self._token, key))
+
+    def record(self, entry: Entry) -> None:
+        ray.get(self._server.record.remote(self._token, entry))
+
+    def close(self) -> None:
+        pass  # the server closes the connections
+
+
+@dataclass(frozen=True)
+class _JournalPlace:
+    """Where the journal is: the driver's node and the server of the cache file there."""
+
+    node: str
+    server: Any
+    always_served: bool = False  # tests: serve it even to workers on the driver's node
+
+    def for_worker(self, token: str, options: RunOptions) -> Journal | None:
+        """The worker's journal: the file itself on the driver's node (None: the
+        scheduler opens it), the server anywhere else."""
+        here = ray.get_runtime_context().get_node_id()
+        if here == self.node and not self.always_served:
+            return None
+        assert options.cache is not None  # RunOptions refuses engine="ray" without one
+        return RemoteJournal(self.server, token, options.cache)
+
+
+# Serve the journal to every worker, even on the driver's node (the tests use it to run
+# the remote journal on a one-node cluster).
+SERVE_JOURNAL_ALWAYS = False
+
 # ---------------------------------------------------------------- the workers
 
 
@@ -378,6 +487,7 @@ class ChainWorker:
         credentials: Mapping[ModelRef, Any],
         options: RunOptions,
         coordinator: Any,
+        journal: _JournalPlace,
     ) -> None:
         from chainlang.providers.common import register_secret
         from chainlang.providers.registry import make_provider
@@ -399,6 +509,7 @@ class ChainWorker:
             providers=providers,
             limits_source=SharedLimits(coordinator, token),
             budget=budget,
+            journal=journal.for_worker(token, options),
         )
         self._truth: dict[str, Any] = {}
 
@@ -464,12 +575,14 @@ class RayEngine:
         options: RunOptions,
         credentials: Mapping[ModelRef, Any],
         coordinator: Any,
+        journal: _JournalPlace,
         workers: int,
         started_ray: bool,
     ) -> None:
         self.models = models
         self.options = options
         self.coordinator = coordinator
+        self.journal = journal
         self._credentials = credentials
         self._started_ray = started_ray
         self._slots = [self._new_worker() for _ in range(workers)]
@@ -514,7 +627,15 @@ class RayEngine:
                 options.max_cost,
             )
         )
-        engine = cls(models, options, credentials, coordinator, _home_cpus(), started)
+        assert options.cache is not None  # RunOptions refuses engine="ray" without one
+        journal = (
+            ray.remote(JournalServer)
+            .options(num_cpus=0, max_concurrency=100_000, scheduling_strategy=_home())
+            .remote(options.cache)
+        )
+        place = _JournalPlace(_home_node(), journal, SERVE_JOURNAL_ALWAYS)
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        engine = cls(models, options, credentials, coordinator, place, cpus, started)
         engine._probes = probes
         return engine
 
@@ -522,8 +643,10 @@ class RayEngine:
         token = uuid.uuid4().hex
         handle = (
             ray.remote(ChainWorker)
-            .options(num_cpus=1, max_concurrency=1000, scheduling_strategy=_home())
-            .remote(token, self.models, self._credentials, self.options, self.coordinator)
+            .options(num_cpus=1, max_concurrency=1000)
+            .remote(
+                token, self.models, self._credentials, self.options, self.coordinator, self.journal
+            )
         )
         return _Slot(handle, token)
 
@@ -601,6 +724,7 @@ class RayEngine:
         self.replaced += 1
         self._slots[index] = self._new_worker()  # before waiting: its other shards see it
         await self.coordinator.drop_worker.remote(dead.token)
+        await self.journal.server.drop.remote(dead.token)
 
     async def aclose(self) -> None:
         """Stop the workers and the coordinator (and the cluster, if this engine started it)."""
@@ -611,29 +735,28 @@ class RayEngine:
                 await slot.handle.aclose.remote()
             ray.kill(slot.handle)
         ray.kill(self.coordinator)
+        with contextlib.suppress(RayActorError):
+            await self.journal.server.close.remote()
+        ray.kill(self.journal.server)
         if self._started_ray:
             ray.shutdown()
 
 
-def _home() -> Any:
-    """Where workers run: the driver's node, which holds the sqlite journal.
+def _home_node() -> str:
+    """The driver's node, which holds the cache file."""
+    return str(ray.get_runtime_context().get_node_id())
 
-    sqlite's WAL mode needs every process that writes the file on one host, and a
-    worker on another node would open a file of its own there and pay again what
-    this node's journal holds (docs/scale.md, "What a cluster needs").
+
+def _home() -> Any:
+    """Pinned to the driver's node: where the journal server must run.
+
+    sqlite's WAL mode needs every process that writes the file on one host: workers
+    on the driver's node open the file, workers elsewhere ask the server
+    (docs/scale.md, "What a cluster needs").
     """
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    return NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-
-
-def _home_cpus() -> int:
-    """The CPUs of the driver's node: one worker each."""
-    here = ray.get_runtime_context().get_node_id()
-    for node in ray.nodes():
-        if node.get("NodeID") == here and node.get("Alive"):
-            return max(1, int(node.get("Resources", {}).get("CPU", 1)))
-    return 1
+    return NodeAffinitySchedulingStrategy(_home_node(), soft=False)
 
 
 def connect(address: str | None) -> bool:

@@ -260,13 +260,14 @@ def make_scheduler(
     providers: dict[ModelRef, Any] | None = None,
     limits_source: Any = None,
     budget: Any = None,
+    journal: Any = None,
 ) -> Any:
     """The one scheduler of a run or sweep (providers built by :func:`make_providers`).
 
     With ``engine="ray"`` (and no ``providers``) this is the driver's
     :class:`~chainlang.runtime.rayengine.RayEngine` instead: each of its workers
     makes its own scheduler here, passing the cluster's shared ``limits_source``
-    and ``budget``.
+    and ``budget`` (and, on another node than the driver's, the ``journal`` it serves).
     """
     from chainlang.runtime.cache import Journal
     from chainlang.runtime.cost import Budget, PriceTable
@@ -283,7 +284,7 @@ def make_scheduler(
         providers=providers,
         limits=limits_config(options, config),
         limits_source=limits_source,
-        cache=Journal(options.cache) if options.cache else None,
+        cache=journal if journal is not None else Journal(options.cache) if options.cache else None,
         budget=budget,
         prices=PriceTable.load(config.get("prices")),
         error_budget=ErrorBudget(max_failures=options.max_failures),

@@ -237,9 +237,15 @@ async def test_the_error_budget_is_one_for_the_cluster(scenes: Path, tmp_path: P
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("served", [False, True], ids=["journal-file", "journal-server"])
 async def test_a_killed_worker_repays_at_most_its_questions_in_flight(
-    scenes: Path, tmp_path: Path
+    scenes: Path, tmp_path: Path, served: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Also with the journal served as to workers on other nodes: the dead worker's
+    claims are given up there, so its shard's new worker does not wait for them."""
+    from chainlang.runtime import rayengine
+
+    monkeypatch.setattr(rayengine, "SERVE_JOURNAL_ALWAYS", served)
     with FakeProviderServer(latency=0.3) as server:
         model = f"openai-compat:fake@{server.openai_base_url}"
         options = ray_options(tmp_path, concurrency=4, window=2)  # both workers busy
@@ -254,7 +260,9 @@ async def test_a_killed_worker_repays_at_most_its_questions_in_flight(
         victim = await engine.worker_handles()[0].pid.remote()
         os.kill(victim, signal.SIGKILL)
         result = await run
+        served_rows = await engine.journal.server.recorded.remote()
         await engine.aclose()
+        assert (served_rows > 0) == served
         assert engine.replaced == 1
         assert asked_twice(server) <= 4  # at most the calls the cluster had in flight
     assert result.summary.items_ok == 6
