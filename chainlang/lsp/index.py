@@ -214,6 +214,12 @@ class _Builder:
         self.env = {}
         self.open_scope(c.span)
         params: dict[str, Symbol] = {}
+        for item in c.items:  # declared first: `defaults` blocks name prompts declared below
+            if isinstance(item, n.LabelsDecl | n.AnswerDecl | n.PromptDecl):
+                self.declaration(item)
+        for item in c.items:
+            if isinstance(item, n.AnswerDecl | n.PromptDecl):
+                self.declaration_body(item)
         for item in c.items:
             self.chain_item(item, params)
         self.close_scope(c.span)
@@ -232,12 +238,8 @@ class _Builder:
                 self.index.top.setdefault(f"truth.{item.name}", sym)
         elif isinstance(item, n.OutputDecl):
             self.type_node(item.type)
-        elif isinstance(item, n.LabelsDecl | n.AnswerDecl | n.PromptDecl):
-            self.declaration(item)
-            if isinstance(item, n.LabelsDecl):
-                self.bind(item.name, self.index.top[item.name])
-            else:
-                self.declaration_body(item)
+        elif isinstance(item, n.LabelsDecl):
+            self.bind(item.name, self.index.top[item.name])
         elif isinstance(item, n.DefaultsDecl):
             self.defaults(item, params)
         elif isinstance(item, n.ScoreDecl):
