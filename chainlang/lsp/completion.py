@@ -46,6 +46,12 @@ def completions(a: Analysis, offset: int) -> list[lsp.CompletionItem]:
     """The completion items at a character offset."""
     before = a.text[:offset]
     line = before[before.rfind("\n") + 1 :]
+    if before.count('"""') % 2 == 1:  # inside triple-quoted prompt text: only holes
+        hole = re.search(r"\{(\w*)$", line)
+        params = _enclosing_prompt(a, before) if hole is not None else []
+        return [_item(p, K.Variable, "prompt parameter") for p in params]
+    if _in_comment(line):
+        return []
     string = _open_string(line)
     if string is not None:
         return _in_string(a, offset, before, line[: len(line) - len(string) - 1], string)
@@ -158,6 +164,23 @@ def _general(a: Analysis, offset: int) -> list[lsp.CompletionItem]:
 
 
 # ---- inside a string ----
+
+
+def _in_comment(line: str) -> bool:
+    """Whether the line's text so far has a ``#`` outside strings (a comment)."""
+    quoted = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and quoted:
+            i += 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return True
+        i += 1
+    return False
 
 
 def _open_string(line: str) -> str | None:
