@@ -303,7 +303,9 @@ class Scheduler:
         reasks = 0
         truncation_reasked = False
         while True:
-            attempt = dataclasses.replace(request, messages=messages)
+            attempt = request  # a copy only for a re-ask: replace() rebuilds the whole request
+            if messages is not request.messages:
+                attempt = dataclasses.replace(request, messages=messages)
             result = await self._send_with_retries(attempt, key, spend)
             if isinstance(result, ModelResponse):
                 checked = self._check(request, result)
@@ -360,12 +362,13 @@ class Scheduler:
     ) -> ModelResponse | ProviderError | _Failure:
         """One call: a slot, the budget reservation, the timeout, accounting, feedback."""
         batch = request.model in self._batch
+        margin = self._margins.margin(request.model)
         estimate = self._estimate(request)
         tokens = estimate.input_tokens + estimate.max_output_tokens
         async with limiter.slot(tokens) as started:
             # Money is reserved only once the call has a slot: a question queued for a
             # slot holds none, so queued questions never crowd the cap.
-            held = await self._reserve(request)
+            held = await self._reserve(request, estimate, margin)
             if isinstance(held, _Failure):
                 return held
             estimate, reserved = held
@@ -450,14 +453,20 @@ class Scheduler:
         if reported or isinstance(result, ModelResponse) or result.kind == "rate_limit":
             limiter.correct_tokens(tokens, reported)
 
-    async def _reserve(self, request: ModelRequest) -> tuple[Estimate, float] | _Failure:
+    async def _reserve(
+        self, request: ModelRequest, before: Estimate, margin: float
+    ) -> tuple[Estimate, float] | _Failure:
         """Reserve the call's worst case (waiting for calls in flight to settle when they
         hold the room it needs); the estimate reserved and the dollars held, or the
-        ``budget`` failure when what is spent leaves no room for it."""
+        ``budget`` failure when what is spent leaves no room for it. ``before`` is the
+        estimate made at ``margin`` before the slot: kept while the margin is unchanged
+        (estimating costs as much as the rest of the scheduler's work on a question)."""
         ref = request.model
-        current = [self._estimate(request)]
         if self._budget is None:
-            return current[0], 0.0
+            if self._margins.margin(ref) == margin:
+                return before, 0.0
+            return self._estimate(request), 0.0
+        current = [self._estimate(request)]
         if current[0].worst_case_usd is None:
             return _Failure(
                 "budget",
