@@ -1,8 +1,9 @@
 """The static checks run with the tests, so the README's test command (and CI) runs them.
 
 ruff lints and checks formatting over the repository; mypy checks ``chainlang`` with the
-configuration in pyproject.toml: strict on ``chainlang.language`` and ``chainlang.runtime``,
-mypy's default mode elsewhere. Each runs as its own process, exactly as a person would run it.
+configuration in pyproject.toml: strict on ``chainlang.language``, ``chainlang.runtime`` and
+``chainlang.lsp``, mypy's default mode elsewhere. Each runs as its own process, exactly as a
+person would run it.
 """
 
 from __future__ import annotations
