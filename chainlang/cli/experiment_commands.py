@@ -228,6 +228,7 @@ def _print_sweep_results(out: Path, exp: Any, metric: str | None) -> None:
 
 def _print_comparisons(out: Path, exp: Any, metric: str | None, scores: dict[str, Any]) -> str:
     """The results table and the paired comparisons of one metric; the metric's name."""
+    from chainlang.errors import ChainlangError
     from chainlang.experiments import sweep
 
     rows = sweep.sweep_rows(out, metric, scores=scores)
@@ -237,13 +238,17 @@ def _print_comparisons(out: Path, exp: Any, metric: str | None, scores: dict[str
     if len(scores) < 2:
         print("\ncomparisons: fewer than two cells have results; nothing to compare")
         return chosen
-    comps = sweep.compare_cells(
-        out,
-        metric,
-        baseline=exp.baseline,
-        baseline_params=exp.baseline_params,
-        scores=scores,
-    )
+    try:
+        comps = sweep.compare_cells(
+            out,
+            metric,
+            baseline=exp.baseline,
+            baseline_params=exp.baseline_params,
+            scores=scores,
+        )
+    except ChainlangError as err:  # e.g. a pooled metric with no per-image values to pair
+        print(f"\npaired comparisons of {chosen}: not available: {err}")
+        return chosen
     print(
         f"\npaired comparisons of {chosen}: B − A on the images both cells share; "
         f"q = Benjamini–Hochberg over {len(comps)} comparison{'s' if len(comps) > 1 else ''}"

@@ -56,7 +56,7 @@ def closest_pairs(
             raise OperationError("closest_pairs got a pair from another superpixel map")
     rng = np.random.default_rng(seed)
     times = np.zeros(k + 1, dtype=np.int64)
-    seen = set()
+    seen: set[tuple[int, int]] = set()
     for p in asked:
         times[p.a.id] += 1
         times[p.b.id] += 1
@@ -65,8 +65,8 @@ def closest_pairs(
     order = np.lexsort((rng.random(k), np.asarray(scores, dtype=np.float64))) + 1
     candidates = []
     for d in _DISTANCES:
-        for p in range(k - d):
-            a, b = int(order[p]), int(order[p + d])
+        for place in range(k - d):
+            a, b = int(order[place]), int(order[place + d])
             if (min(a, b), max(a, b)) not in seen:
                 candidates.append((d, int(times[a] + times[b]), float(rng.random()), a, b))
     candidates.sort()

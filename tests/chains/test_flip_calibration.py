@@ -41,6 +41,8 @@ SMALL: dict[str, dict[str, Any]] = {
     "dense_depth": {"side": 128},
     "dense_normals": {"side": 128},
     "dense_group": {"side": 128},
+    "depth_strategies": {"segments": 40, "calls": 60, "strategy": "sortrefine"},
+    "normals_strategies": {"segments": 40, "calls": 30, "strategy": "adaptive"},
     "listwise_depth": {"segments": 40},
 }
 # Chains with a packing parameter are measured at per_call 1 and at their default.
