@@ -259,6 +259,7 @@ def noisy_answer(g: Grading, rng: np.random.Generator, bt: float, bias: float, p
     values = np.asarray(g.values, dtype=np.float64)
     scale = bt / np.log(3.0)  # P(right) = logistic(gap / scale) = 0.75 at gap = bt
     perceived = values + scale * rng.gumbel(size=len(values)) if bt > 0 else values
+    heights = g.heights or ()  # empty: no positions, no prior
     picks: list[int] = []
     left = list(range(len(values)))
     wanted = 1 if g.kind == "one" else len(values)
@@ -266,8 +267,8 @@ def noisy_answer(g: Grading, rng: np.random.Generator, bt: float, bias: float, p
         draw = rng.random()
         if draw < bias:
             pick = left[0]
-        elif g.heights is not None and draw < bias + prior:
-            pick = max(left, key=lambda i: (g.heights[i], -i))  # type: ignore[index]
+        elif heights and draw < bias + prior:
+            pick = max(left, key=lambda i: (heights[i], -i))
         elif g.equal is not None and abs(perceived[0] - perceived[1]) <= g.tie:
             return g.equal
         else:
