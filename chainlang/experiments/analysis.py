@@ -119,8 +119,8 @@ def compare_cells(
 
     Every pair of cells is compared (B against A, in grid order), or every cell
     against ``baseline`` (default: the sweep's own ``baseline``), or, with
-    ``baseline_params``, every cell against the cell of the same model and variants
-    whose parameters are its own updated with ``baseline_params``.
+    ``baseline_params`` (default: the sweep's own), every cell against the cell of the
+    same model and variants whose parameters are its own updated with ``baseline_params``.
 
     Raises:
         UsageError: the baseline is not a cell, or fewer than two cells have results.
@@ -131,6 +131,8 @@ def compare_cells(
     names = [c["name"] for c in doc["cells"] if c["name"] in scores]
     if len(names) < 2:
         raise UsageError(f"{sweep_dir}: fewer than two cells have results to compare")
+    if baseline is None and baseline_params is None:  # the sweep's own choice, if any
+        baseline_params = doc.get("baseline_params")
     baseline = baseline or doc.get("baseline")
     if baseline is not None and baseline not in names:
         raise UsageError(f"baseline {baseline!r} is not a cell with results; cells: {names}")

@@ -371,6 +371,8 @@ def _write_sweep_file(out: Path, experiment: Experiment, grid: Sequence[Cell]) -
         "fixed": dict(experiment.fixed),
         "samples": experiment.samples,
         "baseline": experiment.baseline,
+        "baseline_params": dict(experiment.baseline_params),
+        "margin": experiment.margin,
         "cells": [c.to_json() for c in grid],
     }
     file = out / SWEEP_FILE

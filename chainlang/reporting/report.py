@@ -41,6 +41,7 @@ from chainlang.experiments.sweep import (
     CellScore,
     compare_cells,
     primary_metric,
+    read_sweep,
     score_cell,
     sweep_cells,
     variance_by_model,
@@ -310,7 +311,9 @@ def _comparisons(src: _Source, scores: Mapping[str, CellScore], metric: str | No
     if len(scores) < 2:
         return _note("fewer than two cells have scores; nothing to compare")
     comps = compare_cells(src.path, metric, scores=scores)
+    margin = read_sweep(src.path).get("margin")  # a non-inferiority margin, if the sweep has one
     head = ["B", "A", "B − A", "95% CI", "p", "q (BH)", "images", "test"]
+    head += [] if margin is None else [f"non-inferior (−{margin:g})"]
     rows = [
         [
             c.b,
@@ -321,6 +324,7 @@ def _comparisons(src: _Source, scores: Mapping[str, CellScore], metric: str | No
             f"{c.result.q_value:.4g}",
             str(c.result.n_images),
             c.result.test_name,
+            *([] if margin is None else ["yes" if c.result.ci_low >= -margin else "no"]),
         ]
         for c in comps
     ]

@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from chainlang.api import RunOptions
 from chainlang.errors import UsageError
-from chainlang.experiments.analysis import CellComparison, _pairs_by_params, format_comparisons
-from chainlang.experiments.grid import load_experiment
+from chainlang.experiments.analysis import (
+    CellComparison,
+    _pairs_by_params,
+    compare_cells,
+    format_comparisons,
+)
+from chainlang.experiments.grid import Experiment, load_experiment
 from chainlang.experiments.stats import Comparison
+from chainlang.experiments.sweep import run_sweep
+from chainlang.reporting.report import render_report
 
 CHAIN = Path(__file__).parent / "chains" / "spot.chain"
 
@@ -78,3 +86,34 @@ def test_experiment_file_keys(tmp_path: Path, scenes: Path) -> None:
     file.write_text(head + 'margin = "small"\n')
     with pytest.raises(UsageError, match="'margin' must be a number"):
         load_experiment(file)
+
+
+async def test_the_sweep_keeps_its_baselines_and_margin_for_the_report(
+    tmp_path: Path, scenes: Path
+) -> None:
+    # A parameter the chain does not read, so the cells differ only by name and journal.
+    chain = tmp_path / "spot.chain"
+    text = CHAIN.read_text(encoding="utf-8").replace(
+        "  output Label\n", '  output Label\n  param window: Int = 1 "unused"\n', 1
+    )
+    chain.write_text(text, encoding="utf-8")
+    (tmp_path / "shapes.labels").write_text(
+        (CHAIN.parent / "shapes.labels").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    exp = Experiment(
+        chain=chain,
+        data=scenes,
+        models=("oracle:flip=0.1", "oracle:flip=0.7"),
+        params={"window": (1, 2)},
+        options=RunOptions(cache=tmp_path / "c.sqlite", progress="none"),
+        baseline_params={"window": 2},
+        margin=0.01,
+    )
+    await run_sweep(exp, tmp_path / "out")
+    comps = compare_cells(tmp_path / "out")  # the sweep's own baseline_params
+    assert sorted((c.a, c.b) for c in comps) == [
+        ("oracle-flip=0.1__window-2", "oracle-flip=0.1__window-1"),
+        ("oracle-flip=0.7__window-2", "oracle-flip=0.7__window-1"),
+    ]
+    page = render_report(tmp_path / "out", tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "non-inferior (−0.01)" in page
