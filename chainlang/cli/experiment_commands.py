@@ -246,7 +246,7 @@ def _print_comparisons(out: Path, exp: Any, metric: str | None, scores: dict[str
             baseline_params=exp.baseline_params,
             scores=scores,
         )
-    except ChainlangError as err:  # e.g. a pooled metric with no per-image values to pair
+    except ChainlangError as err:  # e.g. angle_median (pooled, not paired) or an unknown metric
         print(f"\npaired comparisons of {chosen}: not available: {err}")
         return chosen
     print(

@@ -44,7 +44,8 @@ class CellScore:
     Attributes:
         metrics: metric name → ``MetricValue`` (value, CI, coverage).
         per_image: metric name → per-image contributions (rows may repeat an
-            image id, once per sample, in sample order).
+            image id, once per sample, in sample order): values of per-image-mean
+            metrics, sufficient statistics of pooled ones (δ1, AbsRel, ...).
         order: metric names in display order (the task's headline metrics first).
     """
 
@@ -68,6 +69,10 @@ def score_cell(run_dir: str | Path) -> CellScore:
 def primary_metric(score: CellScore, metric: str | None = None) -> str:
     """``metric`` if the score has it, else the first metric with per-image data.
 
+    Without ``metric``, a per-image-mean metric (ρ, top-1) is preferred to a
+    pooled one (δ1): the variance shares need one value per image, and a sweep
+    compares the same metric by default as before pooled metrics could be paired.
+
     Raises:
         ScoringError: ``metric`` is unknown, or there is no per-image metric.
     """
@@ -78,7 +83,8 @@ def primary_metric(score: CellScore, metric: str | None = None) -> str:
     ranked = [m for m in score.order if m in score.per_image] + list(score.per_image)
     if not ranked:
         raise ScoringError("the run has no per-image metric to compare")
-    return ranked[0]
+    means = [m for m in ranked if score.per_image[m].metric is None]
+    return (means or ranked)[0]
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -86,12 +92,27 @@ def primary_metric(score: CellScore, metric: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class CellComparison:
-    """Cell ``b`` compared with cell ``a`` on one metric (``result.diff`` = b − a)."""
+    """Cell ``b`` compared with cell ``a`` on one metric (``result.diff`` = b − a).
+
+    ``higher_is_better`` is the metric's direction (False for AbsRel, angle errors):
+    it decides which end of the interval a non-inferiority margin is read at.
+    """
 
     a: str
     b: str
     metric: str
     result: Comparison
+    higher_is_better: bool = True
+
+    def non_inferior(self, margin: float) -> bool:
+        """Whether B is at most ``margin`` worse than A with the interval's confidence.
+
+        Higher-is-better: the interval's lower end is at least −margin;
+        lower-is-better: its upper end is at most +margin.
+        """
+        if self.higher_is_better:
+            return self.result.ci_low >= -margin
+        return self.result.ci_high <= margin
 
 
 def score_sweep(path: str | Path) -> dict[str, CellScore]:
@@ -146,6 +167,8 @@ def compare_cells(
         pairs = list(itertools.combinations(names, 2))
     rng = np.random.default_rng(seed)
     chosen = primary_metric(scores[names[0]], metric)
+    known = scores[names[0]].metrics.get(chosen)
+    higher = bool(getattr(known, "higher_is_better", True))
     raw = []
     for a, b in pairs:
         pa = scores[a].per_image.get(chosen)
@@ -155,7 +178,9 @@ def compare_cells(
         test: TestName = "auto" if _one_per_image(pa) and _one_per_image(pb) else "permutation"
         raw.append(compare(pa, pb, test=test, n_boot=n_boot, n_perm=n_perm, rng=rng))
     adjusted = adjust_comparisons(raw)
-    return [CellComparison(a, b, chosen, c) for (a, b), c in zip(pairs, adjusted, strict=True)]
+    return [
+        CellComparison(a, b, chosen, c, higher) for (a, b), c in zip(pairs, adjusted, strict=True)
+    ]
 
 
 def _pairs_by_params(
@@ -182,14 +207,23 @@ def _one_per_image(p: PerImage) -> bool:
 
 def format_comparisons(comparisons: Sequence[CellComparison], margin: float | None = None) -> str:
     """Plain-text table of comparisons: difference, CI, p and q values, test; with a
-    ``margin``, whether B is non-inferior to A (the CI's lower end >= −margin)."""
+    ``margin``, whether B is non-inferior to A (the CI's lower end >= −margin, or its
+    upper end <= +margin for a lower-is-better metric such as AbsRel)."""
     head = ["B", "A", "metric", "B − A", "95% CI", "p", "q", "images", "test"]
-    rows = [head + ([f"non-inferior (−{margin:g})"] if margin is not None else [])]
+    if margin is not None:
+        head.append(f"non-inferior ({margin_text(comparisons, margin)})")
+    rows = [head]
     for c in comparisons:
-        r = c.result
-        verdict = [] if margin is None else ["yes" if r.ci_low >= -margin else "no"]
+        verdict = [] if margin is None else ["yes" if c.non_inferior(margin) else "no"]
         rows.append([*_comparison_cells(c), *verdict])
     return format_table(rows)
+
+
+def margin_text(comparisons: Sequence[CellComparison], margin: float) -> str:
+    """The margin as the bound it sets on B − A: ``−0.01`` for a higher-is-better
+    metric, ``+0.01`` when every metric compared is lower-is-better (AbsRel, angles)."""
+    lower = bool(comparisons) and not any(c.higher_is_better for c in comparisons)
+    return f"{'+' if lower else '−'}{margin:g}"
 
 
 def _comparison_cells(c: CellComparison) -> list[str]:

@@ -118,6 +118,11 @@ class _Paired:
     def n(self) -> int:
         return len(self.ids)
 
+    @property
+    def width(self) -> int:
+        """Values per resample that bound a chunk: images, or statistics if there are more."""
+        return max(self.n, self.a.shape[1])
+
     def evaluate(self, sums: np.ndarray) -> np.ndarray:
         """Metric of each row of ``sums`` ((k, d) sums over ``n`` images)."""
         return evaluate_metric(self.metric, self.batched, sums.reshape((-1, *self.shape)), self.n)
@@ -149,8 +154,10 @@ def _bootstrap_diffs(p: _Paired, n_boot: int, rng: np.random.Generator) -> np.nd
     """Differences B − A over ``n_boot`` resamples of whole images."""
     out = np.empty(n_boot)
     start = 0
-    for picks in resample_indices(p.n, n_boot, rng):
-        # The same resampled images for A and B is what makes the bootstrap paired.
+    for picks in resample_indices(p.n, n_boot, rng, width=p.width):
+        # The same resampled images for A and B is what makes the bootstrap paired; a
+        # pooled metric sums each arm's rows of those images (counts @ rows) and applies
+        # its function to the sums, so the image stays the cluster.
         counts = pick_counts(picks, p.n)
         out[start : start + len(picks)] = p.evaluate(counts @ p.b) - p.evaluate(counts @ p.a)
         start += len(picks)
@@ -174,7 +181,7 @@ def _permutation_p(p: _Paired, n_perm: int, rng: np.random.Generator) -> tuple[f
     flips, exact = _flip_patterns(p.n, n_perm, rng)
     delta = p.b - p.a
     hits = 0
-    for start, stop in chunk_bounds(len(flips), p.n):
+    for start, stop in chunk_bounds(len(flips), p.width):
         moved = flips[start:stop] @ delta  # what swapping the flipped images moves A → B
         diffs = p.evaluate(sum_b - moved) - p.evaluate(sum_a + moved)
         hits += int(np.sum(np.abs(diffs) >= threshold))
@@ -192,6 +199,12 @@ def paired_bootstrap(
     rng: np.random.Generator,
 ) -> tuple[float, float, float]:
     """Difference B − A with a paired, image-clustered percentile bootstrap interval.
+
+    Each resample draws the common images with replacement, once for both cells.
+    For a per-image-mean metric each cell's value is the mean of the drawn
+    images' values; for a pooled metric (``PerImage.metric`` set) it is the
+    metric of the drawn images' summed sufficient statistics, so a ratio such
+    as δ1 is recomputed on every resample rather than averaged per image.
 
     Args:
         a: the baseline cell.

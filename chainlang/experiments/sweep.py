@@ -373,6 +373,7 @@ def _write_sweep_file(out: Path, experiment: Experiment, grid: Sequence[Cell]) -
         "baseline": experiment.baseline,
         "baseline_params": dict(experiment.baseline_params),
         "margin": experiment.margin,
+        "metrics": list(experiment.metrics),
         "cells": [c.to_json() for c in grid],
     }
     file = out / SWEEP_FILE

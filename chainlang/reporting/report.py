@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from chainlang.errors import ChainlangError, RunError
+from chainlang.experiments.analysis import margin_text
 from chainlang.experiments.sweep import (
     CELLS_DIR,
     SWEEP_FILE,
@@ -118,7 +119,8 @@ def render_report(
         _section("Results", lambda: _results(src, scores, errors)),
     ]
     if src.is_sweep:
-        parts.append(_section("Paired comparisons", lambda: _comparisons(src, scores, chosen)))
+        compared = _compared_metrics(src, metric, chosen)
+        parts.append(_section("Paired comparisons", lambda: _comparisons(src, scores, compared)))
         parts.append(_section("Variance decomposition", lambda: _variance(src, scores, chosen)))
         parts.append(_section("Sensitivity per model", lambda: _sensitivity(src, scores, chosen)))
     parts.append(_section("Parameters", lambda: _parameters(src)))
@@ -307,13 +309,39 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --------------------------------------------------------------------------- comparisons
 
 
-def _comparisons(src: _Source, scores: Mapping[str, CellScore], metric: str | None) -> str:
+def _compared_metrics(src: _Source, metric: str | None, chosen: str | None) -> list[str | None]:
+    """The metrics compared: ``metric`` if named, else the sweep's own list, else the default.
+
+    ``sweep.json`` keeps the experiment's ``metrics`` (sweeps written before it did have
+    none), so the report compares what ``chainlang sweep`` compared, pooled metrics included.
+    """
+    if metric is not None:
+        return [chosen]
+    listed = read_sweep(src.path).get("metrics") or []
+    return [str(m) for m in listed] or [chosen]
+
+
+def _comparisons(
+    src: _Source, scores: Mapping[str, CellScore], metrics: Sequence[str | None]
+) -> str:
+    """One forest plot and table per compared metric; a metric that cannot be paired
+    gets a note in its place and does not hide the others."""
     if len(scores) < 2:
         return _note("fewer than two cells have scores; nothing to compare")
+    parts = []
+    for metric in metrics:
+        try:
+            parts.append(_comparison_block(src, scores, metric))
+        except ChainlangError as err:
+            parts.append(_note(f"{metric or 'the default metric'}: not available: {err}"))
+    return "".join(parts)
+
+
+def _comparison_block(src: _Source, scores: Mapping[str, CellScore], metric: str | None) -> str:
     comps = compare_cells(src.path, metric, scores=scores)
     margin = read_sweep(src.path).get("margin")  # a non-inferiority margin, if the sweep has one
     head = ["B", "A", "B − A", "95% CI", "p", "q (BH)", "images", "test"]
-    head += [] if margin is None else [f"non-inferior (−{margin:g})"]
+    head += [] if margin is None else [f"non-inferior ({margin_text(comps, margin)})"]
     rows = [
         [
             c.b,
@@ -324,11 +352,19 @@ def _comparisons(src: _Source, scores: Mapping[str, CellScore], metric: str | No
             f"{c.result.q_value:.4g}",
             str(c.result.n_images),
             c.result.test_name,
-            *([] if margin is None else ["yes" if c.result.ci_low >= -margin else "no"]),
+            *([] if margin is None else ["yes" if c.non_inferior(margin) else "no"]),
         ]
         for c in comps
     ]
-    title = f"<p>Metric <b>{_e(comps[0].metric)}</b>, paired on the images both cells share.</p>"
+    name = comps[0].metric
+    cell = scores[comps[0].a].per_image.get(name)
+    how = (
+        " Pooled over images: each bootstrap resample draws the same images for both"
+        " cells and recomputes each cell's value from its summed per-image statistics."
+        if cell is not None and cell.metric is not None
+        else ""
+    )
+    title = f"<p>Metric <b>{_e(name)}</b>, paired on the images both cells share.{how}</p>"
     return title + _forest_svg(comps) + _table(head, rows)
 
 

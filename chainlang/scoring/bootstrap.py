@@ -75,8 +75,9 @@ class BootstrapSpec:
         return np.random.default_rng(self.seed)
 
 
-#: Statistics summed over images → the metric's value.
-Metric = Callable[[np.ndarray], float]
+#: Statistics summed over images → the metric's value (a stack of sums → one value
+#: each, as an array, for a ``batched`` metric).
+Metric = Callable[[np.ndarray], float | np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)

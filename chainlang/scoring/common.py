@@ -9,7 +9,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import numpy as np
 
 from chainlang.errors import ScoringError
-from chainlang.scoring.bootstrap import BootstrapSpec, bootstrap_mean, bootstrap_pooled
+from chainlang.scoring.bootstrap import BootstrapSpec, PerImage, bootstrap_mean, bootstrap_pooled
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -72,6 +72,11 @@ class MetricValue:
         per_image: for metrics that are a mean over images, each scored image's
             value in the order the samples came (empty for pooled metrics);
             paired comparisons reuse them instead of recomputing.
+        pooled: for metrics pooled over images (δ1, AbsRel, angular errors), each
+            scored image's sufficient statistics keyed by image id, with the
+            function from their sum to the value: what a paired, image-clustered
+            comparison resamples. None for means and for metrics without one.
+            Not part of equality, and never written to disk.
     """
 
     name: str
@@ -82,6 +87,7 @@ class MetricValue:
     higher_is_better: bool
     coverage: Coverage = field(default_factory=Coverage)
     per_image: tuple[float, ...] = ()
+    pooled: PerImage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +180,25 @@ def _metric(
     higher: bool,
     coverage: Coverage,
     per_image: Sequence[float] = (),
+    pooled: PerImage | None = None,
 ) -> MetricValue:
     values = tuple(float(v) for v in per_image)
-    return MetricValue(name, float(value), ci[0], ci[1], n_items, higher, coverage, values)
+    return MetricValue(name, float(value), ci[0], ci[1], n_items, higher, coverage, values, pooled)
+
+
+def _pooled_cell(
+    ids: Sequence[str], rows: Sequence[np.ndarray] | np.ndarray, fn: Callable[[np.ndarray], Any]
+) -> PerImage | None:
+    """Per-image sufficient statistics of a pooled metric, for paired comparisons.
+
+    ``fn`` maps a stack of summed rows ``(k, d)`` to ``k`` values (the function the
+    metric's own interval uses). None when a row is not finite (say, AbsRel over
+    zero truth with ``mask="all"``): such a metric is reported but not paired.
+    """
+    arr = np.asarray(rows, dtype=np.float64)
+    if len(ids) != len(arr) or arr.ndim != 2 or not np.all(np.isfinite(arr)):
+        return None
+    return PerImage(tuple(ids), arr, fn, batched=True)
 
 
 _NO_CI = (float("nan"), float("nan"))

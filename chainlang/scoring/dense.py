@@ -28,6 +28,7 @@ from chainlang.scoring.common import (
     _ci_pooled,
     _CoverageCounter,
     _metric,
+    _pooled_cell,
     _require_items,
 )
 
@@ -184,8 +185,11 @@ def score_depth(
     truth per image by least-squares scale and shift; ρ uses the raw
     prediction (ranks ignore positive affine maps). ``mask="all"`` is the
     reference mode (every pixel); ``"valid"`` drops truth that is 0 or NaN.
+    The pooled metrics carry each image's :func:`depth_pixel_stats` row
+    (``MetricValue.pooled``) so that cells can be compared image by image.
     """
     cov = _CoverageCounter()
+    ids: list[str] = []
     rows: list[np.ndarray] = []
     rhos: list[float] = []
     accs: list[float] = []
@@ -199,6 +203,7 @@ def score_depth(
             raise ScoringError(f"item {s.item_id}: fewer than two valid depth pixels")
         p, g = pred[keep], gt[keep]
         sc, sh = align_scale_shift(p, g)
+        ids.append(s.item_id)
         rows.append(depth_pixel_stats(sc * p + sh, g))
         rhos.append(spearman(p, g))
         if s.answers is not None:
@@ -210,8 +215,10 @@ def score_depth(
     out: dict[str, MetricValue] = {}
     tot = np.sum(rows, axis=0)
     for k, name in ((1, "delta1"), (2, "delta2"), (3, "delta3"), (4, "absrel")):
-        ci = _ci_pooled(rows, functools.partial(_depth_rows, k=k), bootstrap)
-        out[name] = _metric(name, tot[k] / tot[0], ci, len(rows), name != "absrel", c)
+        fn = functools.partial(_depth_rows, k=k)
+        ci = _ci_pooled(rows, fn, bootstrap)
+        cell = _pooled_cell(ids, rows, fn)
+        out[name] = _metric(name, tot[k] / tot[0], ci, len(rows), name != "absrel", c, (), cell)
     out["spearman"] = _metric(
         "spearman", float(np.mean(rhos)), _ci_mean(rhos, bootstrap), len(rhos), True, c, rhos
     )
@@ -309,6 +316,7 @@ def score_normals(
     if rho not in ("scores", "reference"):
         raise ScoringError(f"normals rho must be 'scores' or 'reference', got {rho!r}")
     cov = _CoverageCounter()
+    ids: list[str] = []
     rhos: list[list[float]] = []
     rows: list[np.ndarray] = []
     for s in samples:
@@ -326,6 +334,7 @@ def score_normals(
         if rho == "reference":  # levels of the whole image, as drawn, then the valid pixels
             ranked = np.stack([reference_levels(pred[..., a]) for a in range(3)], -1)[keep]
         rhos.append([spearman(ranked[:, a], g[:, a]) for a in range(3)])
+        ids.append(s.item_id)
         rows.append(angle_stats(angular_error_deg(p, g)))
     _require_items(len(rows), "normals")
     c = cov.result()
@@ -342,12 +351,27 @@ def score_normals(
         out[name] = _metric(name, vals.mean(), ci, len(vals), True, c, list(vals))
     tot = np.sum(rows, axis=0)[None]
     angular: list[tuple[str, Callable[[np.ndarray], np.ndarray], bool]] = [
-        ("angle_mean", lambda m: m[:, 1] / m[:, 0], False),
+        ("angle_mean", functools.partial(_angle_rows, k=1), False),
         ("angle_median", _median_rows, False),
-        ("within_11.25", lambda m: m[:, 2] / m[:, 0], True),
-        ("within_22.5", lambda m: m[:, 3] / m[:, 0], True),
-        ("within_30", lambda m: m[:, 4] / m[:, 0], True),
+        ("within_11.25", functools.partial(_angle_rows, k=2), True),
+        ("within_22.5", functools.partial(_angle_rows, k=3), True),
+        ("within_30", functools.partial(_angle_rows, k=4), True),
     ]
+    # The paired comparisons keep the first five columns (count, angle sum, the three
+    # threshold counts) of each image. The median needs the whole 3600-bin histogram,
+    # about 29 kB an image for every cell of a sweep, so it is reported but not paired.
+    head = np.asarray(rows)[:, :_ANGLE_HEAD]
     for name, fn, higher in angular:
-        out[name] = _metric(name, fn(tot)[0], _ci_pooled(rows, fn, bootstrap), len(rows), higher, c)
+        ci = _ci_pooled(rows, fn, bootstrap)
+        cell = None if fn is _median_rows else _pooled_cell(ids, head, fn)
+        out[name] = _metric(name, fn(tot)[0], ci, len(rows), higher, c, (), cell)
     return out
+
+
+#: Leading columns of :func:`angle_stats` that the mean and the within-x shares read.
+_ANGLE_HEAD = 2 + len(_ANGLE_THRESHOLDS)
+
+
+def _angle_rows(m: np.ndarray, k: int) -> np.ndarray:
+    """Column ``k`` of pooled angle statistics over the pixel count, per row."""
+    return m[:, k] / m[:, 0]

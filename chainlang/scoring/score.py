@@ -405,6 +405,8 @@ def _per_image(
 
     The metric functions already hold them (in the order of the scored
     samples); only grouping, scored per instance, is averaged per image here.
+    Pooled metrics (δ1, AbsRel, angular errors) bring their per-image
+    sufficient statistics and the function of their sum (``MetricValue.pooled``).
     """
     out: dict[str, PerImage] = {}
     if per_answer:
@@ -420,10 +422,17 @@ def _per_image(
         metric = values.get(name)
         if metric is not None and len(metric.per_image) == len(ids):
             out[name] = PerImage(ids, np.array(metric.per_image))
+    for name, metric in values.items():
+        if metric.pooled is not None and name not in out:
+            out[name] = metric.pooled
     return out
 
 
-_PER_IMAGE = {"Label": ("top1",), "DepthMap": ("spearman",), "NormalMap": ("spearman_mean",)}
+_PER_IMAGE = {
+    "Label": ("top1",),
+    "DepthMap": ("spearman",),
+    "NormalMap": ("spearman_x", "spearman_y", "spearman_z", "spearman_mean"),
+}
 
 
 def _scored_box(b: Mapping[str, Any]) -> metrics.ScoredBox:
