@@ -471,3 +471,26 @@ def contains_any(t: Type) -> bool:
     if isinstance(t, RecordT):
         return any(contains_any(f.type) for f in t.fields)
     return False
+
+
+def ordered_paths(t: Type, prefix: str = "") -> tuple[str, ...]:
+    """Where in an answer of type ``t`` a list's order is part of its meaning.
+
+    Paths are dotted field names (``""`` for the answer itself; ``*`` stands for any key of a
+    batched answer). A ranking, a permutation or a fixed-length list (a vector) is ordered;
+    a plain list is a set of picks ("which cells contain the dog?"), whose order is not.
+    Scoring compares answers to the truth's answers by this (``answer_acc``).
+    """
+    if isinstance(t, PermutationT | RankingT | FixedListT):
+        return (prefix,)
+    if isinstance(t, OptionalT):
+        return ordered_paths(t.item, prefix)
+    if isinstance(t, KeyedT):
+        return ordered_paths(t.item, _join_path(prefix, "*"))
+    if isinstance(t, RecordT):
+        return tuple(p for f in t.fields for p in ordered_paths(f.type, _join_path(prefix, f.name)))
+    return ()
+
+
+def _join_path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name

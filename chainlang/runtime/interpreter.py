@@ -25,7 +25,7 @@ from chainlang.image import ImageData
 from chainlang.language import answers, ir
 from chainlang.language.analysis import staticeval
 from chainlang.language.graded import split_graded
-from chainlang.language.types import LabelT, RecordT
+from chainlang.language.types import KeyedT, LabelT, RecordT, ordered_paths
 from chainlang.providers.base import ModelRef, ModelRequest, Params
 from chainlang.providers.conformance import adapt, target_for, too_many_images
 from chainlang.providers.specs import find_spec
@@ -68,6 +68,7 @@ class Question:
     share: float = 1.0  # this item's part of a request shared with other items
     expected: Any = None  # the oracle clause's answer, where the item has truth
     fallback: bool = False
+    ordered: tuple[str, ...] = ()  # where the answer's lists are orders (types.ordered_paths)
     skipped: bool = False
 
     def to_json(self, store_image: Callable[[ImageData], str]) -> dict[str, Any]:
@@ -89,6 +90,7 @@ class Question:
             "batch": self.batch,
             "share": self.share,
             "expected": None if isinstance(self.expected, ImageData) else self.expected,
+            "ordered": list(self.ordered),
             "ok": o.ok,
             "answer": None if isinstance(answer, ImageData) else answer,
             "raw": o.raw_text,
@@ -467,6 +469,7 @@ class Interpreter:
         out = []
         for c in distinct:
             q = Question(e.origin, prompt.name, variant.name, outcome, n, share=1 / len(distinct))
+            q.ordered = ordered_paths(prompt.answer if n is None else KeyedT(item=prompt.answer))
             c.questions.append(q)
             out.append(q)
         return out

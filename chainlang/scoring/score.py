@@ -249,7 +249,8 @@ def answer_accuracy(
         for q in r.get("questions", []):
             if q.get("expected") is None or not q.get("ok"):
                 continue
-            a, t = _agreement(q.get("answer"), q["expected"])
+            ordered = frozenset(q.get("ordered") or ())
+            a, t = _agreement(q.get("answer"), q["expected"], ordered)
             agree, total = agree + a, total + t
         if total:
             per_item.setdefault(str(r["id"]), [0, 0])
@@ -264,22 +265,39 @@ def answer_accuracy(
     return metric, values
 
 
-def _agreement(answer: Any, expected: Any) -> tuple[int, int]:
-    """(matching leaves, leaves) between an answer and the truth's answer."""
+def _agreement(
+    answer: Any, expected: Any, ordered: frozenset[str] = frozenset(), path: str = ""
+) -> tuple[int, int]:
+    """(matching leaves, leaves) between an answer and the truth's answer.
+
+    ``ordered`` holds the paths whose lists are orders (a ranking, a permutation, a
+    vector: compared in order); every other list is a set of picks, compared as a
+    multiset. Records written before the field existed have none: all lists are sets.
+    """
     if isinstance(expected, Mapping):
         a = t = 0
         for key, exp in expected.items():
             if key == "reasoning":
                 continue
             got = answer.get(key) if isinstance(answer, Mapping) else None
-            da, dt = _agreement(got, exp)
+            da, dt = _agreement(got, exp, ordered, _child(path, key, ordered))
             a, t = a + da, t + dt
         return a, t
-    return int(_norm(answer) == _norm(expected)), 1
+    in_order = path in ordered
+    return int(_norm(answer, in_order) == _norm(expected, in_order)), 1
 
 
-def _norm(value: Any) -> Any:
-    """A leaf for comparison: texts case- and space-folded, lists as sorted multisets.
+def _child(path: str, key: str, ordered: frozenset[str]) -> str:
+    """The path of ``key`` under ``path``: a batched answer's keys ("1".."n") match ``*``."""
+    named = f"{path}.{key}" if path else key
+    if not key.isdigit() or any(p == named or p.startswith(named + ".") for p in ordered):
+        return named
+    return f"{path}.*" if path else "*"
+
+
+def _norm(value: Any, in_order: bool = False) -> Any:
+    """A leaf for comparison: texts case- and space-folded, lists as sorted multisets
+    unless ``in_order`` (an order is compared as given).
 
     Lists are sorted by their JSON text, so lists of records or of mixed values
     (an answer listing objects as ``{label, cell}``) compare too. A whole number is
@@ -291,7 +309,8 @@ def _norm(value: Any) -> Any:
     if isinstance(value, str):
         return " ".join(value.lower().replace("_", " ").split())
     if isinstance(value, list):
-        return sorted((_norm(v) for v in value), key=_sort_key)
+        items = [_norm(v) for v in value]
+        return items if in_order else sorted(items, key=_sort_key)
     if isinstance(value, Mapping):
         return {k: _norm(v) for k, v in value.items()}
     return value

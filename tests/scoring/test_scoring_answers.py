@@ -62,3 +62,37 @@ def test_lists_of_records_compare_as_sets_without_failing() -> None:
     ]
     _, per_item = answer_accuracy(records)
     assert per_item == {"a": 1.0, "b": 0.0, "c": 1.0}
+
+
+def test_orders_compare_in_order_and_picks_as_sets() -> None:
+    """A ranking reversed disagrees with the truth's ranking; a set of picks in another
+    order still agrees. Which is which comes from the answer type (``ordered``)."""
+    truth = {"order": ["3", "1", "2"], "cells": [4, 7]}
+    reverse = {"order": ["2", "1", "3"], "cells": [7, 4]}
+    q = {**_question(reverse, truth), "ordered": ["order"]}
+    _, per_item = answer_accuracy([{"id": "a", "questions": [q]}])
+    assert per_item == {"a": 0.5}  # cells agree, the order does not
+    legacy = _question(reverse, truth)  # a record from before 'ordered': every list a set
+    assert answer_accuracy([{"id": "a", "questions": [legacy]}])[1] == {"a": 1.0}
+
+
+def test_batched_orders_match_every_key() -> None:
+    truth = {"1": ["a", "b"], "2": ["c", "d"]}
+    answer = {"1": ["a", "b"], "2": ["d", "c"]}
+    q = {**_question(answer, truth), "ordered": ["*"]}
+    assert answer_accuracy([{"id": "x", "questions": [q]}])[1] == {"x": 0.5}
+
+
+def test_ordered_paths_follow_the_answer_type() -> None:
+    from chainlang.language import types as t
+
+    rec = t.RecordT(
+        fields=(
+            t.FieldT(name="rank", type=t.RANKING),
+            t.FieldT(name="picks", type=t.ListT(item=t.TextT())),
+            t.FieldT(name="normal", type=t.FixedListT(item=t.FloatRangeT(lo=-1, hi=1), length=3)),
+        )
+    )
+    assert t.ordered_paths(rec) == ("rank", "normal")
+    assert t.ordered_paths(t.KeyedT(item=rec)) == ("*.rank", "*.normal")
+    assert t.ordered_paths(t.ListT(item=t.TextT())) == ()
