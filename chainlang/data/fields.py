@@ -22,7 +22,7 @@ type         manifest value                                             in memor
 ``Label``    a non-empty string                                         ``str``
 ``Point``    ``[x, y]`` or ``{"x": x, "y": y}``, pixels                 :class:`TruthXY`
 ``Points``   a list of points                                           ``list[TruthXY]``
-``Ranking``  a list of distinct ids (all whole numbers or all strings)  ``list[int | str]``
+``Ranking``  a list of distinct ids (all whole numbers or all strings)  ``list[str]``
 ``JSON``     any JSON value, unchecked                                  as decoded
 ===========  =========================================================  ==================
 """
@@ -139,7 +139,9 @@ def _is_id_number(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _ranking(v: Any) -> list[int | str]:
+def _ranking(v: Any) -> list[str]:
+    """A ranking's ids as texts (``[3, 1]`` → ``["3", "1"]``): chains type a ``Ranking``
+    as a list of texts, so ``index_of(truth.size_rank, "3")`` finds what it says."""
     want = "expected a Ranking (a list of distinct ids: all whole numbers or all strings)"
     if not isinstance(v, list):
         raise FieldError(f"{want}, found {_found(v)}")
@@ -151,7 +153,7 @@ def _ranking(v: Any) -> list[int | str]:
     twice = [x for x in dict.fromkeys(v) if v.count(x) > 1]
     if twice:
         raise FieldError(f"{want}, found {_found(v)}: {_found(twice[0])} comes more than once")
-    return list(v)
+    return [str(x) for x in v]
 
 
 def _json(v: Any) -> Any:

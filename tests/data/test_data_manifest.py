@@ -297,7 +297,7 @@ def test_typed_truth_fields_load_in_their_in_memory_forms(tmp_path: Path) -> Non
     centre = item.truth("centre")
     assert (centre.x, centre.y) == (1.5, 2.0) and list(centre) == [1.5, 2.0]
     assert [tuple(p) for p in item.truth("centres")] == [(1.0, 2.0), (3.5, 4.0)]
-    assert item.truth("size_rank") == [3, 1, 2] and item.truth("names") == ["cube", "cone"]
+    assert item.truth("size_rank") == ["3", "1", "2"] and item.truth("names") == ["cube", "cone"]
     assert item.truth("extra") == {"any": [1, None]}
 
 
