@@ -227,3 +227,50 @@ def test_check_imports_no_heavy_modules() -> None:
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().endswith("[]")
+
+
+COMMENTED = """chain c {
+  input image: Image
+  output Label
+
+  prompt p(view: Image) -> Text {
+    user [view] "Name it."
+  }
+
+  let xs = for i in [1, 2] {
+    # before the let of a for body
+    let j = i + 1
+    # before the for body's value
+    j
+    # after the for body's value
+  }
+  let r = repeat with { k = 0 } up to 3 until k > 1 {
+    # before the repeat's let
+    let m = k + 1
+    # before next
+    next { k = m }
+    # after next
+  }
+  return ask p(view = image)
+    oracle {
+      # before the oracle's let
+      let t = "a"
+      # before the oracle's value
+      t
+      # after the oracle's value
+    }
+    else {
+      # before the fallback's value
+      "b"
+    }
+}
+"""
+
+
+def test_comments_stay_in_the_body_that_holds_them() -> None:
+    """`chainlang fmt` keeps every comment of a for, repeat, oracle and else body inside
+    it, in its place (a comment once moved past the body's closing brace)."""
+    module = parse(SourceFile.of("c.chain", COMMENTED), Diagnostics())
+    assert module is not None
+    text = unparse(module)
+    assert text == COMMENTED

@@ -313,7 +313,18 @@ class _Builder(Transformer[Token, Any]):
     def block(self, meta: Meta, c: list[Any]) -> n.Block:
         span = self._span(meta)
         lets = self._attach(c[:-1], span.line)
-        return n.Block(lets, c[-1], span=span)
+        lead, tail = self._around(lets, c[-1], span)
+        return n.Block(lets, c[-1], span=span, lead=lead, tail=tail)
+
+    def _around(
+        self, items: Sequence[Any], value: Any, span: Span
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The comments of a braced body between its last item and its value (``lead``),
+        and after the value up to the closing brace (``tail``): kept inside the body."""
+        after = items[-1].span.line if items else span.line
+        lead = self._take(after, value.span.line - 1) if value is not None else ()
+        last = value.span.end_line if value is not None else after
+        return lead, self._take(last, span.end_line)
 
     def ask(self, meta: Meta, c: list[Any]) -> n.Ask:
         # c: NAME, kwargs..., variant, samples, oracle, else (absent optionals are None)
@@ -348,13 +359,16 @@ class _Builder(Transformer[Token, Any]):
         return "skip"
 
     def clause_body(self, meta: Meta, c: list[Any]) -> n.ClauseBody:
-        lets = tuple(x for x in c if isinstance(x, n.Let))
-        fields = tuple(x for x in c if isinstance(x, n.Assign))
-        rest = [x for x in c if not isinstance(x, n.Let | n.Assign)]
         span = self._span(meta)
+        items = self._attach([x for x in c if isinstance(x, n.Let | n.Assign)], span.line)
+        lets = tuple(x for x in items if isinstance(x, n.Let))
+        fields = tuple(x for x in items if isinstance(x, n.Assign))
+        rest = [x for x in c if not isinstance(x, n.Let | n.Assign)]
         if fields:
-            return n.ClauseBody(lets, fields, None, span=span)
-        return n.ClauseBody(lets, None, rest[0], span=span)
+            _, tail = self._around(items, None, span)
+            return n.ClauseBody(lets, fields, None, span=span, tail=tail)
+        lead, tail = self._around(lets, rest[0], span)
+        return n.ClauseBody(lets, None, rest[0], span=span, lead=lead, tail=tail)
 
     def assign(self, meta: Meta, c: list[Any]) -> n.Assign:
         return n.Assign(str(c[0]), c[1], span=self._span(meta))
@@ -364,15 +378,18 @@ class _Builder(Transformer[Token, Any]):
 
     def repeat_value(self, meta: Meta, c: list[Any]) -> n.Repeat:
         state = tuple(x for x in c if isinstance(x, n.StateField))
-        bound, until, (lets, nxt) = c[len(state)], c[len(state) + 1], c[len(state) + 2]
-        return n.Repeat(state, bound, until, lets, nxt, span=self._span(meta))
+        bound, until, (lets, nxt, lead, tail) = c[len(state)], c[len(state) + 1], c[len(state) + 2]
+        return n.Repeat(state, bound, until, lets, nxt, span=self._span(meta), lead=lead, tail=tail)
 
     def state_field(self, meta: Meta, c: list[Any]) -> n.StateField:
         return n.StateField(str(c[0]), c[1], c[2], span=self._span(meta))
 
-    def repeat_body(self, meta: Meta, c: list[Any]) -> tuple[tuple[n.Let, ...], n.RecordLit]:
+    def repeat_body(
+        self, meta: Meta, c: list[Any]
+    ) -> tuple[tuple[n.Let, ...], n.RecordLit, tuple[str, ...], tuple[str, ...]]:
         span = self._span(meta)
-        return self._attach(c[:-1], span.line), c[-1]
+        lets = self._attach(c[:-1], span.line)
+        return (lets, c[-1], *self._around(lets, c[-1], span))
 
     def if_block(self, meta: Meta, c: list[Any]) -> n.IfBlock:
         return n.IfBlock(c[0], c[1], c[2], span=self._span(meta))

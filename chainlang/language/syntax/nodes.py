@@ -218,6 +218,7 @@ class Assign:
     name: str
     value: Expr
     span: Span = field(compare=False, repr=False, kw_only=True)
+    comments: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,9 @@ class Block:
     lets: tuple[Let, ...]
     value: Value
     span: Span = field(compare=False, repr=False, kw_only=True)
+    #: comments just before the value, and after it before the closing brace
+    lead: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
+    tail: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +275,9 @@ class ClauseBody:
     fields: tuple[Assign, ...] | None
     expr: Expr | None
     span: Span = field(compare=False, repr=False, kw_only=True)
+    #: comments just before ``expr``, and after the last line before the closing brace
+    lead: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
+    tail: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +323,9 @@ class Repeat:
     lets: tuple[Let, ...]
     next: RecordLit
     span: Span = field(compare=False, repr=False, kw_only=True)
+    #: comments just before ``next``, and after it before the closing brace
+    lead: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
+    tail: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,7 +238,7 @@ def _value(v: n.Value, ind: str) -> list[str]:
 def _block_body(b: n.Block, ind: str) -> list[str]:
     last = _value(b.value, ind)
     last[0] = ind + last[0]
-    return [*_lets(b.lets, ind), *last]
+    return [*_lets(b.lets, ind), *_comments(b.lead, ind), *last, *_comments(b.tail, ind)]
 
 
 def _ask(a: n.Ask, ind: str) -> list[str]:
@@ -262,10 +262,13 @@ def _clause(word: str, c: n.ClauseBody, ind: str) -> list[str]:
     inner = ind + _IND
     body = _lets(c.lets, inner)
     if c.fields is not None:
-        body.extend(f"{inner}{f.name} = {expr_text(f.value)}" for f in c.fields)
+        for f in c.fields:
+            body.extend(_comments(f.comments, inner))
+            body.append(f"{inner}{f.name} = {expr_text(f.value)}")
     elif c.expr is not None:
+        body.extend(_comments(c.lead, inner))
         body.append(inner + expr_text(c.expr))
-    return [f"{ind}{word} {{", *body, f"{ind}}}"]
+    return [f"{ind}{word} {{", *body, *_comments(c.tail, inner), f"{ind}}}"]
 
 
 def _repeat(r: n.Repeat, ind: str) -> list[str]:
@@ -277,7 +280,14 @@ def _repeat(r: n.Repeat, ind: str) -> list[str]:
     )
     head = f"repeat with {{ {state} }} up to {expr_text(r.bound)} until {expr_text(r.until)} {{"
     inner = ind + _IND
-    return [head, *_lets(r.lets, inner), f"{inner}next {expr_text(r.next)}", f"{ind}}}"]
+    return [
+        head,
+        *_lets(r.lets, inner),
+        *_comments(r.lead, inner),
+        f"{inner}next {expr_text(r.next)}",
+        *_comments(r.tail, inner),
+        f"{ind}}}",
+    ]
 
 
 # ---- expressions ----
