@@ -176,6 +176,7 @@ VISION: tuple[str | Sig, ...] = (
         "order_pairs(order: [Region]) -> [Pair]",
         size="len(order) * (len(order) - 1) / 2",
     ),
+    "numbered_order_pairs(groups: [[Region]], orders: [[Int]?]) -> [Pair]",
     "area(region: Region | Mask | Box) -> Int",
     "centroid(region: Region | Mask) -> Point",
     "centre(box: Box) -> Point",

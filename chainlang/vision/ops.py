@@ -46,7 +46,15 @@ from chainlang.vision.markers import (
     number_regions,
     outline_instances,
 )
-from chainlang.vision.pairs import order_pairs, pair, pairs_of, sample_pairs, shuffle, unshuffle
+from chainlang.vision.pairs import (
+    numbered_order_pairs,
+    order_pairs,
+    pair,
+    pairs_of,
+    sample_pairs,
+    shuffle,
+    unshuffle,
+)
 from chainlang.vision.readback import (
     gray_depth,
     paint_instance,
@@ -125,6 +133,7 @@ __all__ = [
     "normal_scores",
     "normals_from_order",
     "number_regions",
+    "numbered_order_pairs",
     "order_pairs",
     "outline_instances",
     "pad_square",

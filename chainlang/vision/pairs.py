@@ -190,3 +190,24 @@ def order_pairs(order: Sequence[Region]) -> list[Pair]:
     if len(set(ids)) != len(ids):
         raise OperationError(f"order_pairs() got a region twice in {ids}")
     return pairs_of(order)
+
+
+def numbered_order_pairs(
+    groups: Sequence[Sequence[Region]], orders: Sequence[Sequence[int] | None]
+) -> list[Pair]:
+    """The pairs implied by answers that order numbered regions, group by group.
+
+    ``orders[g]`` is the answer for ``groups[g]`` drawn with ``number_regions``: region
+    numbers from 1, first = highest. A skipped answer (none) implies nothing; a number
+    outside the group and a repeat are dropped (the first mention counts), so a partial
+    or sloppy answer keeps what it does say. A model's listwise answer is read as it came.
+    """
+    if len(groups) != len(orders):
+        raise OperationError(
+            f"numbered_order_pairs() got {len(groups)} groups but {len(orders)} orders"
+        )
+    out: list[Pair] = []
+    for group, order in zip(groups, orders, strict=True):
+        picked = [group[i - 1] for i in dict.fromkeys(order or ()) if 1 <= i <= len(group)]
+        out.extend(order_pairs(picked))
+    return out

@@ -27,6 +27,17 @@ def test_order_pairs_puts_the_earlier_region_first(quads: Regions) -> None:
         ops.order_pairs([r[0], r[1], r[0]])
 
 
+def test_numbered_order_pairs_reads_each_groups_answer(quads: Regions) -> None:
+    """Numbers index the group from 1; out-of-range numbers and repeats are dropped, a
+    skipped answer implies nothing, and each group's pairs follow the group's order."""
+    r = ops.regions_of(quads)
+    groups = [[r[0], r[1], r[2]], [r[3], r[0]], [r[1], r[2]]]
+    pairs = ops.numbered_order_pairs(groups, [[3, 1, 3, 9], [2, 1], None])
+    assert [(p.a.id, p.b.id) for p in pairs] == [(3, 1), (1, 4)]
+    with pytest.raises(OperationError, match="2 groups but 1 orders"):
+        ops.numbered_order_pairs(groups[:2], [[1, 2]])
+
+
 def test_an_order_expanded_to_pairs_globalizes_to_that_order(quads: Regions) -> None:
     r = ops.regions_of(quads)
     nearest_first = [r[1], r[3], r[0], r[2]]
