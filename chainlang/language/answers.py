@@ -29,6 +29,7 @@ take no such keywords, :func:`without_bounds` moves them into descriptions.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
@@ -123,8 +124,15 @@ class _Context:
 
     def labels(self, name: str) -> _Vocab:
         if name not in self.vocabs:
-            self.vocabs[name] = _Vocab(name, self.loader(name))
+            self.vocabs[name] = _vocab(name, tuple(self.loader(name)))
         return self.vocabs[name]
+
+
+@functools.lru_cache(maxsize=256)
+def _vocab(name: str, values: tuple[str, ...]) -> _Vocab:
+    """One index per distinct set of values: every answer of a run is checked against the
+    same few enums and label sets, and indexing a 133-label set is most of a check."""
+    return _Vocab(name, values)
 
 
 # --------------------------------------------------------------------------- schema
@@ -495,7 +503,7 @@ def _check(t: Type, v: Any, path: str, ctx: _Context) -> Any:
             raise _fail(path, f"expected a string, got {_show(v)}")
         return v
     if isinstance(t, EnumT):
-        return _check_word(_Vocab("the choices", t.values), v, path, "one of the choices")
+        return _check_word(_vocab("the choices", t.values), v, path, "one of the choices")
     if isinstance(t, LabelT):
         vocab = ctx.labels(t.labelset)
         return _check_word(vocab, v, path, f"a label of {t.labelset}")

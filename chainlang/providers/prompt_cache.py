@@ -234,8 +234,26 @@ def request_blocks(request: ModelRequest) -> list[Block]:
 
 
 def _schema_ident(request: ModelRequest) -> str:
-    schema = json.dumps(request.schema, sort_keys=True) if request.schema is not None else ""
-    return f"{request.model.model}|{request.schema_name}|{schema}"
+    return f"{request.model.model}|{request.schema_name}|{_schema_text(request.schema)}"
+
+
+# id(schema) -> (schema, its canonical text). The requests of one ask share one schema
+# object, and serialising it was a tenth of the scheduler's own time per question; the
+# schema is kept in the entry so its id cannot be reused while the entry lives.
+_SCHEMA_TEXT: dict[int, tuple[Any, str]] = {}
+
+
+def _schema_text(schema: Any) -> str:
+    if schema is None:
+        return ""
+    hit = _SCHEMA_TEXT.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_SCHEMA_TEXT) >= 512:
+        _SCHEMA_TEXT.clear()
+    text = json.dumps(schema, sort_keys=True)
+    _SCHEMA_TEXT[id(schema)] = (schema, text)
+    return text
 
 
 def _ident(part: TextPart | ImagePart) -> str:
