@@ -11,9 +11,11 @@ the SDK, the journal) except wait for a model:
 
 Reported per chain: items per second each way and their ratio (the pool's start
 counted in its time), the longest stall of the run's event loop once the first item
-is written (a 1 ms ticker records how late it wakes; the start-up's imports and
-compilation are left out), and whether the two run folders are identical (records
-compared by key with the clocks left out; outputs and pictures byte for byte).
+is written (a 1 ms ticker records how late it wakes, and how much CPU the loop's
+thread spent between two ticks: work that held the loop, whatever else the machine
+runs; the start-up's imports and compilation are left out), and whether the two
+run folders are identical (records compared by key with the clocks left out;
+outputs and pictures byte for byte).
 Target: ratio >= 1.7 with 2 workers on 2 free cores, identical folders. Exits 1 on a
 miss; the ratio depends on free cores, so the machine's load is printed too.
 
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,6 +47,7 @@ CHAINS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "segment": ({}, {"coco_stuff133": "synthetic"}),
 }
 TICK_S = 0.001
+CPU: list[dict[str, float]] = []  # per timed run: CPU seconds of the run, workers, server
 
 SERVER = """
 import sys
@@ -65,36 +69,64 @@ srv.stop()
 
 
 async def lag_ticker(worst: list[float], results: Path) -> None:
-    """Record how late the event loop woke from a 1 ms sleep, at worst: ``worst[0]`` over
-    the whole run, ``worst[1]`` once the first item is written (the start-up, which
-    compiles the chain and imports the SDK, left out)."""
+    """Record how long the event loop was kept from a 1 ms tick, at worst, once the
+    first item is written (the start-up, which compiles the chain and imports the SDK,
+    left out): ``worst[0]`` in wall time (how late the tick came), ``worst[1]`` in the
+    loop thread's CPU time between two ticks (work that held the loop; unlike wall time
+    it does not grow when other processes take the cores)."""
     loop = asyncio.get_running_loop()
     while True:
-        start = loop.time()
+        start, cpu = loop.time(), time.thread_time()
         await asyncio.sleep(TICK_S)
-        late = loop.time() - start - TICK_S
-        worst[0] = max(worst[0], late)
+        late, busy = loop.time() - start - TICK_S, time.thread_time() - cpu
         if results.exists() and results.stat().st_size:
-            worst[1] = max(worst[1], late)
+            worst[0] = max(worst[0], late)
+            worst[1] = max(worst[1], busy)
 
 
-def timed_run(chain: str, data: Path, out: Path, workers: int) -> tuple[float, float, int]:
-    """(seconds, worst loop stall after the first item, items ok) of one run, against
-    a fresh fake server (its prompt cache must not carry over from one run to the next)."""
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used, from /proc (0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(chain: str, data: Path, out: Path, workers: int) -> tuple[float, list[float], int]:
+    """(seconds, worst loop stalls [wall, CPU] after the first item, items ok) of one
+    run, against a fresh fake server (its prompt cache must not carry over from one
+    run to the next). Also records in ``CPU[-1]`` where the CPU went: the run's own
+    process, its workers (reaped children) and the fake server."""
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert server.stdout is not None and server.stdin is not None
     port = int(server.stdout.readline())
     os.environ.update(OPENAI_API_KEY="k", OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1")
+    own, kids = time.process_time(), _children_cpu()
     try:
         return asyncio.run(_timed_run(chain, data, out, workers))
     finally:
+        CPU.append(
+            {
+                "run": time.process_time() - own,
+                "workers": _children_cpu() - kids,
+                "server": _cpu_of(server.pid),
+            }
+        )
         server.stdin.close()
         server.wait(timeout=10)
 
 
-async def _timed_run(chain: str, data: Path, out: Path, workers: int) -> tuple[float, float, int]:
+async def _timed_run(
+    chain: str, data: Path, out: Path, workers: int
+) -> tuple[float, list[float], int]:
     params, labels = CHAINS[chain]
     options = RunOptions(
         params=params,
@@ -111,7 +143,7 @@ async def _timed_run(chain: str, data: Path, out: Path, workers: int) -> tuple[f
                         options=options)  # fmt: skip
     elapsed = time.perf_counter() - start
     ticker.cancel()
-    return elapsed, worst[1], result.summary.items_ok
+    return elapsed, worst, result.summary.items_ok
 
 
 def folder(out: Path) -> dict[str, Any]:
@@ -132,6 +164,19 @@ def folder(out: Path) -> dict[str, Any]:
     return {"records": records, "files": files}
 
 
+def first_difference(a: Any, b: Any, path: str = "") -> str:
+    """Where two run folders (as :func:`folder` reads them) first differ, for the report."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if a.get(k) != b.get(k):
+                return first_difference(a.get(k), b.get(k), f"{path}/{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return first_difference(x, y, f"{path}[{i}]")
+    return f"{path}: {str(a)[:120]!r} vs {str(b)[:120]!r}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=8, help="synthetic scenes")
@@ -146,17 +191,24 @@ def main() -> int:
         print(f"{args.n} scenes {args.size}, workers 1 vs {args.workers}, "
               f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
         print(f"{'chain':<9}{'serial':>10}{'pooled':>10}{'ratio':>8}"
-              f"{'loop stall serial':>19}{'pooled':>9}  identical")  # fmt: skip
+              f"{'loop stall wall: serial':>25}{'pooled':>9}"
+              f"{'  CPU: serial':>14}{'pooled':>9}  identical")  # fmt: skip
         for chain in args.chains.split(","):
             serial_out, pooled_out = Path(tmp) / f"{chain}-1", Path(tmp) / f"{chain}-n"
             s_t, s_lag, s_ok = timed_run(chain, data, serial_out, 1)
             p_t, p_lag, p_ok = timed_run(chain, data, pooled_out, args.workers)
-            same = folder(serial_out) == folder(pooled_out) and s_ok == p_ok == args.n
+            serial_folder, pooled_folder = folder(serial_out), folder(pooled_out)
+            same = serial_folder == pooled_folder and s_ok == p_ok == args.n
+            if not same:
+                print(f"  differs: {first_difference(serial_folder, pooled_folder)}")
             ratio = s_t / p_t
             print(
                 f"{chain:<9}{args.n / s_t:>7.2f}i/s{args.n / p_t:>7.2f}i/s{ratio:>7.2f}x"
-                f"{s_lag * 1e3:>17.0f}ms{p_lag * 1e3:>7.0f}ms  {'yes' if same else 'NO'}"
+                f"{s_lag[0] * 1e3:>23.0f}ms{p_lag[0] * 1e3:>7.0f}ms"
+                f"{s_lag[1] * 1e3:>12.0f}ms{p_lag[1] * 1e3:>7.1f}ms  {'yes' if same else 'NO'}"
             )
+            for side, cpu in (("serial", CPU[-2]), ("pooled", CPU[-1])):
+                print(f"  CPU s, {side}: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
             if ratio < TARGET or not same:
                 missed.append(chain)
     print(f"load after: {os.getloadavg()[0]:.1f}")

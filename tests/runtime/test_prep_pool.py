@@ -216,3 +216,18 @@ def test_runs_sharing_a_scheduler_share_one_pool(
     assert [r.summary.items_ok for r in results] == [3, 3]
     assert started == [2]
     assert not prep_pool._SHARED  # closed with its last run
+
+
+def test_a_worker_imports_no_provider_sdk() -> None:
+    """A worker is a fresh interpreter: it loads the interpreter, not the SDKs, the
+    journal or the run folder (it starts faster and holds less)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, chainlang.runtime.prep_worker\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('openai', 'anthropic', 'google', 'httpx', 'sqlite3', 'ray', 'torch'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == []
