@@ -20,6 +20,8 @@ once per run before its first unit (a sweep's runs share the pool: one job each)
 ``("refused", ask, kind, message)``, ``("close",)``.
 To the run: ``("ask", ask, request)``, ``("cancel", ask)``,
 ``("item", unit, index, result)``, ``("fatal", unit, kind, message)``.
+Either side sends the asks/cancels or outcomes/refusals of one turn of its event loop
+together, as ``("batch", [message, ...])``.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class _Worker:
         self._pending: dict[int, asyncio.Future[Outcome]] = {}
         self._next_ask = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._outbox: list[tuple[Any, ...]] = []  # asks and cancels of this loop turn
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed: asyncio.Future[None] | None = None
 
@@ -118,7 +121,10 @@ class _Worker:
 
     def _on_message(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
-        if kind == "job":
+        if kind == "batch":
+            for one in msg[1]:
+                self._on_message(one)
+        elif kind == "job":
             self._jobs[msg[1]] = (msg[2], msg[3], msg[4])
         elif kind == "unit":
             unit = self._run_unit(msg[1], *self._jobs[msg[2]], msg[3])
@@ -137,10 +143,25 @@ class _Worker:
             self._closed.set_result(None)
 
     def _send(self, msg: tuple[Any, ...]) -> None:
+        if self._outbox:
+            self._flush()  # what was posted before goes first
         try:
             self._conn.send(msg)
         except (BrokenPipeError, OSError):  # the run's process is gone; _read stops us
             pass
+
+    def _post(self, msg: tuple[Any, ...]) -> None:
+        """Send ``msg`` with the others posted in this turn of the loop, as one message:
+        a loop's questions are asked together (see ``PrepPool._post``)."""
+        assert self._loop is not None
+        self._outbox.append(msg)
+        if len(self._outbox) == 1:
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        batch, self._outbox = self._outbox, []
+        if batch:
+            self._send(("batch", batch))
 
     # ------------------------------------------------------------ the scheduler seen here
 
@@ -151,13 +172,13 @@ class _Worker:
         self._next_ask += 1
         future: asyncio.Future[Outcome] = self._loop.create_future()
         self._pending[ask_id] = future
-        self._send(("ask", ask_id, self._shippable(request)))
+        self._post(("ask", ask_id, self._shippable(request)))
         try:
             return await future
         except asyncio.CancelledError:
             # A sibling failed the item: the run need not finish this question for us.
             self._pending.pop(ask_id, None)
-            self._send(("cancel", ask_id))
+            self._post(("cancel", ask_id))
             raise
 
     def _shippable(self, request: ModelRequest) -> ModelRequest:

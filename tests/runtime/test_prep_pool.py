@@ -231,3 +231,32 @@ def test_a_worker_imports_no_provider_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == []
+
+
+def test_messages_of_one_loop_turn_travel_as_one() -> None:
+    """A worker's asks of one turn of its loop reach the run as one message, in order;
+    a message sent directly goes after them (nothing posted is overtaken)."""
+    import asyncio
+    import socket
+    from multiprocessing.connection import Connection
+
+    from chainlang.runtime.prep_worker import _Worker
+
+    ours, theirs = socket.socketpair()
+    sent, received = Connection(ours.detach()), Connection(theirs.detach())
+
+    async def turn() -> None:
+        worker = _Worker(sent)
+        worker._loop = asyncio.get_running_loop()
+        worker._post(("ask", 0, "a"))
+        worker._post(("ask", 1, "b"))
+        await asyncio.sleep(0)  # the end of the turn: one message goes
+        worker._post(("cancel", 0))
+        worker._send(("item", 7, 0, None))  # flushes what was posted first
+
+    asyncio.run(turn())
+    assert received.recv() == ("batch", [("ask", 0, "a"), ("ask", 1, "b")])
+    assert received.recv() == ("batch", [("cancel", 0)])
+    assert received.recv() == ("item", 7, 0, None)
+    sent.close()
+    received.close()
