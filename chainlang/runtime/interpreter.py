@@ -174,6 +174,9 @@ class Interpreter:
         self.settings = settings
         self.scheduler = scheduler
         self._ops: dict[str, Callable[..., Any]] = {}
+        # Requests added by splitting keyed requests over the image limit (each split of
+        # one request into two adds one per sample); the planner counts and prices them.
+        self.split_requests = 0
 
     async def run(self, inputs: Mapping[str, Any], ctx: ItemContext) -> Any:
         """Evaluate the program for one item and return its output value."""
@@ -372,6 +375,7 @@ class Interpreter:
                 "over several requests"
             )
             parts = [(scopes[:half], ctxs[:half]), (scopes[half:], ctxs[half:])]
+            self.split_requests += k
             done = await _gather([self._ask(e, s, c, batched=True, split=note) for s, c in parts])
             return [v for part in done for v in part]
         if split:

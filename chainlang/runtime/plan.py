@@ -37,6 +37,7 @@ from chainlang.errors import ChainlangError, OperationError, UsageError
 from chainlang.language import answers, ir
 from chainlang.language.analysis.bounds import Bound, show
 from chainlang.providers.base import ModelRequest, Usage
+from chainlang.providers.conformance import target_for
 from chainlang.providers.simulated import random_image
 from chainlang.providers.specs import is_free
 from chainlang.runtime.batching import ItemBatcher
@@ -61,6 +62,8 @@ class ItemEstimate:
     max_output_tokens: int
     cached_tokens: int = 0  # prompt-cache reads expected (runtime/prompt_cost.py)
     cache_write_tokens: int = 0  # prompt-cache writes expected
+    # of ``calls``, those added by splitting a request over the image limit in two
+    split_calls: int = 0
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,11 @@ async def make_plan(
             notes.append(f"{err}; calls per item are those of the dry run, not a bound")
     else:
         calls, formula, exact, bounded = observed, "observed in the dry run", False, False
+    if bounded:  # the dry run's own count already holds every split request
+        calls, formula, exact, split_notes = _with_splits(
+            estimates, settings, calls, formula, exact
+        )
+        notes += split_notes
     per_call = _per_call(estimates)
     usd, worst = _dollars(prices, settings, per_call, calls, batch)
     uncached, _ = _dollars(prices, settings, per_call, calls, batch, cached=False)
@@ -245,6 +253,39 @@ async def make_plan(
         contract=check_requests(program, sent, str(settings.model)),
         usd_uncached_per_item=uncached,
     )
+
+
+def _with_splits(
+    estimates: Sequence[ItemEstimate],
+    settings: Settings,
+    calls: float,
+    formula: str,
+    exact: bool,
+) -> tuple[float, str, bool, list[str]]:
+    """The bound's calls scaled to the requests actually sent when asks were split.
+
+    The static bound counts one request per ask. A keyed request with more images
+    than the provider accepts is split into requests of fewer keys by the run
+    (``Interpreter._ask``), so each such ask sends several; the dry run sees how many.
+    Calls per item become the bound times the dry run's requests per ask, and every
+    one of them is priced at the dry run's mean request. Exact where every dry-run
+    item splits alike (an exact bound with the same ratio everywhere).
+    """
+    split = sum(e.split_calls for e in estimates)
+    if not split:
+        return calls, formula, exact, []
+    sent = sum(e.calls for e in estimates)
+    asked = sent - split
+    ratios = {(e.calls, e.calls - e.split_calls) for e in estimates}
+    alike = len({c / a for c, a in ratios if a}) == 1
+    target = target_for(settings.model)
+    most = target.contract.images.max_images if target is not None else None
+    accepts = f" ({settings.model.provider} accepts {most} images per request)" if most else ""
+    note = (
+        f"requests with more images than the provider accepts are split{accepts}: the dry "
+        f"run's {asked} asks sent {sent} requests; calls per item count every split request"
+    )
+    return calls * sent / asked, f"{formula}; x {sent}/{asked} split", exact and alike, [note]
 
 
 def _price_notes(
@@ -417,11 +458,11 @@ async def _dry_run(
     groups: list[list[ModelRequest]] = []
     for item in _first(dataset, n):
         fake = DryRun(prices)
-        await _interpret(
+        split = await _interpret(
             program, settings, fake, item, ItemContext(item.id, truth=item.truth), notes
         )
         if fake.requests:
-            estimates.append(_estimate(fake.requests, prices))
+            estimates.append(replace(_estimate(fake.requests, prices), split_calls=split))
             groups.append(fake.requests)
         if sent is not None:
             sent += fake.requests
@@ -448,14 +489,18 @@ async def _interpret(
     item: Any,
     ctx: ItemContext,
     notes: list[str],
-) -> None:
-    """Run one item against the dry run; a failure becomes a note and the plan still prints."""
+) -> int:
+    """Run one item against the dry run; a failure becomes a note and the plan still prints.
+
+    Returns the requests the item's asks added by splitting (see ``_with_splits``)."""
+    interpreter = Interpreter(program, settings, fake)
     try:
-        await Interpreter(program, settings, fake).run(item_inputs(program, item), ctx)
+        await interpreter.run(item_inputs(program, item), ctx)
     except ItemFailed as err:
         notes.append(f"dry run of item {item.id} stopped: {err}")
     except ChainlangError as err:  # e.g. an unreadable image
         notes.append(f"dry run of item {item.id} failed: {err}")
+    return interpreter.split_requests
 
 
 def _estimate(requests: Sequence[ModelRequest], prices: PriceTable) -> ItemEstimate:

@@ -10,6 +10,10 @@ synchronous endpoint would give. Anthropic has no failed batch: a job made to
 fail (``fail_next``) ends with every line ``expired`` (``canceled`` when the
 message says so), as a batch that ran out its 24 hours does. Result lines come
 in reverse submit order, since Anthropic does not promise any order.
+
+Per-batch limits (with the server's ``contracts`` on): a create body over the
+contract's bytes gets 413 ``request_too_large``, and one of more requests than a
+batch takes gets 400 ``invalid_request_error``.
 """
 
 from __future__ import annotations
@@ -81,6 +85,9 @@ def _create(server: FakeProviderServer, req: RecordedRequest) -> Routed:
     problem = _invalid(requests)
     if problem:
         return _error(400, problem)
+    refused = _over_limits(server, req, requests) if server.contracts else None
+    if refused is not None:
+        return refused
     lines = [(r["custom_id"], SYNC_PATH, r["params"]) for r in requests]
     now = datetime.now(UTC)
     job = server.batches.submit("anthropic", lines, "msgbatch_", {"created_at": now})
@@ -98,6 +105,27 @@ def _invalid(requests: Any) -> str | None:
         return "requests: custom_id values must be unique"
     if not all(isinstance(r.get("params"), dict) for r in requests):
         return "requests: every request needs params"
+    return None
+
+
+def _over_limits(
+    server: FakeProviderServer, req: RecordedRequest, requests: list[Any]
+) -> Routed | None:
+    """The refusal of a batch over the contract's per-batch limits (None: within them).
+
+    https://platform.claude.com/docs/en/build-with-claude/batch-processing (read
+    2026-12-04): "limited to either 100,000 Message requests or 256 MB in size";
+    https://platform.claude.com/docs/en/api/errors: a body over an endpoint's size
+    (Batch API: 256 MB) is answered 413 ``request_too_large``, "Request exceeds the
+    maximum allowed number of bytes." (verbatim). The 400 for too many requests is
+    modelled: the API's error shape, the figure and the limit.
+    """
+    caps = server.batches.limits_of("anthropic")
+    if caps.bytes is not None and len(req.body) > caps.bytes:
+        return _error(413, "Request exceeds the maximum allowed number of bytes.")
+    if caps.lines is not None and len(requests) > caps.lines:
+        return _error(400, f"requests: a message batch holds at most {caps.lines} requests, "
+                           f"got {len(requests)}")  # fmt: skip
     return None
 
 

@@ -13,6 +13,11 @@ operation's ``error``.
 Each line is answered as the synchronous ``/v1beta/models/{model}:generateContent``
 endpoint would answer its ``request`` (without the ``model`` key, which the
 synchronous body carries in the path).
+
+Per-batch limits (with the server's ``contracts`` on): an inline batch whose body
+is over the contract's 20 MB gets the same 400 ``INVALID_ARGUMENT`` as an
+oversized synchronous request. Gemini documents no count of inline requests, so
+none is enforced unless a test sets one (``server.batches.limits``).
 """
 
 from __future__ import annotations
@@ -71,6 +76,9 @@ def _create(server: FakeProviderServer, req: RecordedRequest, version: str, mode
         return _error(400, "INVALID_ARGUMENT", "batch.displayName is required")
     if not isinstance(items, list) or not items:
         return _error(400, "INVALID_ARGUMENT", "the fake takes inlined requests only")
+    refused = _over_limits(server, req, items) if server.contracts else None
+    if refused is not None:
+        return refused
     path = f"/{version}/models/{model}:generateContent"
     lines = [(_key(item, i), path, _sync_body(item)) for i, item in enumerate(items)]
     meta = {
@@ -82,6 +90,27 @@ def _create(server: FakeProviderServer, req: RecordedRequest, version: str, mode
     }
     job = server.batches.submit("gemini", lines, "batches/", meta)
     return 200, _operation(job), {}
+
+
+def _over_limits(
+    server: FakeProviderServer, req: RecordedRequest, items: list[Any]
+) -> Routed | None:
+    """The refusal of a batch over the per-batch limits (None: within them).
+
+    https://ai.google.dev/gemini-api/docs/batch-mode (read 2026-12-04): inline
+    requests suit batches whose total request size stays under 20 MB; over it the
+    API refuses the body as it does a synchronous one ("Request payload size exceeds
+    the limit: N bytes.", the verbatim form the synchronous check in contracts.py
+    uses). A count limit (only ever a test's) is refused in the same shape, modelled.
+    """
+    caps = server.batches.limits_of("gemini")
+    if caps.bytes is not None and len(req.body) > caps.bytes:
+        return _error(400, "INVALID_ARGUMENT",
+                      f"Request payload size exceeds the limit: {caps.bytes} bytes.")  # fmt: skip
+    if caps.lines is not None and len(items) > caps.lines:
+        return _error(400, "INVALID_ARGUMENT", f"A batch holds at most {caps.lines} inlined "
+                                               f"requests, got {len(items)}.")  # fmt: skip
+    return None
 
 
 def _key(item: dict[str, Any], index: int) -> str:

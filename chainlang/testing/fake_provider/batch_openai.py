@@ -14,6 +14,10 @@ The wire format is the one the ``openai`` SDK sends and expects (``resources/fil
 
 Result lines: ``{"id", "custom_id", "response": {"status_code", "request_id", "body"},
 "error": null}``, in input order.
+
+Per-batch limits (with the server's ``contracts`` on): an input file over the
+contract's bytes is refused at upload; a file of more requests than a batch takes
+is accepted, and the batch created on it fails validation, as OpenAI's does.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ _FILES = re.compile(r"^/v1/files(?:/([^/]+)/content)?$")
 _BATCHES = re.compile(r"^/v1/batches(?:/([^/]+))?$")
 _ENDPOINTS = ("/v1/chat/completions", "/v1/responses")
 _WINDOW = 24 * 3600
+_TOO_MANY = "too_many_tasks: "  # a failure that carries its own error code
 
 
 def matches(path: str) -> bool:
@@ -63,6 +68,12 @@ def _upload(server: FakeProviderServer, req: RecordedRequest) -> Routed:
     form = req.form
     if "file" not in form:
         return _error(400, "'file' is a required property")
+    most = server.batches.limits_of("openai").bytes
+    if server.contracts and form.get("purpose") == b"batch" and most is not None:
+        if len(form["file"]) > most:
+            # verbatim: the 400 OpenAI answers a batch file over 200 MB at upload
+            # (bespokelabsai/curator#111, 2024-11-15, read 2026-12-04)
+            return _error(400, "File is too large.")
     name = re.search(rb'filename="([^"]*)"', req.body)
     file_id = server.batches.new_id("file-")
     server.batches.files[file_id] = form["file"]
@@ -112,8 +123,23 @@ def _create(server: FakeProviderServer, req: RecordedRequest) -> Routed:
         "metadata": body.get("metadata"),
         "created_at": int(time.time()),
     }
-    job = server.batches.submit("openai", lines, "batch_", meta)
+    job = server.batches.submit("openai", lines, "batch_", meta, _too_many(server, lines))
     return 200, _batch_object(job, "validating"), {}
+
+
+def _too_many(server: FakeProviderServer, lines: list[Any]) -> str | None:
+    """Why validation fails a batch of ``lines`` (None: it holds no more than allowed).
+
+    OpenAI creates the batch and fails it while validating, with the error code
+    ``too_many_tasks`` in ``errors.data`` (the documented validation codes, as
+    listed in stdapi-ai/stdapi.ai#240, 2026-09-10, read 2026-12-04; the contract's
+    50,000 requests per batch: developers.openai.com/api/docs/guides/batch). The
+    message is modelled: the figure and the limit.
+    """
+    most = server.batches.limits_of("openai").lines
+    if not server.contracts or most is None or len(lines) <= most:
+        return None
+    return f"{_TOO_MANY}The input file has {len(lines)} requests; a batch accepts at most {most}."
 
 
 def _input_lines(data: bytes, endpoint: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -174,7 +200,10 @@ def _batch_object(job: FakeBatch, status: str | None = None) -> dict[str, Any]:
     if status in ("completed", "failed", "expired", "cancelled"):
         obj[f"{status}_at"] = int(time.time())
     if status == "failed":
-        error = {"code": "batch_failed", "message": job.failure, "param": None, "line": None}
+        code, message = "batch_failed", job.failure
+        if message and message.startswith(_TOO_MANY):
+            code, message = "too_many_tasks", message[len(_TOO_MANY) :]
+        error = {"code": code, "message": message, "param": None, "line": None}
         obj["errors"] = {"object": "list", "data": [error]}
     return obj
 

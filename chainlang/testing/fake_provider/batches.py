@@ -6,6 +6,12 @@ then every line is answered exactly as the synchronous endpoint would answer it
 (scripts, the ``answer`` callable, schema examples, and faults queued for that
 endpoint's path: a status fault makes that line fail). ``fail_next`` makes the
 next submitted job fail as a whole (expired, cancelled) instead.
+
+Each provider's per-batch limits (requests, and bytes of the input file or body)
+come from its contract (:mod:`chainlang.providers.contracts`); the batch routes
+refuse a batch over them as the provider does (``limits_of``). The real figures
+are far beyond what a test sends (50,000 requests for OpenAI), so a test lowers
+them per provider: ``server.batches.limits["openai"] = BatchCaps(lines=5)``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from chainlang.providers.contracts import contract_of
 
 # (path, body) -> (HTTP status, response or error body) for one line.
 LineAnswerer = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
@@ -52,6 +60,14 @@ class FakeBatch:
         return "ended" if self.results is not None else "running"
 
 
+@dataclass(frozen=True, slots=True)
+class BatchCaps:
+    """What one batch may hold at the fake: requests and bytes (None: unlimited)."""
+
+    lines: int | None = None
+    bytes: int | None = None
+
+
 class FakeBatches:
     """Every batch job the server holds, plus the uploaded files (OpenAI)."""
 
@@ -63,6 +79,17 @@ class FakeBatches:
         self.files: dict[str, bytes] = {}
         self.polls_until_done = 1
         self._failures: deque[str] = deque()
+        # per-provider limits that replace the contract's (tests lower them; see above)
+        self.limits: dict[str, BatchCaps] = {}
+
+    def limits_of(self, family: str) -> BatchCaps:
+        """The per-batch limits of ``family``: a test's override, else its contract's."""
+        if family in self.limits:
+            return self.limits[family]
+        contract = contract_of(family)
+        if contract is None:
+            return BatchCaps()
+        return BatchCaps(contract.batch_lines, contract.batch_bytes)
 
     @property
     def submitted(self) -> int:
@@ -83,11 +110,15 @@ class FakeBatches:
         lines: list[tuple[str, str, dict[str, Any]]],
         prefix: str,
         meta: dict[str, Any] | None = None,
+        failure: str | None = None,
     ) -> FakeBatch:
-        """Create a job; it runs for ``polls_until_done`` state requests."""
+        """Create a job; it runs for ``polls_until_done`` state requests (``failure``:
+        it fails as a whole with that message, as one refused at validation does)."""
         with self._lock:
             job = FakeBatch(self.new_id(prefix), family, lines, meta or {}, self.polls_until_done)
-            if self._failures:
+            if failure is not None:
+                job.failure = failure
+            elif self._failures:
                 job.failure = self._failures.popleft()
             self.jobs[job.id] = job
         return job
