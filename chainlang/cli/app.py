@@ -106,6 +106,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--json", action="store_true", help="print diagnostics as JSON")
     p.add_argument(
+        "-m",
         "--model",
         action="append",
         default=[],

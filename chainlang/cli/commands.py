@@ -49,6 +49,7 @@ def _run_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("chain", type=Path, help="the .chain file")
     p.add_argument("--data", required=True, help="manifest.jsonl, a folder with one, or images")
     p.add_argument(
+        "-m",
         "--model",
         required=True,
         help="openai:gpt-4o, anthropic:…, gemini:…, "
