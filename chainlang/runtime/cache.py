@@ -134,19 +134,24 @@ class Journal:
         ).fetchone()
         return _entry(row) if row else None
 
-    def claim(self, key: str) -> ClaimState:
+    def claim(self, key: str, *, serve_answered: bool = True) -> ClaimState:
         """Claim question ``key`` before sending it.
 
         Returns ``"answered"`` when an answer is journaled already (serve it),
         ``"taken"`` while another live asker holds the claim (wait and ask again),
         and ``"mine"`` when the claim is now this journal's (send, then
-        :meth:`record`, which releases it; or :meth:`release`).
+        :meth:`record`, which releases it; or :meth:`release`). With
+        ``serve_answered=False`` a journaled answer does not count (it could not be
+        served: a damaged image), so the question is claimed to be asked again.
         """
         now = time.time()
         with self._immediate():
-            answered = self._db.execute(
-                "SELECT 1 FROM journal WHERE key = ? AND ok = 1 LIMIT 1", (key,)
-            ).fetchone()
+            answered = (
+                serve_answered
+                and self._db.execute(
+                    "SELECT 1 FROM journal WHERE key = ? AND ok = 1 LIMIT 1", (key,)
+                ).fetchone()
+            )
             if answered:
                 return "answered"
             row = self._db.execute(

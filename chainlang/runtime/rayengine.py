@@ -320,9 +320,9 @@ class JournalServer:
         """See :meth:`Journal.lookup`."""
         return self._of(token).lookup(key)
 
-    async def claim(self, token: str, key: str) -> ClaimState:
+    async def claim(self, token: str, key: str, serve_answered: bool = True) -> ClaimState:
         """See :meth:`Journal.claim`."""
-        return self._of(token).claim(key)
+        return self._of(token).claim(key, serve_answered=serve_answered)
 
     async def release(self, token: str, key: str) -> None:
         """See :meth:`Journal.release`."""
@@ -361,8 +361,8 @@ class RemoteJournal(Journal):
     def lookup(self, key: str) -> Entry | None:
         return ray.get(self._server.lookup.remote(self._token, key))  # type: ignore[no-any-return]  # an Entry or None
 
-    def claim(self, key: str) -> ClaimState:
-        return ray.get(self._server.claim.remote(self._token, key))  # type: ignore[no-any-return]  # a ClaimState
+    def claim(self, key: str, *, serve_answered: bool = True) -> ClaimState:
+        return ray.get(self._server.claim.remote(self._token, key, serve_answered))  # type: ignore[no-any-return]  # a ClaimState
 
     def release(self, key: str) -> None:
         ray.get(self._server.release.remote(self._token, key))

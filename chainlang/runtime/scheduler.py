@@ -221,7 +221,9 @@ class Scheduler:
         key = request_key(request, self._salt)
         if self._observer:
             self._observer.on_start(request)
-        outcome = self._from_cache(key)
+        # A question that will be claimed is looked up by its claim (one statement fewer
+        # per question: the journal is most of the scheduler's own cost)
+        outcome = None if self._claims(request.model) else self._from_cache(key)
         if outcome is None:
             outcome = await self._single_flight(request, key)
         self._count(outcome)
@@ -276,10 +278,14 @@ class Scheduler:
             return outcome
         assert self._cache is not None  # _claims said so
         delay = CLAIM_POLL_S
-        while (state := self._cache.claim(key)) != "mine":
-            served = self._from_cache(key) if state == "answered" else None
-            if served is not None:
-                return served
+        serve = True
+        while (state := self._cache.claim(key, serve_answered=serve)) != "mine":
+            if state == "answered":
+                served = self._from_cache(key)
+                if served is not None:
+                    return served
+                serve = False  # journaled but unreadable (a damaged image): ask it again
+                continue
             await self._clock.sleep(delay)  # another process is asking it: wait for its answer
             delay = min(delay * 1.5, CLAIM_POLL_MAX_S)
         try:

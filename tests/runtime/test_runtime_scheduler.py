@@ -139,6 +139,23 @@ def test_image_answers_are_decoded_images():
     )
 
 
+def test_a_damaged_journaled_image_is_asked_again(journal_path):
+    """A journaled image answer that no longer decodes is not served, and the question is
+    claimed and asked again (the claim loop once waited forever on such a row)."""
+    from chainlang.providers.keys import request_key
+    from chainlang.runtime.cache import Entry
+
+    image_request = make_request(answer_type=ImageT())
+    drawn = ImageData.of(np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3))
+    journal = Journal(journal_path)
+    key = request_key(image_request, "")
+    journal.record(Entry(key, True, "openai:gpt-4o", None, b"\x89PNG torn", None, Usage(), 1, 0,
+                         0.1, 0.01, None, None))  # fmt: skip
+    provider = ScriptedProvider([ModelResponse("", None, Usage(), image=encode_png(drawn))])
+    outcome = _ask(provider, image_request, cache=journal, salt="")
+    assert outcome.ok and outcome.value == drawn and len(provider.calls) == 1
+
+
 def test_unknown_model_is_a_usage_error():
     async def main():
         await _scheduler(ScriptedProvider([reply('"red"')])).ask(
