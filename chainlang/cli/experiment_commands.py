@@ -270,6 +270,13 @@ def _add_report(sub: Sub) -> None:
     p.add_argument("--item", help="the item whose questions are traced (default: first pictured)")
     p.add_argument("--metric", help="the metric compared (default: the chain's headline)")
     p.add_argument("--cache", type=Path, help="the journal (default: the one the run used)")
+    p.add_argument(
+        "--curves-svg",
+        type=Path,
+        metavar="DIR",
+        help="instead of the HTML page, write the quality-per-call charts of a sweep as "
+        "DIR/<sweep>_<metric>.svg (one panel per model)",
+    )
     p.set_defaults(func=guard(cmd_report))
 
 
@@ -278,6 +285,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from chainlang.reporting.report import render_report
 
     _must_exist(args.path)
+    if args.curves_svg is not None:
+        from chainlang.reporting.curves import write_curve_svgs
+
+        metrics = [args.metric] if args.metric else None
+        for file in write_curve_svgs(args.path, args.curves_svg, metrics):
+            print(f"wrote {file} ({file.stat().st_size / 1000:.0f} kB)")
+        return EXIT_OK
     page = render_report(
         args.path,
         args.out,

@@ -6,6 +6,10 @@ drawn here), so it can be mailed, committed or opened offline. Sections:
 
 1. results: a row per cell (or the one run), each metric with its CI, and coverage;
 2. paired comparisons with a forest plot of the differences (sweeps only);
+   then, for a sweep with a numeric swept parameter (such as ``calls``), quality per
+   call: per model, each compared metric against it, one line per combination of the
+   other choices, and the cheapest cell non-inferior to the baseline
+   (:mod:`chainlang.reporting.curves`);
 3. the variance decomposition per model as stacked bars (sweeps with variants or repeats);
 4. sensitivity: per model, the metric of each cell with its CI;
 5. parameters: each cell's resolved parameters and variants, as ``run.json`` records
@@ -120,7 +124,13 @@ def render_report(
     ]
     if src.is_sweep:
         compared = _compared_metrics(src, metric, chosen)
-        parts.append(_section("Paired comparisons", lambda: _comparisons(src, scores, compared)))
+        compare = _memo_compare(src, scores)
+        parts.append(
+            _section("Paired comparisons", lambda: _comparisons(src, scores, compared, compare))
+        )
+        quality = _quality(src, scores, compared, compare)
+        if quality is not None:  # only sweeps with a numeric swept parameter have curves
+            parts.append(quality)
         parts.append(_section("Variance decomposition", lambda: _variance(src, scores, chosen)))
         parts.append(_section("Sensitivity per model", lambda: _sensitivity(src, scores, chosen)))
     parts.append(_section("Parameters", lambda: _parameters(src)))
@@ -321,8 +331,44 @@ def _compared_metrics(src: _Source, metric: str | None, chosen: str | None) -> l
     return [str(m) for m in listed] or [chosen]
 
 
+def _memo_compare(
+    src: _Source, scores: Mapping[str, CellScore]
+) -> Callable[[str | None], Sequence[CellComparison]]:
+    """``compare_cells`` of the sweep per metric, computed once: the comparison and the
+    quality-per-call sections read the same bootstrap."""
+    done: dict[str | None, Sequence[CellComparison]] = {}
+
+    def compare(metric: str | None) -> Sequence[CellComparison]:
+        if metric not in done:
+            done[metric] = compare_cells(src.path, metric, scores=scores)
+        return done[metric]
+
+    return compare
+
+
+def _quality(
+    src: _Source,
+    scores: Mapping[str, CellScore],
+    metrics: Sequence[str | None],
+    compare: Callable[[str | None], Sequence[CellComparison]],
+) -> str | None:
+    """The "Quality per call" section, or None for a sweep without a numeric parameter."""
+    from chainlang.reporting.curves import quality_section
+
+    title = "Quality per call"
+    try:
+        body = quality_section(src.path, src.cells, scores, metrics, compare)
+    except ChainlangError as err:
+        message = str(err)  # ``err`` is unbound once the except block ends
+        return _section(title, lambda: _note(message))
+    return None if body is None else _section(title, lambda: body)
+
+
 def _comparisons(
-    src: _Source, scores: Mapping[str, CellScore], metrics: Sequence[str | None]
+    src: _Source,
+    scores: Mapping[str, CellScore],
+    metrics: Sequence[str | None],
+    compare: Callable[[str | None], Sequence[CellComparison]] | None = None,
 ) -> str:
     """One forest plot and table per compared metric; a metric that cannot be paired
     gets a note in its place and does not hide the others."""
@@ -331,14 +377,21 @@ def _comparisons(
     parts = []
     for metric in metrics:
         try:
-            parts.append(_comparison_block(src, scores, metric))
+            parts.append(_comparison_block(src, scores, metric, compare))
         except ChainlangError as err:
             parts.append(_note(f"{metric or 'the default metric'}: not available: {err}"))
     return "".join(parts)
 
 
-def _comparison_block(src: _Source, scores: Mapping[str, CellScore], metric: str | None) -> str:
-    comps = compare_cells(src.path, metric, scores=scores)
+def _comparison_block(
+    src: _Source,
+    scores: Mapping[str, CellScore],
+    metric: str | None,
+    compare: Callable[[str | None], Sequence[CellComparison]] | None = None,
+) -> str:
+    comps = (
+        compare(metric) if compare is not None else compare_cells(src.path, metric, scores=scores)
+    )
     margin = read_sweep(src.path).get("margin")  # a non-inferiority margin, if the sweep has one
     head = ["B", "A", "B − A", "95% CI", "p", "q (BH)", "images", "test"]
     head += [] if margin is None else [f"non-inferior ({margin_text(comps, margin)})"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from chainlang.experiments.analysis import (
 from chainlang.experiments.grid import Experiment, load_experiment
 from chainlang.experiments.stats import Comparison
 from chainlang.experiments.sweep import run_sweep
+from chainlang.reporting.curves import write_curve_svgs
 from chainlang.reporting.report import render_report
 
 CHAIN = Path(__file__).parent / "chains" / "spot.chain"
@@ -117,3 +119,9 @@ async def test_the_sweep_keeps_its_baselines_and_margin_for_the_report(
     ]
     page = render_report(tmp_path / "out", tmp_path / "r.html").read_text(encoding="utf-8")
     assert "non-inferior (−0.01)" in page
+    # window is a numeric swept parameter: quality per call, a chart per answerer.
+    quality = page.split("<h2>Quality per call</h2>", 1)[1].split("</section>", 1)[0]
+    assert quality.count("<svg") == 2 and "cheapest non-inferior cell" in quality
+    written = write_curve_svgs(tmp_path / "out", tmp_path / "svg")
+    assert [f.name for f in written] == ["out_top1.svg"]
+    ET.parse(written[0])  # a well-formed standalone document

@@ -47,6 +47,7 @@ def test_report_is_self_contained(finished_sweep: Path, tmp_path: Path) -> None:
         assert cell.name in page
     assert not re.search(r"(src|href)=['\"]https?:", page), "nothing may be fetched"
     assert page.count("<svg") >= 4  # forest, variance, one sensitivity plot per model
+    assert "Quality per call" not in page  # no numeric swept parameter: no curves
     assert "data:image/png;base64," in page
     assert "Question trace" in page and "class='sent'" in page
 
