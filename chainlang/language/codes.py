@@ -215,7 +215,9 @@ def output_needs_score(span: Span, output: str, fitting: Sequence[str]) -> Diagn
 def unknown_metric(span: Span, name: str, hint: str | None, known: Sequence[str]) -> Diagnostic:
     """A ``score`` item that names a metric the metric registry does not know."""
     listed = f"the metrics are {', '.join(sorted(known))}" if known else "no metric is installed"
-    return _error("E216", span, f"unknown metric '{name}'", hint or listed)
+    return _error(
+        "E216", span, f"unknown metric '{name}'", f"{hint} ({listed})" if hint else listed
+    )
 
 
 @_constructs("E217")

@@ -198,11 +198,24 @@ class Diagnostics:
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A suggestion naming the closest candidate, or None.
 
+    A name that only adds words to one candidate, or abbreviates one, also finds it
+    (``exact_accuracy`` → ``exact``, ``spear`` → ``spearman``), when only one fits.
+
     >>> did_you_mean("dpeth", ["depth", "normals"])
     "did you mean 'depth'?"
+    >>> did_you_mean("exact_accuracy", ["exact", "mae", "spearman"])
+    "did you mean 'exact'?"
     """
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    options = sorted(set(candidates))
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if not close and len(name) >= 3:
+        close = [c for c in options if _extends(name, c) or _extends(c, name)]
+    return f"did you mean '{close[0]}'?" if len(close) == 1 else None
+
+
+def _extends(longer: str, shorter: str) -> bool:
+    """Whether ``longer`` is ``shorter`` with more words (or letters) after it."""
+    return len(shorter) >= 3 and longer != shorter and longer.lower().startswith(shorter.lower())
 
 
 def render(diag: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
