@@ -177,6 +177,7 @@ class Interpreter:
         # Requests added by splitting keyed requests over the image limit (each split of
         # one request into two adds one per sample); the planner counts and prices them.
         self.split_requests = 0
+        self._ordered: dict[tuple[str, bool], tuple[str, ...]] = {}
 
     async def run(self, inputs: Mapping[str, Any], ctx: ItemContext) -> Any:
         """Evaluate the program for one item and return its output value."""
@@ -459,6 +460,14 @@ class Interpreter:
             return element_values(asked.prompt, asked.variant, outcome.value, asked.n)
         return await self._on_failure(asked.ask, questions, asked.scopes, asked.ctxs)
 
+    def _ordered_paths(self, prompt: ir.Prompt, *, batched: bool) -> tuple[str, ...]:
+        """Where ``prompt``'s answers hold orders (for scoring), worked out once per prompt."""
+        key = (prompt.name, batched)
+        if key not in self._ordered:
+            answer = KeyedT(item=prompt.answer) if batched else prompt.answer
+            self._ordered[key] = ordered_paths(answer)
+        return self._ordered[key]
+
     def _record(
         self,
         e: ir.Ask,
@@ -473,7 +482,7 @@ class Interpreter:
         out = []
         for c in distinct:
             q = Question(e.origin, prompt.name, variant.name, outcome, n, share=1 / len(distinct))
-            q.ordered = ordered_paths(prompt.answer if n is None else KeyedT(item=prompt.answer))
+            q.ordered = self._ordered_paths(prompt, batched=n is not None)
             c.questions.append(q)
             out.append(q)
         return out
