@@ -162,6 +162,22 @@ def _sizes(fake: Any, family: str) -> list[int]:
     return [len(job.lines) for job in fake.batches.jobs.values() if job.family == family]
 
 
+async def _dispatch_all(
+    prov: Any, tmp_path: Path, questions: list[Any], events: list[str] | None = None
+) -> list[Any]:
+    """Every question through a real BatchDispatcher (quick flush and polling), answered."""
+    dispatcher = BatchDispatcher(
+        prov, BatchStore(tmp_path / "batches.sqlite"), flush_s=0.05, poll_s=0.01,
+        on_event=events.append if events is not None else None,
+    )  # fmt: skip
+    try:
+        return await asyncio.wait_for(
+            asyncio.gather(*(dispatcher.send(q, 30) for q in questions)), 30
+        )
+    finally:
+        await dispatcher.aclose()
+
+
 @pytest.mark.parametrize("family", list(SPECS))
 async def test_the_dispatcher_splits_questions_into_batches_the_fake_accepts(
     fake, tmp_path: Path, family: str
@@ -170,17 +186,8 @@ async def test_the_dispatcher_splits_questions_into_batches_the_fake_accepts(
     prov = provider(SPECS[family], fake)
     prov.batch_limits = BatchLimits(max_lines=4, max_bytes=10**9)  # the adapter's, lowered
     events: list[str] = []
-    dispatcher = BatchDispatcher(
-        prov, BatchStore(tmp_path / "batches.sqlite"), flush_s=0.05, poll_s=0.01,
-        on_event=events.append,
-    )  # fmt: skip
     questions = [request(prov, None, text=f"Question {i}? [depth]") for i in range(10)]
-    try:
-        answers = await asyncio.wait_for(
-            asyncio.gather(*(dispatcher.send(q, 30) for q in questions)), 30
-        )
-    finally:
-        await dispatcher.aclose()
+    answers = await _dispatch_all(prov, tmp_path, questions, events)
     assert all(isinstance(a, ModelResponse) and a.parsed for a in answers)
     assert sorted(_sizes(fake, family)) == [2, 4, 4]  # 10 questions, at most 4 per batch
     assert all(job.failure is None for job in fake.batches.jobs.values())
@@ -194,16 +201,8 @@ async def test_the_dispatcher_keeps_a_batch_under_the_fakes_byte_limit(
     size = max(x.size for x in lines_of(prov, 10))
     fake.batches.limits["openai"] = BatchCaps(bytes=3 * size + 10)
     prov.batch_limits = BatchLimits(max_lines=50_000, max_bytes=3 * size + 10)
-    dispatcher = BatchDispatcher(
-        prov, BatchStore(tmp_path / "batches.sqlite"), flush_s=0.05, poll_s=0.01
-    )
     questions = [request(prov, None, text=f"Question {i}?") for i in range(10)]
-    try:
-        answers = await asyncio.wait_for(
-            asyncio.gather(*(dispatcher.send(q, 30) for q in questions)), 30
-        )
-    finally:
-        await dispatcher.aclose()
+    answers = await _dispatch_all(prov, tmp_path, questions)
     assert all(isinstance(a, ModelResponse) for a in answers)
     uploads = [r for r in fake.requests if r.path == "/v1/files" and r.method == "POST"]
     assert all(len(r.form["file"]) <= 3 * size + 10 for r in uploads)
