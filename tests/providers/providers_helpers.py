@@ -34,6 +34,15 @@ def env_for(fake: FakeProviderServer) -> dict[str, str]:
     }
 
 
+# Every provider's credentials headers, for tests that speak HTTP to the fake server
+# without an SDK (it refuses a request without them, as the real APIs do).
+KEYS = {
+    "authorization": "Bearer sk-test",
+    "anthropic-version": "2023-06-01",
+    "x-goog-api-key": "gk-test",
+}
+
+
 def provider(spec: str, fake: FakeProviderServer) -> Any:
     """A real provider for ``spec`` talking to ``fake`` (``{url}`` is the OpenAI base URL)."""
     ref = parse_model(spec.format(url=fake.openai_base_url))

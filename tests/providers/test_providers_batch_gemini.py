@@ -8,7 +8,7 @@ import json
 import httpx2
 import pytest
 from google.genai import types as gt
-from providers_helpers import provider, request
+from providers_helpers import KEYS, provider, request
 
 from chainlang.language.types import ImageT
 from chainlang.providers import gemini as gemini_provider
@@ -213,7 +213,7 @@ async def test_a_failed_batch_reports_failed_with_its_state(fake, image, words, 
     await prov.aclose()
     assert (got.status, got.message) == ("failed", state)
     # the API's words are in the operation's error; google-genai (mldev) does not map it
-    with httpx2.Client() as client:
+    with httpx2.Client(headers=KEYS) as client:
         op = client.get(f"{fake.base_url}/v1beta/{batch_id}").json()
     assert op["done"] and op["error"]["message"] == words
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from providers_helpers import provider, request
+from providers_helpers import KEYS, provider, request
 
 from chainlang.providers.base import BatchLimits, ModelResponse, ProviderError
 from chainlang.runtime.batchapi import BatchDispatcher
@@ -49,7 +49,7 @@ async def test_openai_fails_a_batch_of_too_many_requests_while_validating(fake) 
     await prov.aclose()
     assert state.status == "failed"
     assert "too_many_tasks" in state.message and "4 requests" in state.message
-    raw = httpx2.get(f"{fake.openai_base_url}/batches/{batch_id}", timeout=10).json()
+    raw = httpx2.get(f"{fake.openai_base_url}/batches/{batch_id}", headers=KEYS, timeout=10).json()
     assert raw["status"] == "failed"
     assert raw["errors"] == {
         "object": "list",
@@ -76,7 +76,7 @@ async def test_openai_refuses_a_batch_file_over_its_size_at_upload(fake) -> None
     raw = httpx2.post(
         fake.openai_base_url + "/files",
         content=upload.body,
-        headers={"content-type": upload.headers["content-type"]},
+        headers={**KEYS, "content-type": upload.headers["content-type"]},
         timeout=10,
     )
     assert raw.status_code == 400
@@ -116,7 +116,7 @@ async def test_anthropic_refuses_an_oversized_message_batch(fake, caps, status, 
     await prov.aclose()
     assert err.value.status == status
     sent = fake.requests[-1]
-    raw = httpx2.post(fake.base_url + sent.path, content=sent.body, timeout=10)
+    raw = httpx2.post(fake.base_url + sent.path, content=sent.body, headers=KEYS, timeout=10)
     assert raw.status_code == status
     assert raw.json() == {"type": "error", "error": body}
     assert not fake.batches.jobs
@@ -130,7 +130,7 @@ async def test_gemini_refuses_an_inline_batch_over_its_size(fake) -> None:
     await prov.aclose()
     assert err.value.status == 400
     sent = fake.requests[-1]
-    raw = httpx2.post(fake.base_url + sent.path, content=sent.body, timeout=10)
+    raw = httpx2.post(fake.base_url + sent.path, content=sent.body, headers=KEYS, timeout=10)
     assert (raw.status_code, raw.json()) == (400, {"error": {
         "code": 400, "status": "INVALID_ARGUMENT",
         "message": "Request payload size exceeds the limit: 1000 bytes."}})  # fmt: skip

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx2
 import numpy as np
 import pytest
-from providers_helpers import provider, request
+from providers_helpers import KEYS, provider, request
 
 from chainlang.data.manifest import load_dataset
 from chainlang.data.synthetic import generate
@@ -82,7 +82,7 @@ async def test_fake_refuses_the_old_segment_request_as_openai_does(fake, segment
     assert expected in err.value.message
     # The raw reply is OpenAI's error body, field for field.
     sent = fake.requests[-1]
-    raw = httpx2.post(fake.base_url + sent.path, content=sent.body, timeout=10)
+    raw = httpx2.post(fake.base_url + sent.path, content=sent.body, headers=KEYS, timeout=10)
     assert raw.status_code == 400
     assert raw.json() == {
         "error": {

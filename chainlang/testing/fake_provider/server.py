@@ -37,6 +37,7 @@ from chainlang.testing.fake_provider.wire import (
     dialect_of,
     error_body,
     image_body,
+    unauthenticated,
 )
 
 
@@ -54,6 +55,8 @@ class FakeProviderServer:
             reports the cache reads (and Anthropic's writes) the real API would.
         contracts: refuse a request that breaks its provider's documented limits with the
             provider's status and error body (``contracts.py``); on by default.
+        keys: refuse a request without its provider's credentials headers, as the real
+            API does (401, or Gemini's 403); on by default. Any key is accepted.
 
     ``usage_scale`` (default 1) multiplies the input tokens the server reports, to play a
     provider whose count is far above a client's estimate.
@@ -72,6 +75,7 @@ class FakeProviderServer:
         choice: str = "first",
         cached_tokens: int = 0,
         contracts: bool = True,
+        keys: bool = True,
     ) -> None:
         if choice not in ("first", "seeded"):
             raise UsageError(f"choice must be 'first' or 'seeded', got {choice!r}")
@@ -79,6 +83,7 @@ class FakeProviderServer:
         self.answer = answer
         self.cached_tokens = cached_tokens
         self.contracts = contracts
+        self.keys = keys
         self.usage_scale = 1.0
         self.faults = Faults()
         self._rng = random.Random(seed) if choice == "seeded" else None
@@ -218,6 +223,10 @@ class FakeProviderServer:
         batch = None if dialect else batch_route_of(req.path)
         # A fault aimed at a synchronous endpoint is for a batch's lines, not its endpoints.
         aimed_at_lines = (lambda p: dialect_of(p) is not None) if batch else None
+        denied = unauthenticated(batch.dialect if batch else dialect or "", req)
+        if self.keys and denied is not None and (dialect or batch):
+            write(writer, *denied)  # before any fault: an unauthenticated call is refused at once
+            return True
         fault = self.faults.next_fault(req.path, passes_over=aimed_at_lines)
         delay = self.latency + (fault.latency if fault else 0.0)
         if delay:

@@ -254,3 +254,39 @@ def error_body(dialect: str, status: int) -> dict[str, Any]:
         }.get(status, "INTERNAL")
         return {"error": {"code": status, "message": message, "status": state}}
     return {"error": {"message": message, "type": "fake_error", "code": str(status)}}
+
+
+def unauthenticated(dialect: str, req: RecordedRequest) -> tuple[int, dict[str, Any]] | None:
+    """What the provider answers a request that carries no credentials (None: it does).
+
+    OpenAI wants ``Authorization: Bearer KEY`` (401, ``invalid_request_error``);
+    Anthropic ``x-api-key`` or a bearer token (401, ``authentication_error``; its SDK
+    2.x sends the key as a bearer token) and ``anthropic-version`` (400); Gemini
+    ``x-goog-api-key`` or a ``key`` query parameter (403, ``PERMISSION_DENIED``).
+    Only presence is checked: any key is accepted.
+    """
+    headers = req.headers
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    bearer = scheme.lower() == "bearer" and bool(token.strip())
+    if dialect.startswith("openai"):
+        if bearer:
+            return None
+        message = "no API key: send it in the Authorization header as 'Bearer KEY'"
+        return 401, {
+            "error": {"message": message, "type": "invalid_request_error", "param": None,
+                      "code": None}
+        }  # fmt: skip
+    if dialect == "anthropic":
+        if not (headers.get("x-api-key") or bearer):
+            error = {"type": "authentication_error", "message": "x-api-key header is required"}
+            return 401, {"type": "error", "error": error}
+        if not headers.get("anthropic-version"):
+            error = {"type": "invalid_request_error",
+                     "message": "anthropic-version: header is required"}  # fmt: skip
+            return 400, {"type": "error", "error": error}
+        return None
+    query = req.path.partition("?")[2].split("&")
+    if headers.get("x-goog-api-key") or any(q.startswith("key=") and q[4:] for q in query):
+        return None
+    message = "the caller has no identity: send an API key (x-goog-api-key or ?key=)"
+    return 403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED"}}
