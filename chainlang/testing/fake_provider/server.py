@@ -223,8 +223,9 @@ class FakeProviderServer:
         batch = None if dialect else batch_route_of(req.path)
         # A fault aimed at a synchronous endpoint is for a batch's lines, not its endpoints.
         aimed_at_lines = (lambda p: dialect_of(p) is not None) if batch else None
-        denied = unauthenticated(batch.dialect if batch else dialect or "", req)
-        if self.keys and denied is not None and (dialect or batch):
+        routed = batch.dialect if batch else dialect
+        denied = unauthenticated(routed, req) if self.keys and routed else None
+        if denied is not None:
             write(writer, *denied)  # before any fault: an unauthenticated call is refused at once
             return True
         fault = self.faults.next_fault(req.path, passes_over=aimed_at_lines)
