@@ -99,7 +99,12 @@ def score_run(
     """
     run_dir = Path(run_dir)
     info = read_run(run_dir)
-    records = [r for r in read_results(run_dir) if "id" in r]
+    # records are written as items finish; one canonical order keeps every metric and its
+    # bootstrap interval independent of how a run was scheduled (local, pool or Ray)
+    records = sorted(
+        (r for r in read_results(run_dir) if "id" in r),
+        key=lambda r: (str(r["id"]), int(r.get("sample", 0))),
+    )
     if not records:
         raise ScoringError(f"{run_dir} has no finished items to score")
     data = _dataset(info, dataset, run_dir)
@@ -258,7 +263,9 @@ def answer_accuracy(
             per_item[str(r["id"])][1] += total
     if not per_item:
         return None, {}
-    values = {k: a / t for k, (a, t) in per_item.items()}
+    # sorted by id: the bootstrap resamples by position, so the interval must not depend
+    # on the order items finished in
+    values = {k: a / t for k, (a, t) in sorted(per_item.items())}
     arr = list(values.values())
     lo, hi = _ci_mean(arr, bootstrap)
     metric = MetricValue("answer_acc", float(np.mean(arr)), lo, hi, len(arr), True)

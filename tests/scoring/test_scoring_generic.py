@@ -339,3 +339,26 @@ def test_a_third_party_metric_scores_a_run(tmp_path: Path, monkeypatch: pytest.M
     finally:
         registry._installed.cache_clear()
     assert s.metrics["shouted"].value == 0.5
+
+
+def test_scores_and_intervals_do_not_depend_on_the_order_items_finished(tmp_path: Path) -> None:
+    truths = [{"label": "cat" if i % 3 else "dog"} for i in range(12)]
+    outputs = ["cat" if i % 4 else "dog" for i in range(12)]
+    run, _ = _write_run(tmp_path, truths, outputs, "Label")
+    lines = (run / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    # every item answered two questions, agreeing with the truth on some of them
+    records = [json.loads(line) for line in lines]
+    for i, r in enumerate(records):
+        r["questions"] = [
+            {"ok": True, "answer": "yes", "expected": "yes" if i % 2 else "no"},
+            {"ok": True, "answer": "no", "expected": "no" if i % 5 else "yes"},
+        ]
+    write = [json.dumps(r) for r in records]
+    (run / "results.jsonl").write_text("\n".join(write) + "\n", encoding="utf-8")
+    first = score_run(run, n_boot=200)
+    (run / "results.jsonl").write_text("\n".join(reversed(write)) + "\n", encoding="utf-8")
+    again = score_run(run, n_boot=200)
+    assert first.metrics.keys() == again.metrics.keys() >= {"top1", "answer_acc"}
+    for name, m in first.metrics.items():
+        other = again.metrics[name]
+        assert (m.value, m.ci_low, m.ci_high) == (other.value, other.ci_low, other.ci_high)
