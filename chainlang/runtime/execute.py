@@ -33,7 +33,14 @@ from chainlang.runtime.itemrun import (
     result_key,
     unit_batchers,
 )
-from chainlang.runtime.prep_pool import AUTO_MIN_UNITS, Job, PrepPool, pool_size, shared_pool
+from chainlang.runtime.prep_pool import (
+    AUTO_MIN_UNITS,
+    Job,
+    Launcher,
+    PrepPool,
+    pool_size,
+    shared_pool,
+)
 from chainlang.runtime.runfolder import RunFolder, iter_results
 from chainlang.runtime.scheduler import Scheduler
 from chainlang.runtime.truth import TruthSource, truth_source_for
@@ -95,6 +102,8 @@ class Runner:
     # Processes evaluating items (chainlang.runtime.prep_pool); 1: all in this process;
     # None: decided by the run's size (pool_size).
     workers: int | None = 1
+    # Started by the run before it compiled (session.arun), for the pool to fork from.
+    launcher: Launcher | None = None
     # Totals of the records this invocation wrote (what it paid).
     _now: _Totals = field(default_factory=lambda: _Totals())
     _pool: tuple[PrepPool, Job] | None = None
@@ -132,13 +141,17 @@ class Runner:
         the pool of the runs sharing this run's scheduler (a sweep's). A specialist's
         predictions are made in this process (one model, loaded once), so its runs stay
         serial."""
+        launcher, self.launcher = self.launcher, None  # the pool owns it from here
         if self.workers == 1 or self.truth_source is not None:
+            await _unused(launcher)
             return units
         first = list(itertools.islice(units, AUTO_MIN_UNITS))
         size = pool_size(self.workers, len(first))
-        if size > 1:
-            pool = await stack.enter_async_context(shared_pool(self.scheduler, size))
-            self._pool = (pool, pool.job(self.program, self.settings, self.batch_items))
+        if size <= 1:
+            await _unused(launcher)
+            return itertools.chain(first, units)
+        pool = await stack.enter_async_context(shared_pool(self.scheduler, size, launcher))
+        self._pool = (pool, pool.job(self.program, self.settings, self.batch_items))
         return itertools.chain(first, units)
 
     def _write_summary(self) -> RunSummary:
@@ -373,3 +386,9 @@ __all__ = [
     "result_key",
     "summarise",
 ]
+
+
+async def _unused(launcher: Launcher | None) -> None:
+    """Stop a launcher the run started early and then did not need (it forked nothing)."""
+    if launcher is not None:
+        await asyncio.to_thread(launcher.close)

@@ -3,7 +3,8 @@
 A run's process drives the HTTP calls on one asyncio event loop; the CPU-heavy
 image work of a chain (SLIC superpixels, markers, crops, grids, JPEG/PNG
 encoding) would block that loop and use one core. With ``--workers N`` (N > 1)
-the run starts N worker processes (:mod:`chainlang.runtime.prep_worker`) and
+the run starts N worker processes (:mod:`chainlang.runtime.prep_worker`, forked by
+:mod:`chainlang.runtime.prep_launch`) and
 hands each one whole units of items (one item, or one ``batch items`` chunk):
 the worker runs the interpreter for them and sends back requests whose images it
 has already encoded, then each item's result. The run's process keeps
@@ -19,12 +20,13 @@ one worker keeps its values and caches where they are made; only requests
 same code as in the serial path, each from its own inputs, so the results are
 the same whichever worker evaluates it (``tests/runtime/test_prep_pool.py``).
 
-Workers are fresh interpreters (``python -m chainlang.runtime.prep_worker``),
-connected by a socket pair: the run's process has an event loop and threads,
-which a fork would copy in an unknown state, and unlike multiprocessing's
-``spawn`` a fresh interpreter does not re-run the caller's ``__main__`` (a
-script calling :func:`chainlang.api.run` needs no ``if __name__ == "__main__"``
-guard). A worker imports only the interpreter and the operations it calls.
+Workers are forked by a launcher (:mod:`chainlang.runtime.prep_launch`), a fresh
+interpreter that imports the interpreter and the vision stack once, and each is
+connected to the run by a socket pair. Not forked from the run's process: it has an
+event loop and threads, which a fork would copy in an unknown state; and unlike
+multiprocessing's ``spawn`` or ``forkserver``, the launcher does not re-run the
+caller's ``__main__`` (a script calling :func:`chainlang.api.run` needs no
+``if __name__ == "__main__"`` guard).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,9 +48,10 @@ from typing import Any
 from chainlang.data.manifest import Item
 from chainlang.errors import RunError, UsageError
 from chainlang.language import ir
+from chainlang.runtime import poolwire
 from chainlang.runtime.interpreter import Settings
 from chainlang.runtime.itemrun import ItemResult
-from chainlang.runtime.prep_worker import WORKER_MODULE
+from chainlang.runtime.prep_launch import LAUNCH_MODULE, child_environment
 
 CLOSE_WAIT_S = 5.0  # how long a closing worker may take before it is terminated
 RUN_WIDE: dict[str, type[Exception]] = {"RunError": RunError, "UsageError": UsageError}
@@ -56,7 +60,7 @@ OnItem = Callable[[Item, int, ItemResult], None]
 
 
 # Without --workers, a run with fewer units left than this stays in one process:
-# starting a worker costs about a second of CPU (a fresh interpreter importing numpy,
+# starting the pool costs about a second of CPU (its launcher imports numpy, scipy,
 # scikit-image and the interpreter), more than a few small items save.
 AUTO_MIN_UNITS = 8
 
@@ -96,12 +100,92 @@ class _Unit:
 
 
 @dataclass
+class WorkerProcess:
+    """A worker as its launcher reports it."""
+
+    index: int
+    pid: int | None = None  # once forked
+    returncode: int | None = None  # as Popen gives it: negative for a signal
+    exited: threading.Event = field(default_factory=threading.Event)
+
+
+class Launcher:
+    """The run's side of a launcher process (:mod:`chainlang.runtime.prep_launch`).
+
+    Started as early as a run knows it may want workers, so that the launcher's
+    imports overlap the run's own start (compiling the chain, reading the dataset);
+    :meth:`fork` then asks it for each worker, and :meth:`close` stops it (at once
+    when no worker was asked for).
+    """
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", LAUNCH_MODULE, str(theirs.fileno()), json.dumps(sys.path)],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,  # its reports (workers' errors go to stderr)
+            env=child_environment(),
+        )
+        theirs.close()
+        self._control: socket.socket | None = ours
+        self.workers: list[WorkerProcess] = []
+        threading.Thread(target=self._watch, name="chainlang-prep-launcher", daemon=True).start()
+
+    def fork(self) -> tuple[Connection, WorkerProcess]:
+        """A new worker: the run's end of its socket, and how the launcher reports it."""
+        if self._control is None:
+            raise RuntimeError("the launcher was told it would fork no more workers")
+        ours, theirs = socket.socketpair()
+        worker = WorkerProcess(len(self.workers))
+        self.workers.append(worker)  # before the launcher can report it
+        socket.send_fds(self._control, [b"w"], [theirs.fileno()])
+        theirs.close()
+        return Connection(ours.detach()), worker
+
+    def done_forking(self) -> None:
+        """No more workers: the launcher goes on to wait for those it forked."""
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+    def close(self) -> None:
+        """Wait for the launcher to end (its workers told to stop before), terminating
+        it and any worker that lingers."""
+        self.done_forking()
+        for worker in self.workers:
+            if not worker.exited.wait(CLOSE_WAIT_S) and worker.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGTERM)
+                worker.exited.wait(CLOSE_WAIT_S)
+        try:
+            self._process.wait(CLOSE_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self._process.terminate()
+            self._process.wait(CLOSE_WAIT_S)
+
+    def _watch(self) -> None:
+        """Read the launcher's reports: each worker's pid, then how it ended."""
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            kind, index, value = line.decode().split()
+            worker = self.workers[int(index)]
+            if kind == "started":
+                worker.pid = int(value)
+            elif kind == "exit":
+                worker.returncode = int(value)
+                worker.exited.set()
+        for worker in self.workers:  # the launcher is gone: nobody will report more
+            worker.exited.set()
+
+
+@dataclass
 class _Handle:
     """The run's side of one worker process."""
 
     index: int
-    process: subprocess.Popen[bytes]
     conn: Connection
+    process: WorkerProcess
     load: int = 0  # items sent and not finished
     units: set[int] = field(default_factory=set)
     asks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
@@ -130,20 +214,23 @@ class PrepPool:
             sweep's runs share it, and so share one pool: :func:`shared_pool`).
     """
 
-    def __init__(self, size: int, scheduler: Any) -> None:
+    def __init__(self, size: int, scheduler: Any, launcher: Launcher | None = None) -> None:
         if size < 2:
             raise UsageError(f"a preparation pool needs at least 2 workers, got {size}")
         self.size = size
         self._scheduler = scheduler
         self._next_job = 0
         self._workers: list[_Handle] = []
+        self._launcher = launcher
         self._units: dict[int, _Unit] = {}
         self._next_unit = 0
         self._home: dict[str, int] = {}  # item id -> the worker that holds its caches
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        """Start the worker processes (off the event loop: spawning takes a moment)."""
+        """Have the launcher fork the workers (started here unless the run started one
+        early; off the event loop: starting a process takes a moment). Units may be
+        sent at once: they wait in the sockets while the launcher imports."""
         self._loop = asyncio.get_running_loop()
         self._workers = await asyncio.to_thread(self._spawn)
         for w in self._workers:
@@ -152,17 +239,9 @@ class PrepPool:
             ).start()
 
     def _spawn(self) -> list[_Handle]:
-        handles = []
-        for i in range(self.size):
-            ours, theirs = socket.socketpair()
-            process = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE, str(theirs.fileno()), json.dumps(sys.path)],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,  # a worker has nothing to say; its errors go to stderr
-            )
-            theirs.close()
-            handles.append(_Handle(i, process, Connection(ours.detach())))
+        launcher = self._launcher = self._launcher or Launcher()
+        handles = [_Handle(i, *launcher.fork()) for i in range(self.size)]
+        launcher.done_forking()
         return handles
 
     def job(self, program: ir.Program, settings: Settings, batch_items: int | None) -> Job:
@@ -223,12 +302,9 @@ class PrepPool:
         await asyncio.to_thread(self._join)
 
     def _join(self) -> None:
+        if self._launcher is not None:
+            self._launcher.close()
         for w in self._workers:
-            try:
-                w.process.wait(CLOSE_WAIT_S)
-            except subprocess.TimeoutExpired:
-                w.process.terminate()
-                w.process.wait(CLOSE_WAIT_S)
             w.conn.close()
 
     # ------------------------------------------------------------ messages
@@ -239,7 +315,7 @@ class PrepPool:
         if w.lost:
             return
         try:
-            w.conn.send(msg)
+            poolwire.send(w.conn, msg)
         except (BrokenPipeError, OSError):
             pass  # the worker is gone: its reader reports it
 
@@ -264,17 +340,14 @@ class PrepPool:
         assert self._loop is not None
         while True:
             try:
-                msg = w.conn.recv()
+                msg = poolwire.recv(w.conn)
             except (EOFError, OSError):
                 break
             try:
                 self._loop.call_soon_threadsafe(self._on_message, w, msg)
             except RuntimeError:  # the loop is closed: the run is over
                 return
-        try:
-            w.process.wait(1.0)  # for its exit code
-        except subprocess.TimeoutExpired:
-            pass
+        w.process.exited.wait(1.0)  # for its exit code
         try:
             self._loop.call_soon_threadsafe(self._on_lost, w)
         except RuntimeError:
@@ -360,12 +433,17 @@ _SHARED: dict[int, _Shared] = {}
 
 
 @contextlib.asynccontextmanager
-async def shared_pool(scheduler: Any, size: int) -> AsyncIterator[PrepPool]:
+async def shared_pool(
+    scheduler: Any, size: int, launcher: Launcher | None = None
+) -> AsyncIterator[PrepPool]:
     """The pool of ``scheduler``'s runs: started by the first run that needs it (with
-    ``size`` workers), closed when the last run using it ends."""
+    ``size`` workers, forked by ``launcher`` if the run started one), closed when the
+    last run using it ends."""
     entry = _SHARED.get(id(scheduler))
+    if entry is not None and launcher is not None:
+        await asyncio.to_thread(launcher.close)  # the pool has its own
     if entry is None:
-        pool = PrepPool(size, scheduler)
+        pool = PrepPool(size, scheduler, launcher)
         entry = _Shared(pool, asyncio.ensure_future(pool.start()))
         _SHARED[id(scheduler)] = entry
     entry.users += 1

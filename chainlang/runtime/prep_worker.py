@@ -11,8 +11,9 @@ its :class:`~chainlang.runtime.itemrun.ItemResult` (value, questions, error).
 
 So the image work and its caches (the superpixel maps, the encoder memo) live
 in the worker that evaluates the item, and the run's event loop only moves
-small messages. The worker imports only what evaluating an item needs: this
-module, the interpreter and, on first use, the operations a chain calls.
+small messages. Workers are forked by the pool's launcher
+(:mod:`chainlang.runtime.prep_launch`) once it has imported what evaluating items
+needs; a worker loads no provider SDK, journal or run folder.
 
 Messages are tuples. From the run: ``("job", job, program, settings, batch_items)``
 once per run before its first unit (a sweep's runs share the pool: one job each),
@@ -27,15 +28,11 @@ together, as ``("batch", [message, ...])``.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import sys
 import threading
 import traceback
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from multiprocessing.reduction import ForkingPickler
-from types import MappingProxyType
 from typing import Any
 
 from chainlang.data.manifest import Item
@@ -45,6 +42,7 @@ from chainlang.language.types import ImageT
 from chainlang.providers.base import ImagePart, Message, ModelRequest
 from chainlang.providers.capabilities import image_policy, target_size
 from chainlang.providers.specs import find_spec
+from chainlang.runtime import poolwire
 from chainlang.runtime.interpreter import Settings
 from chainlang.runtime.itemrun import evaluate_item, result_key, unit_batchers
 from chainlang.runtime.outcome import Outcome
@@ -53,36 +51,12 @@ from chainlang.vision.encode import EncodedImage, EncodePolicy, Encoder, Encodin
 RUN_WIDE = {"RunError": RunError, "UsageError": UsageError}
 
 
-def _mapping_proxy(values: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(values)
-
-
-def _reduce_mapping_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, ...]:
-    return _mapping_proxy, (dict(proxy),)
-
-
-# Dataset items and settings hold read-only mappings, which pickle cannot copy by itself:
-# between the run and its workers they travel as the dicts behind them.
-ForkingPickler.register(MappingProxyType, _reduce_mapping_proxy)
-
-
-WORKER_MODULE = "chainlang.runtime.prep_worker"  # what the pool runs with ``python -m``
-
-
 def serve(conn: Connection) -> None:
     """Serve units of the run's jobs until the run closes the connection."""
     # Ctrl-C reaches every process of the terminal's group: the run's process stops the
     # pool in order, so a worker must not die of it first (nor print a traceback).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     asyncio.run(_Worker(conn).serve())
-
-
-def main(argv: list[str]) -> None:
-    """``python -m chainlang.runtime.prep_worker FD SYS_PATH_JSON``: serve on socket FD."""
-    fd, path = int(argv[0]), json.loads(argv[1])
-    # The run's import path: a third party's operations import here as they do there.
-    sys.path[:] = [p for p in path if p not in sys.path] + sys.path
-    serve(Connection(fd))
 
 
 class _Worker:
@@ -112,7 +86,7 @@ class _Worker:
         assert self._loop is not None
         while True:
             try:
-                msg = self._conn.recv()
+                msg = poolwire.recv(self._conn)
             except (EOFError, OSError):
                 msg = ("close",)  # the run's process is gone: stop
             self._loop.call_soon_threadsafe(self._on_message, msg)
@@ -146,7 +120,7 @@ class _Worker:
         if self._outbox:
             self._flush()  # what was posted before goes first
         try:
-            self._conn.send(msg)
+            poolwire.send(self._conn, msg)
         except (BrokenPipeError, OSError):  # the run's process is gone; _read stops us
             pass
 
@@ -237,11 +211,3 @@ class _Worker:
                 self._send(("item", unit_id, index, result))
 
         await asyncio.gather(*(one(n, i, s) for n, (i, s) in enumerate(unit)))
-
-
-if __name__ == "__main__":
-    # Run as a script this file is ``__main__``; serve from the module itself, so what
-    # it pickles names ``chainlang.runtime.prep_worker``, which the run can import.
-    from chainlang.runtime.prep_worker import main as _main
-
-    _main(sys.argv[1:])

@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chainlang.data.manifest import Dataset, load_dataset
 from chainlang.errors import ChainlangError, OperationError, UsageError
@@ -28,6 +28,9 @@ from chainlang.language import ir
 from chainlang.providers.base import ModelRef, Params
 from chainlang.providers.specs import batch_providers, spec_for
 from chainlang.runtime.interpreter import Settings
+
+if TYPE_CHECKING:
+    from chainlang.runtime.prep_pool import Launcher
 
 T = TypeVar("T")
 DEFAULT_CACHE = Path(".chainlang") / "cache.sqlite"
@@ -352,10 +355,17 @@ async def arun(
         return await ray_engine().arun_ray(  # type: ignore[no-any-return]  # a RunResult
             chain, data, model, out=out, options=options, chain_path=chain_path, engine=scheduler
         )
-    program, dataset, ref, settings, identity = await prepare_run(
-        chain, data, model, options, chain_path
-    )
     own = scheduler is None
+    # a sweep's runs share its pool: only a run of its own starts a launcher early
+    data, launcher = _early_launcher(data, options) if own else (data, None)
+    try:
+        program, dataset, ref, settings, identity = await prepare_run(
+            chain, data, model, options, chain_path
+        )
+    except BaseException:
+        if launcher is not None:
+            await asyncio.to_thread(launcher.close)
+        raise
     providers = make_providers([ref], options) if own else None
     folder = None
     try:
@@ -372,16 +382,20 @@ async def arun(
             folder.close()
         for provider in (providers or {}).values():
             await provider.aclose()
+        if launcher is not None:
+            await asyncio.to_thread(launcher.close)
         raise
     batch = items_per_batch(program, settings)
     runner = Runner(
         program, settings, scheduler, folder, options.samples, options.items_in_flight, batch,
-        workers=options.workers,
+        workers=options.workers, launcher=launcher,
     )  # fmt: skip
     try:
         summary = await _unwrapped(runner.run(dataset))
     finally:
         try:
+            if runner.launcher is not None:  # the run stopped before its pool took it
+                await asyncio.to_thread(runner.launcher.close)
             if own:
                 await scheduler.aclose()
             if progress is not None and hasattr(progress, "close"):
@@ -389,6 +403,25 @@ async def arun(
         finally:
             folder.close()  # the next run into the folder may start
     return RunResult(Path(out), summary, progress)
+
+
+def _early_launcher(
+    data: str | Path | Dataset, options: RunOptions
+) -> tuple[str | Path | Dataset, Launcher | None]:
+    """The dataset (read, when it can be) and, when the run will want preparation
+    workers, a pool launcher started now: its imports then overlap the chain's
+    compilation. A dataset that cannot be read is left for :func:`prepare_run` to
+    report, after the chain's own errors."""
+    if options.workers == 1 or options.engine != "local":
+        return data, None
+    from chainlang.runtime.prep_pool import AUTO_MIN_UNITS, Launcher, pool_size
+
+    try:
+        dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    except ChainlangError:
+        return data, None
+    units = min(len(dataset) * options.samples, AUTO_MIN_UNITS)
+    return dataset, Launcher() if pool_size(options.workers, units) > 1 else None
 
 
 async def prepare_run(

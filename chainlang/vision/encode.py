@@ -14,7 +14,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -82,9 +82,12 @@ class EncodedImage(ImageData):
     def stand_in(image: ImageData, encodings: dict[EncodingKey, bytes]) -> EncodedImage:
         """``image`` without its pixels, carrying ``encodings``."""
         height, width = image.pixels.shape[:2]
-        placeholder = np.empty((height, width, 0), dtype=np.uint8)
-        placeholder.setflags(write=False)
-        return EncodedImage(placeholder, image.digest, tuple(encodings.items()))
+        return _encoded_image((height, width), image.digest, tuple(encodings.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its shape: a request of 16 crops carries 16 of these, and pickling
+        # 16 empty numpy arrays was most of what the request cost to send.
+        return _encoded_image, (self.pixels.shape[:2], self.digest, self.encodings)
 
     def encoded(self, target: tuple[int, int], policy: EncodePolicy) -> bytes:
         """The bytes prepared for ``(target, policy)``.
@@ -101,6 +104,14 @@ class EncodedImage(ImageData):
             f"image {self.digest[:12]} was prepared in a worker as [{made or 'nothing'}], "
             f"not as {target[0]}x{target[1]} {policy.format}; run with --workers 1"
         )
+
+
+def _encoded_image(
+    shape: tuple[int, int], digest: str, encodings: tuple[tuple[EncodingKey, bytes], ...]
+) -> EncodedImage:
+    placeholder = np.empty((*shape, 0), dtype=np.uint8)
+    placeholder.setflags(write=False)
+    return EncodedImage(placeholder, digest, encodings)
 
 
 def encode(image: ImageData, policy: EncodePolicy | None = None) -> bytes:

@@ -219,13 +219,15 @@ def test_runs_sharing_a_scheduler_share_one_pool(
 
 
 def test_a_worker_imports_no_provider_sdk() -> None:
-    """A worker is a fresh interpreter: it loads the interpreter, not the SDKs, the
-    journal or the run folder (it starts faster and holds less)."""
+    """Workers are forked from the launcher: it loads the interpreter and the vision
+    stack, not the SDKs, the journal or the run folder (it starts faster, and every
+    worker holds less)."""
     import subprocess
     import sys
 
     code = (
-        "import sys, chainlang.runtime.prep_worker\n"
+        "import sys, importlib, chainlang.runtime.prep_launch as L\n"
+        "[importlib.import_module(m) for m in L.PRELOAD]\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('openai', 'anthropic', 'google', 'httpx', 'sqlite3', 'ray', 'torch'))))"
     )
@@ -260,3 +262,164 @@ def test_messages_of_one_loop_turn_travel_as_one() -> None:
     assert received.recv() == ("item", 7, 0, None)
     sent.close()
     received.close()
+
+
+# ------------------------------------------------------------------ launcher and wire
+
+
+def _pool_processes() -> list[int]:
+    """Live launcher and worker processes (the suite runs one test at a time, so any
+    that exist are this test's)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"chainlang.runtime.prep_launch" in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def _canonical(value: Any) -> Any:
+    """A value as comparable plain data: objects by class and attributes, sets sorted
+    (their order after unpickling depends on insertion history), arrays by bytes."""
+    import dataclasses
+
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (set, frozenset)):
+        return ("set", sorted(repr(_canonical(v)) for v in value))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_canonical(v) for v in value])
+    if isinstance(value, dict) or type(value).__name__ == "mappingproxy":
+        return ("dict", {repr(k): _canonical(v) for k, v in value.items()})
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = [f.name for f in dataclasses.fields(value)]
+        return (type(value).__qualname__, [_canonical(getattr(value, n)) for n in names])
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return (type(value).__qualname__, _canonical(vars(value)))
+    return value
+
+
+def test_wire_round_trips_every_message_of_a_run_without_dataclass_fields(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every message of a pooled run (requests with image stand-ins, outcomes, item
+    results, jobs) comes back from the fast pickles as the standard pickles have it,
+    and once a class is known no ``dataclasses.fields()`` call is made per object."""
+
+    from chainlang.runtime import poolwire
+
+    seen: list[Any] = []
+    loads, dumps = poolwire.loads, poolwire.dumps
+
+    def recording_loads(data: bytes) -> Any:
+        seen.append(loads(data))
+        return seen[-1]
+
+    def recording_dumps(msg: Any) -> bytes:
+        seen.append(msg)
+        return dumps(msg)
+
+    monkeypatch.setattr(poolwire, "loads", recording_loads)
+    monkeypatch.setattr(poolwire, "dumps", recording_dumps)
+    _run("segment.chain", scenes, "oracle", tmp_path / "pooled", 2, segments=24)
+    kinds = {m[0] if m[0] != "batch" else m[1][0][0] for m in seen}
+    assert {"ask", "outcome", "item", "job", "unit"} <= kinds
+    for msg in seen:
+        assert _canonical(loads(dumps(msg))) == _canonical(msg)
+    import dataclasses
+
+    calls = []
+    real_fields = dataclasses.fields
+    monkeypatch.setattr(dataclasses, "fields", lambda c: calls.append(c) or real_fields(c))
+    for msg in seen:
+        dumps(msg)
+    assert calls == []
+
+
+def test_a_killed_worker_stops_the_run_and_the_rerun_repays_only_what_was_in_flight(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    from chainlang.errors import RunError
+    from chainlang.runtime import prep_pool
+
+    srv = FakeProviderServer(answer=_by_images, latency=0.05).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", srv.openai_base_url)
+    options = RunOptions(workers=2, cache=tmp_path / "c.sqlite", progress="none",
+                         concurrency=4, params={"segments": 24, "pairs": 12})  # fmt: skip
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(srv.requests) < 6:
+            time.sleep(0.01)
+        for entry in list(prep_pool._SHARED.values()):
+            pid = entry.pool._workers[0].process.pid
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    try:
+        killer = threading.Thread(target=kill_one_worker)
+        killer.start()
+        with pytest.raises(RunError, match=r"preparation worker 0 stopped \(exit code -9\)"):
+            run(CHAINS / "depth.chain", scenes, "openai:gpt-4o", out=tmp_path / "run",
+                options=options)  # fmt: skip
+        killer.join()
+        assert killed
+        first = [r.body for r in srv.requests]
+        resumed = run(CHAINS / "depth.chain", scenes, "openai:gpt-4o", out=tmp_path / "run",
+                      options=options)  # fmt: skip
+        again = [r.body for r in srv.requests[len(first) :]]
+    finally:
+        srv.stop()
+    assert resumed.summary.items_ok == 3
+    # answered before the kill: from the journal; asked again: at most those in flight
+    assert len(set(first) & set(again)) <= options.concurrency
+    assert len(set(first) | set(again)) == len(first) + len(again) - len(set(first) & set(again))
+    assert not _pool_processes()
+
+
+def test_no_pool_process_outlives_its_run_or_a_chain_that_does_not_compile(
+    scenes: Path, tmp_path: Path
+) -> None:
+    from chainlang.errors import ChainlangError
+
+    _run("depth.chain", scenes, "oracle", tmp_path / "ok", 2, segments=24, pairs=12)
+    assert not _pool_processes()
+    bad = tmp_path / "bad.chain"
+    bad.write_text('chain bad "x" {\n  output nothing\n', encoding="utf-8")
+    options = RunOptions(workers=2, cache=tmp_path / "c.sqlite", progress="none")
+    # the launcher starts before the chain compiles: it must go with the error
+    with pytest.raises(ChainlangError, match=r"bad\.chain:\d+:\d+"):
+        run(bad, scenes, "oracle", out=tmp_path / "bad", options=options)
+    assert not _pool_processes()
+
+
+def test_a_run_too_small_for_workers_starts_no_launcher(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainlang.runtime import prep_pool
+
+    def refuse(self: Any) -> None:
+        raise AssertionError("a launcher for a run that stays in its process")
+
+    monkeypatch.setattr(prep_pool.Launcher, "__init__", refuse)
+    options = RunOptions(workers=None, cache=tmp_path / "c.sqlite", progress="none",
+                         params={"segments": 24, "pairs": 12})  # fmt: skip
+    result = run(CHAINS / "depth.chain", scenes, "oracle", out=tmp_path / "small",
+                 options=options)  # fmt: skip
+    assert result.summary.items_ok == 3
